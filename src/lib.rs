@@ -1,0 +1,19 @@
+//! Kufatilia Gateway: receives incident reports by SMS from a GSM modem, keeps them in SQLite,
+//! acknowledges the reporter and forwards signed batches to the follow-up platform.
+//!
+//! `docs/ARCHITECTURE.md` is the map of these modules and of the invariants between them.
+
+pub mod at;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod forward;
+pub mod intake;
+pub mod logging;
+pub mod modem;
+pub mod pdu;
+pub mod pipeline;
+pub mod platform;
+pub mod reply;
+pub mod sim;
+pub mod store;
