@@ -1,1 +1,41 @@
-//! (module under construction)
+//! Log set-up: readable lines on a terminal; under systemd, the journal (with syslog priorities
+//! and no timestamps of our own, since the journal adds them), falling back to plain stdout.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
+pub fn init(verbose: bool) {
+    let default = if verbose { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // systemd sets JOURNAL_STREAM when stdout/stderr are connected to the journal.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    if under_journald {
+        match tracing_journald::layer() {
+            Ok(journald) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(journald.with_syslog_identifier("kufatilia-gateway".into()))
+                    .try_init();
+                return;
+            }
+            Err(e) => eprintln!("journald is not reachable ({e}); logging to stdout"),
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .without_time()
+            .with_ansi(false)
+            .with_target(false)
+            .try_init();
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
