@@ -470,3 +470,20 @@ url = "http://127.0.0.1:8080"
         );
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let c = Config::parse(
+            include_str!("../config/gateway.toml"),
+            Path::new("config/gateway.toml"),
+            Path::new("/etc/kufatilia-gateway"),
+        )
+        .unwrap();
+        assert_eq!(c.modems.len(), 1);
+        assert_eq!(c.modems[0].baud, 115_200);
+    }
+}

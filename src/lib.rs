@@ -15,5 +15,6 @@ pub mod pdu;
 pub mod pipeline;
 pub mod platform;
 pub mod reply;
+pub mod secrets;
 pub mod sim;
 pub mod store;

@@ -58,6 +58,12 @@ impl Store {
         .await
     }
 
+    /// Batches cut and waiting for a 2xx.
+    pub async fn pending_batch_count(&self) -> Result<u64, StoreError> {
+        self.call(|conn| count(conn, "SELECT COUNT(*) FROM batches WHERE state = 'pending'"))
+            .await
+    }
+
     /// The platform answered 2xx: the batch and its incidents are delivered.
     pub async fn mark_batch_delivered(&self, batch_id: &str) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
