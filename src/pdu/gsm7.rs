@@ -152,10 +152,10 @@ pub(crate) fn pack(septets: &[u8], skip: usize) -> Vec<u8> {
         if let Some(b) = out.get_mut(byte) {
             *b |= (v & 0xFF) as u8;
         }
-        if v > 0xFF {
-            if let Some(b) = out.get_mut(byte + 1) {
-                *b |= (v >> 8) as u8;
-            }
+        if v > 0xFF
+            && let Some(b) = out.get_mut(byte + 1)
+        {
+            *b |= (v >> 8) as u8;
         }
     }
     out

@@ -65,16 +65,14 @@ fn cut<T: Copy>(units: &[T], max: usize, straddles: impl Fn(T) -> bool) -> Vec<V
 
 /// Plans `text` as it will be sent (no transliteration here).
 pub(crate) fn plan(text: &str, force_ucs2: bool) -> Plan {
-    if !force_ucs2 {
-        if let Some(septets) = gsm7::to_septets(text) {
-            let max = if septets.len() <= GSM7_SINGLE {
-                GSM7_SINGLE
-            } else {
-                GSM7_PART
-            };
-            // Every ESC in an encoded text starts an escape pair.
-            return Plan::Gsm7(cut(&septets, max, |s| s == gsm7::ESC));
-        }
+    if !force_ucs2 && let Some(septets) = gsm7::to_septets(text) {
+        let max = if septets.len() <= GSM7_SINGLE {
+            GSM7_SINGLE
+        } else {
+            GSM7_PART
+        };
+        // Every ESC in an encoded text starts an escape pair.
+        return Plan::Gsm7(cut(&septets, max, |s| s == gsm7::ESC));
     }
     let units = ucs2::units(text);
     let max = if units.len() <= UCS2_SINGLE {

@@ -32,7 +32,11 @@ pub(crate) fn decode(cur: &mut Cursor<'_>, dcs: &Dcs, udhi: bool) -> Result<User
             field: UDL,
             declared: udl,
             unit: if septets { "septets" } else { "octets" },
-            problem: format!("which needs {needed} octet(s), but only {available} follow"),
+            problem: if septets {
+                format!("which needs {needed} octet(s), but only {available} follow")
+            } else {
+                format!("but only {available} follow")
+            },
         });
     }
     let ud = cur.take(needed, UDL)?;
