@@ -8,6 +8,7 @@ pub mod api;
 pub mod backoff;
 pub mod client;
 pub mod sign;
+pub mod stub;
 
 pub use api::{
     Batch, BatchAck, DecodeStatus, Heartbeat, IncidentRecord, OutboundMessage, Recipient,
@@ -15,3 +16,4 @@ pub use api::{
 };
 pub use backoff::Backoff;
 pub use client::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
+pub use stub::{PlatformStub, StubConfig, run_cli};
