@@ -1,0 +1,688 @@
+//! The gateway's HTTP client for the platform: signs each request, posts batches and heartbeats,
+//! pulls outbound messages, and sorts every failure into "retry later" or "rejected".
+//!
+//! TLS is rustls with the operating system's trust store, plus an optional extra CA file (a
+//! platform with a private CA). Plain `http://` is refused unless it goes to loopback, where the
+//! reference receiver runs for tests and the demo.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::Serialize;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::api::{
+    BATCHES_PATH, Batch, BatchAck, ErrorBody, HEARTBEAT_PATH, Heartbeat, HeartbeatAck,
+    OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundMessage, OutboundPull, OutboundPullRequest,
+    OutboundStatusAck, OutboundStatusReport,
+};
+use super::sign;
+
+/// Longest error body kept in `PostError::Rejected`, in characters.
+pub const REJECTED_BODY_LIMIT: usize = 1000;
+/// Longest response body read from the platform; the rest is not read.
+const RESPONSE_LIMIT: usize = 4 * 1024 * 1024;
+/// Connecting must not take the whole request timeout on a dead mobile link.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct PlatformClientConfig {
+    /// Base URL of the platform API, e.g. `https://platform.example.org/kufatilia`; endpoint
+    /// paths (`v1/batches`, …) are appended to it.
+    pub url: String,
+    pub token: String,
+    /// Shared secret for request signatures; `None` sends unsigned requests (bearer only).
+    pub hmac_secret: Option<Vec<u8>>,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// PEM file with extra trusted CA certificates, added to the system ones.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+/// Why a client could not be built: all configuration mistakes.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("platform url {url:?} is not a valid URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "platform url {url:?} uses plain http:// to a host that is not loopback; \
+         use https:// (plain http is only allowed to 127.0.0.1, ::1 or localhost)"
+    )]
+    PlainHttpNotLoopback { url: String },
+    #[error("platform url {url:?}: scheme {scheme:?} is not supported, use https://")]
+    UnsupportedScheme { url: String, scheme: String },
+    #[error("the platform token is empty")]
+    EmptyToken,
+    #[error("the platform token contains characters that cannot go in an HTTP header")]
+    BadToken,
+    #[error("the platform HMAC secret is empty")]
+    EmptySecret,
+    #[error("cannot read the extra CA file {path}: {source}")]
+    CaFileRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the extra CA file {path} holds no usable PEM certificate: {reason}")]
+    CaFileInvalid { path: PathBuf, reason: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+}
+
+/// What went wrong with one request, sorted by what the caller should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// Network trouble, 5xx, 408 or 429: try again later (at least `retry_after` later).
+    #[error("platform unavailable, will retry: {reason}")]
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Any other 4xx (and redirects): the platform refuses this request; retrying the same
+    /// bytes will not help. `body` is the start of the platform's answer.
+    #[error("platform rejected the request with HTTP {status}: {body}")]
+    Rejected { status: u16, body: String },
+}
+
+impl PostError {
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PostError::Retry { retry_after, .. } => *retry_after,
+            PostError::Rejected { .. } => None,
+        }
+    }
+
+    pub fn is_retry(&self) -> bool {
+        matches!(self, PostError::Retry { .. })
+    }
+}
+
+/// Talks to one platform. Cheap to share behind an `Arc`; requests may run concurrently.
+#[derive(Debug)]
+pub struct PlatformClient {
+    http: reqwest::Client,
+    base: Url,
+    authorization: String,
+    secret: Option<Vec<u8>>,
+    clock_offset: AtomicI64,
+    observed_skew: Mutex<Option<i64>>,
+}
+
+impl PlatformClient {
+    pub fn new(cfg: &PlatformClientConfig) -> Result<PlatformClient, PlatformError> {
+        let base = check_url(&cfg.url)?;
+        let token = cfg.token.trim();
+        if token.is_empty() {
+            return Err(PlatformError::EmptyToken);
+        }
+        let authorization = sign::bearer(token);
+        if reqwest::header::HeaderValue::from_str(&authorization).is_err() {
+            return Err(PlatformError::BadToken);
+        }
+        if cfg.hmac_secret.as_ref().is_some_and(|s| s.is_empty()) {
+            return Err(PlatformError::EmptySecret);
+        }
+        let mut builder = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(MAX_CONNECT_TIMEOUT))
+            .user_agent(concat!("kufatilia-gateway/", env!("CARGO_PKG_VERSION")))
+            // A redirect could lead a signed request to plain http or another host: never follow.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &cfg.extra_ca_file {
+            builder = builder.tls_certs_merge(load_ca_file(path)?);
+        }
+        let http = builder.build().map_err(PlatformError::Http)?;
+        Ok(PlatformClient {
+            http,
+            base,
+            authorization,
+            secret: cfg.hmac_secret.clone(),
+            clock_offset: AtomicI64::new(0),
+            observed_skew: Mutex::new(None),
+        })
+    }
+
+    /// The base URL every endpoint path is joined to (always ends with `/`).
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// Seconds added to the system clock when signing. A gateway without RTC that learnt the
+    /// real time elsewhere (see `observed_clock_skew`) can correct its signatures with it.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// Platform clock minus our signing clock, in seconds, from the `Date` header of the last
+    /// answer that had one. Only second-accurate; `None` before any answer.
+    pub fn observed_clock_skew(&self) -> Option<i64> {
+        self.observed_skew.lock().ok().and_then(|g| *g)
+    }
+
+    /// Posts a batch. `Ok` means the platform has every incident of it (new or duplicate).
+    pub async fn post_batch(&self, batch: &Batch) -> Result<BatchAck, PostError> {
+        let body = self.send(BATCHES_PATH, batch).await?;
+        match serde_json::from_slice::<BatchAck>(&body) {
+            Ok(ack) => {
+                if ack.batch_id != batch.batch_id {
+                    tracing::warn!(
+                        batch_id = %batch.batch_id,
+                        acked = %ack.batch_id,
+                        "platform acknowledged a different batch id; the 2xx still counts"
+                    );
+                }
+                Ok(ack)
+            }
+            Err(e) => {
+                // The 2xx is what matters: the platform took the batch. Re-sending it because
+                // the ack is odd would only produce duplicates.
+                tracing::warn!(
+                    batch_id = %batch.batch_id,
+                    error = %e,
+                    body = %snippet(&body),
+                    "platform accepted the batch but its answer is not a BatchAck"
+                );
+                Ok(BatchAck {
+                    batch_id: batch.batch_id.clone(),
+                    accepted: u32::try_from(batch.incidents.len()).unwrap_or(u32::MAX),
+                    duplicates: 0,
+                })
+            }
+        }
+    }
+
+    pub async fn post_heartbeat(&self, heartbeat: &Heartbeat) -> Result<HeartbeatAck, PostError> {
+        let body = self.send(HEARTBEAT_PATH, heartbeat).await?;
+        match serde_json::from_slice::<HeartbeatAck>(&body) {
+            Ok(ack) => Ok(ack),
+            Err(e) => {
+                tracing::warn!(error = %e, body = %snippet(&body), "heartbeat answer is not a HeartbeatAck");
+                Ok(HeartbeatAck {
+                    server_time: String::new(),
+                })
+            }
+        }
+    }
+
+    /// Asks for up to `limit` outbound messages for this gateway's reporters.
+    pub async fn pull_outbound(
+        &self,
+        gateway_id: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboundMessage>, PostError> {
+        let request = OutboundPullRequest {
+            gateway_id: gateway_id.to_string(),
+            limit,
+        };
+        let body = self.send(OUTBOUND_PULL_PATH, &request).await?;
+        // Unlike a batch ack, these messages must be read to be sent. The platform leases pulled
+        // messages and offers them again later, so a retry loses nothing.
+        serde_json::from_slice::<OutboundPull>(&body)
+            .map(|pull| pull.messages)
+            .map_err(|e| PostError::Retry {
+                reason: format!(
+                    "outbound pull answer is not a message list ({e}): {}",
+                    snippet(&body)
+                ),
+                retry_after: None,
+            })
+    }
+
+    pub async fn post_outbound_status(
+        &self,
+        report: &OutboundStatusReport,
+    ) -> Result<OutboundStatusAck, PostError> {
+        let body = self.send(OUTBOUND_STATUS_PATH, report).await?;
+        match serde_json::from_slice::<OutboundStatusAck>(&body) {
+            Ok(ack) => Ok(ack),
+            Err(e) => {
+                tracing::warn!(error = %e, body = %snippet(&body), "outbound status answer is not an OutboundStatusAck");
+                Ok(OutboundStatusAck {
+                    updated: u32::try_from(report.statuses.len()).unwrap_or(u32::MAX),
+                    unknown: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Serialises, signs and posts `payload`; returns the body of a 2xx answer.
+    async fn send<T: Serialize>(&self, path: &str, payload: &T) -> Result<Vec<u8>, PostError> {
+        let url = self.base.join(path).map_err(|e| PostError::Rejected {
+            status: 0,
+            body: format!("cannot build the URL for {path}: {e}"),
+        })?;
+        let body = serde_json::to_vec(payload).map_err(|e| PostError::Rejected {
+            status: 0,
+            body: format!("cannot serialise the request: {e}"),
+        })?;
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(AUTHORIZATION, &self.authorization)
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(secret) = &self.secret {
+            let ts = sign::unix_now().saturating_add(self.clock_offset.load(Ordering::Relaxed));
+            request = request
+                .header(sign::TIMESTAMP_HEADER, ts.to_string())
+                .header(sign::SIGNATURE_HEADER, sign::signature(secret, ts, &body));
+        }
+        let mut response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| PostError::Retry {
+                reason: format!("cannot reach {}: {}", without_query(&url), error_chain(&e)),
+                retry_after: None,
+            })?;
+        let status = response.status();
+        self.note_server_date(response.headers());
+        let (answer, read_error) = read_limited(&mut response).await;
+        if status.is_success() {
+            if let Some(e) = read_error {
+                // The status line is the platform's word; a body cut off afterwards does not undo it.
+                tracing::warn!(%status, error = %e, "platform answered 2xx but the body could not be read");
+            }
+            return Ok(answer);
+        }
+        let error = classify(
+            status,
+            response.headers(),
+            &answer,
+            OffsetDateTime::now_utc(),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            self.explain_unauthorized(&answer);
+        }
+        Err(error)
+    }
+
+    fn note_server_date(&self, headers: &HeaderMap) {
+        let Some(server) = headers
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+        else {
+            return;
+        };
+        let ours = sign::unix_now().saturating_add(self.clock_offset.load(Ordering::Relaxed));
+        if let Ok(mut skew) = self.observed_skew.lock() {
+            *skew = Some(server.unix_timestamp().saturating_sub(ours));
+        }
+    }
+
+    /// A 401 for a stale timestamp is a clock problem, not a credentials problem: say so.
+    fn explain_unauthorized(&self, body: &[u8]) {
+        let code = serde_json::from_slice::<ErrorBody>(body)
+            .map(|e| e.code)
+            .unwrap_or_default();
+        if code == "timestamp_out_of_window" {
+            tracing::error!(
+                skew_secs = ?self.observed_clock_skew(),
+                "platform refused the request timestamp: the gateway clock is wrong; check time sync"
+            );
+        } else {
+            tracing::error!(%code, "platform refused our credentials: check the token and the HMAC secret");
+        }
+    }
+}
+
+/// Sorts a non-2xx answer into retry or rejected.
+pub fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> PostError {
+    let code = status.as_u16();
+    let retryable = status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS;
+    if retryable {
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        return PostError::Retry {
+            reason: format!("platform answered HTTP {status}: {}", snippet(body)),
+            retry_after,
+        };
+    }
+    if status.is_redirection() {
+        let target = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return PostError::Rejected {
+            status: code,
+            body: format!(
+                "platform redirects to {target}; redirects are not followed, fix the platform url"
+            ),
+        };
+    }
+    PostError::Rejected {
+        status: code,
+        body: truncate_chars(&String::from_utf8_lossy(body), REJECTED_BODY_LIMIT),
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past is
+/// "now" (zero delay).
+pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let when = parse_http_date(value)?;
+    let secs = (when - now).whole_seconds();
+    Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form senders may use.
+pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    PrimitiveDateTime::parse(value.trim(), &format)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
+}
+
+fn check_url(url: &str) -> Result<Url, PlatformError> {
+    let mut parsed = Url::parse(url.trim()).map_err(|e| PlatformError::BadUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = parsed.host_str().is_some_and(is_loopback_host);
+            if !loopback {
+                return Err(PlatformError::PlainHttpNotLoopback {
+                    url: url.to_string(),
+                });
+            }
+        }
+        other => {
+            return Err(PlatformError::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: other.to_string(),
+            });
+        }
+    }
+    if parsed.host().is_none() {
+        return Err(PlatformError::BadUrl {
+            url: url.to_string(),
+            reason: "no host".to_string(),
+        });
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(PlatformError::BadUrl {
+            url: url.to_string(),
+            reason: "a base URL has no ?query or #fragment".to_string(),
+        });
+    }
+    // Url::join replaces the last path segment unless the base ends with '/'.
+    if !parsed.path().ends_with('/') {
+        let path = format!("{}/", parsed.path());
+        parsed.set_path(&path);
+    }
+    Ok(parsed)
+}
+
+/// `host` as `Url::host_str` gives it: IPv6 addresses in brackets.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+fn load_ca_file(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, PlatformError> {
+    let pem = std::fs::read(path).map_err(|source| PlatformError::CaFileRead {
+        path: path.clone(),
+        source,
+    })?;
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| PlatformError::CaFileInvalid {
+            path: path.clone(),
+            reason: error_chain(&e),
+        })?;
+    if certs.is_empty() {
+        return Err(PlatformError::CaFileInvalid {
+            path: path.clone(),
+            reason: "no BEGIN CERTIFICATE block".to_string(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Reads at most `RESPONSE_LIMIT` bytes of the body; a read error ends the body early.
+async fn read_limited(response: &mut reqwest::Response) -> (Vec<u8>, Option<String>) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = RESPONSE_LIMIT.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= RESPONSE_LIMIT {
+                    return (body, None);
+                }
+            }
+            Ok(None) => return (body, None),
+            Err(e) => return (body, Some(error_chain(&e))),
+        }
+    }
+}
+
+/// An error with its causes ("error sending request: … : Connection refused"), since the
+/// outermost reqwest message rarely says what a technician needs.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn without_query(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.to_string()
+}
+
+fn snippet(body: &[u8]) -> String {
+    truncate_chars(&String::from_utf8_lossy(body), 200)
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+    use time::macros::datetime;
+
+    fn cfg(url: &str) -> PlatformClientConfig {
+        PlatformClientConfig {
+            url: url.to_string(),
+            token: "t".to_string(),
+            hmac_secret: None,
+            timeout: Duration::from_secs(5),
+            extra_ca_file: None,
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1/api",
+            "http://[::1]:9000/",
+            "http://localhost:1/x/",
+            "https://platform.example.org/kufatilia",
+            "https://192.0.2.10/",
+        ] {
+            assert!(PlatformClient::new(&cfg(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://192.0.2.10/",
+            "http://platform.example.org/",
+            "http://localhost.example.org/",
+            "http://10.0.0.1:8080",
+        ] {
+            assert!(
+                matches!(
+                    PlatformClient::new(&cfg(refused)),
+                    Err(PlatformError::PlainHttpNotLoopback { .. })
+                ),
+                "{refused}"
+            );
+        }
+        assert!(matches!(
+            PlatformClient::new(&cfg("ftp://127.0.0.1/")),
+            Err(PlatformError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            PlatformClient::new(&cfg("not a url")),
+            Err(PlatformError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            PlatformClient::new(&cfg("https://p.example/?a=1")),
+            Err(PlatformError::BadUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn endpoints_are_appended_to_the_base_path() {
+        let c = PlatformClient::new(&cfg("https://p.example/kufatilia")).unwrap();
+        assert_eq!(c.base_url(), "https://p.example/kufatilia/");
+        assert_eq!(
+            c.base.join(BATCHES_PATH).unwrap().as_str(),
+            "https://p.example/kufatilia/v1/batches"
+        );
+    }
+
+    #[test]
+    fn bad_tokens_and_secrets_are_refused() {
+        let mut c = cfg("https://p.example/");
+        c.token = "  ".to_string();
+        assert!(matches!(
+            PlatformClient::new(&c),
+            Err(PlatformError::EmptyToken)
+        ));
+        c.token = "a\nb".to_string();
+        assert!(matches!(
+            PlatformClient::new(&c),
+            Err(PlatformError::BadToken)
+        ));
+        c.token = "ok".to_string();
+        c.hmac_secret = Some(Vec::new());
+        assert!(matches!(
+            PlatformClient::new(&c),
+            Err(PlatformError::EmptySecret)
+        ));
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg("https://p.example/");
+        c.extra_ca_file = Some(dir.path().join("missing.pem"));
+        let err = PlatformClient::new(&c).unwrap_err();
+        assert!(matches!(err, PlatformError::CaFileRead { .. }));
+        assert!(err.to_string().contains("missing.pem"));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        c.extra_ca_file = Some(empty);
+        assert!(matches!(
+            PlatformClient::new(&c),
+            Err(PlatformError::CaFileInvalid { .. })
+        ));
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let now = datetime!(2025-03-14 07:00:00 UTC);
+        let none = HeaderMap::new();
+        for code in [500, 502, 503, 504, 408, 429] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(classify(status, &none, b"", now).is_retry(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 409, 413, 422] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(
+                classify(status, &none, b"nope", now),
+                PostError::Rejected {
+                    status: code,
+                    body: "nope".to_string()
+                }
+            );
+        }
+        let mut moved = HeaderMap::new();
+        moved.insert(
+            LOCATION,
+            HeaderValue::from_static("http://elsewhere.example/"),
+        );
+        let err = classify(StatusCode::MOVED_PERMANENTLY, &moved, b"", now);
+        assert!(
+            matches!(err, PostError::Rejected { status: 301, ref body } if body.contains("elsewhere"))
+        );
+    }
+
+    #[test]
+    fn long_rejection_bodies_are_truncated_on_a_character_boundary() {
+        let body = "é".repeat(5000);
+        let err = classify(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            OffsetDateTime::now_utc(),
+        );
+        let PostError::Rejected { body, .. } = err else {
+            panic!("expected Rejected");
+        };
+        assert_eq!(body.chars().count(), REJECTED_BODY_LIMIT + 1);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = datetime!(2025-03-14 07:00:00 UTC);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Fri, 14 Mar 2025 07:01:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 14 Mar 2025 06:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        let err = classify(StatusCode::TOO_MANY_REQUESTS, &headers, b"", now);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    }
+}
