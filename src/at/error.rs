@@ -198,9 +198,9 @@ pub fn cms_name(code: u16) -> &'static str {
         513 => "manufacturer: lower layer failure",
         514 => "manufacturer: congestion",
         515 => "manufacturer: busy, initialisation or command in progress",
-        1..=127 => "network cause (unnamed)",
-        128..=255 => "TP failure cause (unnamed)",
-        256..=511 => "unnamed TA/ME error",
+        c if c < 128 => "network cause (unnamed)",
+        c if c < 256 => "TP failure cause (unnamed)",
+        c if c < 512 => "unnamed TA/ME error",
         _ => "manufacturer-specific error",
     }
 }

@@ -167,7 +167,7 @@ fn indexed(p: &[super::params::Param]) -> Option<(String, u32)> {
 /// Does `line` look like a PDU (hex digits only, even count)? Used to check the second line of a
 /// two-line URC before taking it.
 pub fn looks_like_pdu(line: &str) -> bool {
-    !line.is_empty() && line.len() % 2 == 0 && line.bytes().all(|b| b.is_ascii_hexdigit())
+    !line.is_empty() && line.len().is_multiple_of(2) && line.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Joins a two-line URC's header kind with its PDU line.
