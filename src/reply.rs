@@ -1,1 +1,172 @@
-//! (module under construction)
+//! Replies to reporters: who may get one (never operator robots, short codes, the gateway's own
+//! numbers or blocked numbers) and the text, rendered from the keyword table's templates.
+//!
+//! Rate limits and the daily budget are counted in the store, in the same transaction that
+//! queues the reply (see `store::ReplyGuard`).
+
+use crate::config::Config;
+
+/// Why a sender gets no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoReply {
+    Disabled,
+    NoSender,
+    Alphanumeric,
+    ShortCode,
+    OwnNumber,
+    Blocked,
+}
+
+impl std::fmt::Display for NoReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NoReply::Disabled => "replies are disabled in the config",
+            NoReply::NoSender => "the sender could not be decoded",
+            NoReply::Alphanumeric => "alphanumeric sender (operator or service message)",
+            NoReply::ShortCode => "short code sender (operator service)",
+            NoReply::OwnNumber => "one of the gateway's own numbers",
+            NoReply::Blocked => "number on the block list",
+        })
+    }
+}
+
+/// Who may receive a reply.
+#[derive(Debug, Clone)]
+pub struct ReplyPolicy {
+    enabled: bool,
+    short_code_max_digits: usize,
+    own_numbers: Vec<String>,
+    block_list: Vec<String>,
+}
+
+/// Digits compared when telling whether two numbers are the same subscriber: the national
+/// significant number, so "+243812345678" and "0812345678" match.
+const SIGNIFICANT_DIGITS: usize = 9;
+
+fn significant(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let skip = digits.len().saturating_sub(SIGNIFICANT_DIGITS);
+    digits[skip..].to_string()
+}
+
+impl ReplyPolicy {
+    pub fn from_config(config: &Config) -> ReplyPolicy {
+        ReplyPolicy {
+            enabled: config.replies.enabled,
+            short_code_max_digits: config.replies.short_code_max_digits,
+            own_numbers: config
+                .modems
+                .iter()
+                .filter_map(|m| m.own_number.as_deref())
+                .map(significant)
+                .collect(),
+            block_list: config.replies.block_list.iter().map(|n| significant(n)).collect(),
+        }
+    }
+
+    /// Whether `sender` (as decoded, with its address kind) may get a reply.
+    pub fn check(&self, sender: Option<&str>, sender_kind: Option<&str>) -> Result<(), NoReply> {
+        if !self.enabled {
+            return Err(NoReply::Disabled);
+        }
+        let Some(sender) = sender.filter(|s| !s.is_empty()) else {
+            return Err(NoReply::NoSender);
+        };
+        if sender_kind == Some("alphanumeric")
+            || sender.chars().any(|c| c.is_alphabetic())
+        {
+            return Err(NoReply::Alphanumeric);
+        }
+        let digits = sender.chars().filter(char::is_ascii_digit).count();
+        if digits <= self.short_code_max_digits {
+            return Err(NoReply::ShortCode);
+        }
+        let sig = significant(sender);
+        if self.own_numbers.contains(&sig) {
+            return Err(NoReply::OwnNumber);
+        }
+        if self.block_list.contains(&sig) {
+            return Err(NoReply::Blocked);
+        }
+        Ok(())
+    }
+}
+
+/// Values for a reply template's placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateValues<'a> {
+    pub reference: &'a str,
+    pub type_label: &'a str,
+    pub keywords: &'a str,
+}
+
+/// Fills `{reference}`, `{type}` and `{keywords}` in a template.
+pub fn render(template: &str, v: &TemplateValues<'_>) -> String {
+    template
+        .replace("{reference}", v.reference)
+        .replace("{type}", v.type_label)
+        .replace("{keywords}", v.keywords)
+}
+
+/// The reference a reporter is given for an incident: short enough to copy from a screen,
+/// unique per gateway.
+pub fn reference(prefix: &str, message_id: i64) -> String {
+    format!("{prefix}-{message_id:04}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn policy() -> ReplyPolicy {
+        let text = r#"
+gateway_id = "t"
+[platform]
+url = "http://127.0.0.1:1"
+[replies]
+block_list = ["+243 990 000 001"]
+[[modem]]
+name = "m"
+device = "/dev/null"
+own_number = "+243810000000"
+"#;
+        ReplyPolicy::from_config(&Config::parse(text, Path::new("t"), Path::new("/")).unwrap())
+    }
+
+    #[test]
+    fn robots_and_own_numbers_get_no_reply() {
+        let p = policy();
+        assert_eq!(p.check(Some("+243812345678"), Some("international")), Ok(()));
+        assert_eq!(p.check(Some("0812345678"), Some("national")), Ok(()));
+        assert_eq!(
+            p.check(Some("Vodacom"), Some("alphanumeric")),
+            Err(NoReply::Alphanumeric)
+        );
+        assert_eq!(p.check(Some("1234"), Some("other")), Err(NoReply::ShortCode));
+        assert_eq!(
+            p.check(Some("0810000000"), Some("national")),
+            Err(NoReply::OwnNumber)
+        );
+        assert_eq!(
+            p.check(Some("+243990000001"), Some("international")),
+            Err(NoReply::Blocked)
+        );
+        assert_eq!(p.check(None, None), Err(NoReply::NoSender));
+    }
+
+    #[test]
+    fn templates_fill_placeholders() {
+        let v = TemplateValues {
+            reference: "K7-4821",
+            type_label: "Ajali",
+            keywords: "",
+        };
+        assert_eq!(
+            render("Asante. Ripoti yako {reference} ({type}) imepokelewa.", &v),
+            "Asante. Ripoti yako K7-4821 (Ajali) imepokelewa."
+        );
+        assert_eq!(reference("K7", 42), "K7-0042");
+        assert_eq!(reference("K7", 123456), "K7-123456");
+    }
+}

@@ -1,1 +1,248 @@
-//! (module under construction)
+//! The store: the SQLite database that is the single source of truth between the stages.
+//!
+//! One dedicated thread owns the only read-write connection; async tasks send it jobs over a
+//! channel. The thread runs every job that is waiting in one transaction (each job in its own
+//! savepoint, so one failing job does not undo the others) and answers the jobs only after the
+//! commit: an `Ok` from any write method means the data is on disk (WAL, `synchronous=FULL`).
+//! Grouping the jobs this way gives one fsync for many messages under load, which is what makes a
+//! durable commit per SMS affordable on an SD card.
+
+mod batches;
+mod incidents;
+mod outgoing;
+mod received;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use batches::{PendingBatch, QueueDepths};
+pub use incidents::{IncidentDraft, IncidentRow, NewOutgoing};
+pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
+pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+
+/// Most jobs the store thread runs in one transaction.
+const MAX_JOBS_PER_COMMIT: usize = 512;
+
+/// Errors from the store. Every variant says what the technician can look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} failed its integrity check: {detail} (restore it from a backup or move it away to start a new one)"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("the database could not commit ({detail}); nothing of it was saved")]
+    Commit { detail: String, disk_problem: bool },
+    #[error("the store thread has stopped")]
+    Closed,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// True when the disk is full or the file cannot be written: the caller must keep its copy.
+    pub fn is_disk_problem(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
+            }
+            StoreError::Commit { disk_problem, .. } => *disk_problem,
+            _ => false,
+        }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+/// A job gets the connection (or the reason there is none) and says whether it succeeded, so the
+/// thread can roll back its savepoint, plus what to do once the transaction is committed.
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion) + Send>;
+
+/// Wake-ups for the stages, so that none of them polls the database in a tight loop.
+#[derive(Default)]
+struct Signals {
+    received: Arc<Notify>,
+    outgoing: Arc<Notify>,
+    incidents: Arc<Notify>,
+}
+
+/// A cheap, cloneable handle to the store thread.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::UnboundedSender<Job>,
+    signals: Arc<Signals>,
+    path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Opens (or creates) the database, checks it, brings the schema up to date and starts the
+    /// store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path)?;
+        check_integrity(&conn, path)?;
+        schema::migrate(&mut conn)?;
+        let (jobs, rx) = mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || store_thread(conn, rx))
+            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
+        Ok(Store {
+            jobs,
+            signals: Arc::default(),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the store thread inside a transaction and returns its result once committed.
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(StoreError::Invalid(format!(
+                    "cannot begin a transaction: {e}"
+                ))),
+            };
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit: Result<(), &StoreError>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit {
+                        detail: e.to_string(),
+                        disk_problem: e.is_disk_problem(),
+                    }),
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, completion)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Signalled when a PDU was committed and waits for decoding.
+    pub fn received_notify(&self) -> Arc<Notify> {
+        self.signals.received.clone()
+    }
+
+    /// Signalled when an SMS was queued for sending.
+    pub fn outgoing_notify(&self) -> Arc<Notify> {
+        self.signals.outgoing.clone()
+    }
+
+    /// Signalled when an incident waits for forwarding.
+    pub fn incidents_notify(&self) -> Arc<Notify> {
+        self.signals.incidents.clone()
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let open = |e| StoreError::Open {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = Connection::open(path).map_err(open)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+    // WAL keeps readers (the `status` command) off the writer's back; FULL makes each commit
+    // durable before the modem is told to delete its copy.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open)?;
+    Ok(conn)
+}
+
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let detail: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if detail == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        })
+    }
+}
+
+fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_JOBS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        run_jobs(&mut conn, jobs);
+    }
+}
+
+fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "store: cannot begin a transaction");
+            for job in jobs {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
+        }
+    };
+    let mut completions = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match tx.savepoint() {
+            Ok(mut sp) => {
+                let (ok, completion) = job(Ok(&*sp));
+                // A job that failed takes back its own writes only.
+                sp.set_drop_behavior(if ok {
+                    rusqlite::DropBehavior::Commit
+                } else {
+                    rusqlite::DropBehavior::Rollback
+                });
+                if let Err(e) = sp.finish() {
+                    tracing::error!(error = %e, "store: cannot close a savepoint");
+                }
+                completions.push(completion);
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+        }
+    }
+    match tx.commit() {
+        Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
+        Err(e) => {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "store: commit failed; nothing of this group was saved");
+            completions.into_iter().for_each(|c| c(Err(&e)));
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Forwarding batches. A batch is cut once from the oldest undelivered incidents and never
+//! changes afterwards, so a retry after any failure or restart sends the same id with the same
+//! incidents and the platform can deduplicate.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::incidents::{IncidentRow, load_incidents};
+use super::received::now_ms;
+use super::{Store, StoreError};
+
+/// A batch waiting for a 2xx from the platform.
+#[derive(Debug, Clone)]
+pub struct PendingBatch {
+    pub id: String,
+    pub created_at_ms: i64,
+    pub attempts: u32,
+    pub incidents: Vec<IncidentRow>,
+}
+
+/// How much work waits in each stage, for `status`, STATUS= and the heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueDepths {
+    pub undecoded: u64,
+    pub waiting_parts: u64,
+    pub unhandled_messages: u64,
+    pub undelivered_incidents: u64,
+    pub quarantined_batches: u64,
+    pub queued_sms: u64,
+    pub failed_sms: u64,
+    /// Gateway-clock age of the oldest undelivered incident, in seconds.
+    pub oldest_undelivered_secs: Option<u64>,
+    /// Gateway-clock time of the newest message, in unix milliseconds.
+    pub last_message_ms: Option<i64>,
+}
+
+impl Store {
+    /// The oldest pending batch, or a new one cut from up to `max` unbatched incidents.
+    /// `None` when nothing waits.
+    pub async fn next_batch(
+        &self,
+        gateway_id: &str,
+        max: usize,
+    ) -> Result<Option<PendingBatch>, StoreError> {
+        let gateway_id = gateway_id.to_string();
+        self.call(move |conn| next_batch(conn, &gateway_id, max))
+            .await
+    }
+
+    /// Number of incidents not yet in any batch (for deciding when to cut one).
+    pub async fn unbatched_count(&self) -> Result<(u64, Option<i64>), StoreError> {
+        self.call(|conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*), MIN(created_at_ms) FROM incidents WHERE batch_id IS NULL",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    /// The platform answered 2xx: the batch and its incidents are delivered.
+    pub async fn mark_batch_delivered(&self, batch_id: &str) -> Result<(), StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            let now = now_ms();
+            conn.execute(
+                "UPDATE batches SET state = 'delivered', delivered_at_ms = ?2,
+                        attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                params![batch_id, now],
+            )?;
+            conn.execute(
+                "UPDATE incidents SET delivered_at_ms = ?2 WHERE batch_id = ?1",
+                params![batch_id, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A delivery attempt failed and will be retried.
+    pub async fn mark_batch_attempt_failed(
+        &self,
+        batch_id: &str,
+        error: String,
+    ) -> Result<(), StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE batches SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![batch_id, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The platform refused the batch for good (a 4xx other than 408/429): kept aside with the
+    /// reason, for a technician or a developer to look at, while the rest keeps flowing.
+    pub async fn quarantine_batch(&self, batch_id: &str, error: String) -> Result<(), StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE batches SET state = 'quarantined', attempts = attempts + 1, last_error = ?2
+                 WHERE id = ?1",
+                params![batch_id, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Work waiting in each stage.
+    pub async fn queue_depths(&self) -> Result<QueueDepths, StoreError> {
+        self.call(|conn| queue_depths(conn)).await
+    }
+}
+
+fn next_batch(
+    conn: &Connection,
+    gateway_id: &str,
+    max: usize,
+) -> Result<Option<PendingBatch>, StoreError> {
+    let pending: Option<(String, i64, u32)> = conn
+        .query_row(
+            "SELECT id, created_at_ms, attempts FROM batches WHERE state = 'pending'
+             ORDER BY seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((id, created_at_ms, attempts)) = pending {
+        let incidents = load_incidents(conn, "i.batch_id = ?1", &id)?;
+        return Ok(Some(PendingBatch {
+            id,
+            created_at_ms,
+            attempts,
+            incidents,
+        }));
+    }
+    let waiting: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM incidents WHERE batch_id IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    if waiting == 0 {
+        return Ok(None);
+    }
+    let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches", [], |r| {
+        r.get(0)
+    })?;
+    let id = format!("{gateway_id}-b{seq:06}");
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO batches (id, seq, created_at_ms) VALUES (?1, ?2, ?3)",
+        params![id, seq, now],
+    )?;
+    conn.execute(
+        "UPDATE incidents SET batch_id = ?1 WHERE id IN
+           (SELECT id FROM incidents WHERE batch_id IS NULL ORDER BY id LIMIT ?2)",
+        params![id, max as i64],
+    )?;
+    let incidents = load_incidents(conn, "i.batch_id = ?1", &id)?;
+    Ok(Some(PendingBatch {
+        id,
+        created_at_ms: now,
+        attempts: 0,
+        incidents,
+    }))
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError> {
+    let oldest: Option<i64> = conn.query_row(
+        "SELECT MIN(created_at_ms) FROM incidents WHERE delivered_at_ms IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    let now = now_ms();
+    Ok(QueueDepths {
+        undecoded: count(conn, "SELECT COUNT(*) FROM received WHERE state = 'new'")?,
+        waiting_parts: count(conn, "SELECT COUNT(*) FROM received WHERE state = 'part'")?,
+        unhandled_messages: count(conn, "SELECT COUNT(*) FROM messages WHERE handled = 0")?,
+        undelivered_incidents: count(
+            conn,
+            "SELECT COUNT(*) FROM incidents WHERE delivered_at_ms IS NULL",
+        )?,
+        quarantined_batches: count(
+            conn,
+            "SELECT COUNT(*) FROM batches WHERE state = 'quarantined'",
+        )?,
+        queued_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'queued'")?,
+        failed_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'failed'")?,
+        oldest_undelivered_secs: oldest.map(|t| ((now - t).max(0) / 1000) as u64),
+        last_message_ms: conn
+            .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,
+    })
+}

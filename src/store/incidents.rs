@@ -1,0 +1,189 @@
+//! Incidents: what a message (or a finished dialogue) reports, with its reference, and the reply
+//! queued for it, written in one transaction so a crash never leaves one without the other.
+
+use rusqlite::{Connection, params};
+
+use super::outgoing::{ReplyGuard, ReplyVerdict, check_guard};
+use super::received::now_ms;
+use super::{Store, StoreError};
+
+/// An incident to record for a message.
+#[derive(Debug, Clone)]
+pub struct IncidentDraft {
+    pub message_id: i64,
+    pub reference: String,
+    pub incident_type: String,
+    pub language: Option<String>,
+    pub description: String,
+    pub location: Option<String>,
+}
+
+/// An SMS to queue for sending.
+#[derive(Debug, Clone)]
+pub struct NewOutgoing {
+    pub modem: String,
+    pub recipient: String,
+    pub text: String,
+    /// `ack`, `help`, `platform`, `test`.
+    pub kind: String,
+}
+
+/// An incident as the forwarder needs it.
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub reference: String,
+    pub incident_type: String,
+    pub language: Option<String>,
+    pub description: String,
+    pub location: Option<String>,
+    pub sender: Option<String>,
+    pub sender_kind: Option<String>,
+    pub smsc_time: Option<String>,
+    pub received_at_ms: i64,
+    pub modem: String,
+    pub text: String,
+    pub parts: u32,
+    pub decode_status: String,
+    pub raw_pdus: Vec<String>,
+}
+
+impl Store {
+    /// Records the incident for a message, marks the message handled, and queues `reply` if the
+    /// guard allows it (a refusal is recorded instead). Idempotent per message.
+    pub async fn record_incident(
+        &self,
+        draft: IncidentDraft,
+        reply: Option<NewOutgoing>,
+        guard: ReplyGuard,
+    ) -> Result<(i64, Option<ReplyVerdict>), StoreError> {
+        let signals = self.signals.clone();
+        let (id, verdict) = self
+            .call(move |conn| record_incident(conn, draft, reply, guard))
+            .await?;
+        signals.incidents.notify_one();
+        if matches!(verdict, Some(ReplyVerdict::Queued(_))) {
+            signals.outgoing.notify_waiters();
+            signals.outgoing.notify_one();
+        }
+        Ok((id, verdict))
+    }
+
+    /// Records that a reply was refused without an incident (e.g. an empty message).
+    pub async fn record_refusal(
+        &self,
+        recipient: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO reply_refusals (recipient, reason, at_ms) VALUES (?1, ?2, ?3)",
+                params![recipient, reason, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn record_incident(
+    conn: &Connection,
+    draft: IncidentDraft,
+    reply: Option<NewOutgoing>,
+    guard: ReplyGuard,
+) -> Result<(i64, Option<ReplyVerdict>), StoreError> {
+    let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT id FROM incidents WHERE message_id = ?1",
+        [draft.message_id],
+        |r| r.get(0),
+    ))?;
+    if let Some(id) = existing {
+        return Ok((id, None));
+    }
+    let now = now_ms();
+    conn.execute(
+        "INSERT INTO incidents (message_id, reference, incident_type, language, description,
+                                location, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            draft.message_id,
+            draft.reference,
+            draft.incident_type,
+            draft.language,
+            draft.description,
+            draft.location,
+            now
+        ],
+    )?;
+    let incident_id = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE messages SET handled = 1 WHERE id = ?1",
+        [draft.message_id],
+    )?;
+    let verdict = match reply {
+        None => None,
+        Some(out) => Some(match check_guard(conn, &out.recipient, &guard, now)? {
+            Some(reason) => {
+                conn.execute(
+                    "INSERT INTO reply_refusals (recipient, reason, at_ms) VALUES (?1, ?2, ?3)",
+                    params![out.recipient, reason, now],
+                )?;
+                ReplyVerdict::Refused(reason)
+            }
+            None => {
+                let id = super::outgoing::insert_outgoing(conn, &out, Some(incident_id), now)?;
+                ReplyVerdict::Queued(id)
+            }
+        }),
+    };
+    Ok((incident_id, verdict))
+}
+
+/// Loads incidents with everything the platform record needs, in id order.
+pub(super) fn load_incidents(
+    conn: &Connection,
+    where_clause: &str,
+    param: &dyn rusqlite::ToSql,
+) -> Result<Vec<IncidentRow>, StoreError> {
+    let sql = format!(
+        "SELECT i.id, i.reference, i.incident_type, i.language, i.description, i.location,
+                m.sender, m.sender_kind, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
+                m.decode_status, m.id
+         FROM incidents i JOIN messages m ON m.id = i.message_id
+         WHERE {where_clause} ORDER BY i.id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt
+        .query_map([param], |r| {
+            Ok((
+                IncidentRow {
+                    id: r.get(0)?,
+                    reference: r.get(1)?,
+                    incident_type: r.get(2)?,
+                    language: r.get(3)?,
+                    description: r.get(4)?,
+                    location: r.get(5)?,
+                    sender: r.get(6)?,
+                    sender_kind: r.get(7)?,
+                    smsc_time: r.get(8)?,
+                    received_at_ms: r.get(9)?,
+                    modem: r.get(10)?,
+                    text: r.get(11)?,
+                    parts: r.get(12)?,
+                    decode_status: r.get(13)?,
+                    raw_pdus: Vec::new(),
+                },
+                r.get::<_, i64>(14)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut pdus = conn.prepare_cached(
+        "SELECT pdu_hex FROM received WHERE message_id = ?1 ORDER BY concat_seq, id",
+    )?;
+    for (row, message_id) in &mut rows {
+        row.raw_pdus = pdus
+            .query_map([*message_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(rows.into_iter().map(|(row, _)| row).collect())
+}

@@ -1,0 +1,174 @@
+//! Outgoing SMS: the queue the modem links send from, with retries and the reply guard that
+//! keeps the partner's airtime from draining into loops and floods.
+
+use rusqlite::{Connection, params};
+
+use super::incidents::NewOutgoing;
+use super::received::now_ms;
+use super::{Store, StoreError};
+
+/// Attempts before a queued SMS is given up as failed.
+pub const MAX_SEND_ATTEMPTS: u32 = 5;
+const FIRST_RETRY_MS: i64 = 30_000;
+const MAX_RETRY_MS: i64 = 3_600_000;
+
+/// A queued SMS due for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub recipient: String,
+    pub text: String,
+    pub attempts: u32,
+}
+
+/// Limits the store applies, in the same transaction, before queueing a reply.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyGuard {
+    pub max_per_sender_per_hour: u32,
+    pub max_per_day: u32,
+}
+
+/// What happened to a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyVerdict {
+    Queued(i64),
+    Refused(String),
+}
+
+impl Store {
+    /// Queues an SMS without the reply guard (a technician's test SMS, a platform message).
+    pub async fn queue_outgoing(&self, out: NewOutgoing) -> Result<i64, StoreError> {
+        let signals = self.signals.clone();
+        let id = self
+            .call(move |conn| insert_outgoing(conn, &out, None, now_ms()))
+            .await?;
+        signals.outgoing.notify_waiters();
+        signals.outgoing.notify_one();
+        Ok(id)
+    }
+
+    /// Queued SMS for `modem` whose time has come, oldest first.
+    pub async fn due_outgoing(
+        &self,
+        modem: &str,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let modem = modem.to_string();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, recipient, text, attempts FROM outgoing
+                 WHERE state = 'queued' AND modem = ?1 AND next_attempt_ms <= ?2
+                 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![modem, now_ms(), limit as i64], |r| {
+                    Ok(Outgoing {
+                        id: r.get(0)?,
+                        recipient: r.get(1)?,
+                        text: r.get(2)?,
+                        attempts: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The modem accepted every part; `message_references` are the TP-MRs it answered.
+    pub async fn mark_sent(&self, id: i64, message_references: Vec<u8>) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let refs = message_references
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            conn.execute(
+                "UPDATE outgoing SET state = 'sent', attempts = attempts + 1, message_refs = ?2,
+                        sent_at_ms = ?3, last_error = NULL
+                 WHERE id = ?1",
+                params![id, refs, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A send failed: retried later with backoff, or marked failed after the last attempt.
+    /// Returns true when the SMS was given up.
+    pub async fn mark_send_failed(&self, id: i64, error: String) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let attempts: u32 =
+                conn.query_row("SELECT attempts FROM outgoing WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            let attempts = attempts + 1;
+            let give_up = attempts >= MAX_SEND_ATTEMPTS;
+            let delay = (FIRST_RETRY_MS << (attempts - 1).min(16)).min(MAX_RETRY_MS);
+            conn.execute(
+                "UPDATE outgoing SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4,
+                        state = CASE WHEN ?5 THEN 'failed' ELSE 'queued' END
+                 WHERE id = ?1",
+                params![id, attempts, error, now_ms() + delay, give_up],
+            )?;
+            Ok(give_up)
+        })
+        .await
+    }
+}
+
+pub(super) fn insert_outgoing(
+    conn: &Connection,
+    out: &NewOutgoing,
+    incident_id: Option<i64>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO outgoing (modem, recipient, text, kind, incident_id, next_attempt_ms,
+                               created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![
+            out.modem,
+            out.recipient,
+            out.text,
+            out.kind,
+            incident_id,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The reason a reply must not be queued now, if any.
+pub(super) fn check_guard(
+    conn: &Connection,
+    recipient: &str,
+    guard: &ReplyGuard,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let hour_ago = now - 3_600_000;
+    let day_ago = now - 86_400_000;
+    let to_sender: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2",
+        params![recipient, hour_ago],
+        |r| r.get(0),
+    )?;
+    if to_sender >= guard.max_per_sender_per_hour {
+        return Ok(Some(format!(
+            "rate limit: {to_sender} replies to this number in the last hour (limit {})",
+            guard.max_per_sender_per_hour
+        )));
+    }
+    let today: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM outgoing WHERE created_at_ms > ?1 AND kind != 'test'",
+        [day_ago],
+        |r| r.get(0),
+    )?;
+    if today >= guard.max_per_day {
+        return Ok(Some(format!(
+            "daily budget spent: {today} replies in the last 24 h (budget {})",
+            guard.max_per_day
+        )));
+    }
+    Ok(None)
+}

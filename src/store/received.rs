@@ -1,0 +1,422 @@
+//! Received PDUs and their reassembly into whole messages.
+//!
+//! A PDU is committed exactly as the modem gave it before anything else happens to it; decoding
+//! is a later stage that records what it found on the same row. Parts of a concatenated SMS wait
+//! in the table (not in memory) until the last one arrives, so a restart loses no half message.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+
+/// A PDU as read from a modem, to be committed before the SIM copy is deleted.
+#[derive(Debug, Clone)]
+pub struct NewReceived {
+    pub modem: String,
+    pub storage: String,
+    pub sim_index: Option<u32>,
+    pub pdu_hex: String,
+    /// Gateway clock at reception.
+    pub received_at: time::OffsetDateTime,
+}
+
+/// The outcome of [`Store::insert_received`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: i64,
+    /// The same PDU from the same modem was already stored (read twice after a crash).
+    pub duplicate: bool,
+}
+
+/// A committed PDU that waits for decoding.
+#[derive(Debug, Clone)]
+pub struct ReceivedRow {
+    pub id: i64,
+    pub modem: String,
+    pub pdu_hex: String,
+    pub received_at_ms: i64,
+}
+
+/// What the decoder made of one PDU.
+#[derive(Debug, Clone)]
+pub enum DecodedPart {
+    /// A whole SMS in one PDU.
+    Single {
+        sender: String,
+        sender_kind: String,
+        smsc_time: Option<String>,
+        text: String,
+    },
+    /// One part of a concatenated SMS.
+    Part {
+        sender: String,
+        sender_kind: String,
+        smsc_time: Option<String>,
+        text: String,
+        reference: u16,
+        total: u8,
+        seq: u8,
+    },
+    /// Not an SMS from a person (e.g. a status report): kept, decoded, and not turned into a
+    /// message.
+    NotAMessage { note: String },
+    /// The PDU could not be decoded; it still becomes a message, marked so, with the raw PDU.
+    Undecodable { error: String },
+}
+
+/// A whole message, ready to be turned into an incident.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: i64,
+    pub modem: String,
+    pub sender: Option<String>,
+    pub sender_kind: Option<String>,
+    pub text: String,
+    pub parts: u32,
+    pub decode_status: String,
+    pub smsc_time: Option<String>,
+    pub received_at_ms: i64,
+}
+
+pub(super) fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn to_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Store {
+    /// Commits one PDU. When this returns `Ok`, the PDU is on disk and the modem may delete its
+    /// copy. Storing the same PDU from the same modem again is a no-op that returns the first id.
+    pub async fn insert_received(&self, m: NewReceived) -> Result<Inserted, StoreError> {
+        let signals = self.signals.clone();
+        let inserted = self
+            .call(move |conn| {
+                let pdu = m.pdu_hex.trim().to_ascii_uppercase();
+                let sha = Sha256::digest(pdu.as_bytes()).to_vec();
+                let existing: Option<i64> = conn
+                    .query_row(
+                        "SELECT id FROM received WHERE modem = ?1 AND pdu_sha256 = ?2",
+                        params![m.modem, sha],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Ok(Inserted {
+                        id,
+                        duplicate: true,
+                    });
+                }
+                conn.execute(
+                    "INSERT INTO received (modem, storage, sim_index, pdu_hex, pdu_sha256, received_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![m.modem, m.storage, m.sim_index, pdu, sha, to_ms(m.received_at)],
+                )?;
+                Ok(Inserted {
+                    id: conn.last_insert_rowid(),
+                    duplicate: false,
+                })
+            })
+            .await?;
+        if !inserted.duplicate {
+            signals.received.notify_one();
+        }
+        Ok(inserted)
+    }
+
+    /// Committed PDUs not yet decoded, oldest first.
+    pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, modem, pdu_hex, received_at_ms FROM received
+                 WHERE state = 'new' ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(ReceivedRow {
+                        id: r.get(0)?,
+                        modem: r.get(1)?,
+                        pdu_hex: r.get(2)?,
+                        received_at_ms: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Records what the decoder found for one PDU and, when that completes a message, creates
+    /// the message. Returns the new message's id, if one was created.
+    pub async fn record_decoded(
+        &self,
+        received_id: i64,
+        decoded: DecodedPart,
+    ) -> Result<Option<i64>, StoreError> {
+        self.call(move |conn| record_decoded(conn, received_id, decoded))
+            .await
+    }
+
+    /// Joins the parts of concatenated messages whose first part is older than `timeout_ms`
+    /// into a message marked `incomplete`, so a lost part never holds a report back for ever.
+    pub async fn expire_incomplete(&self, timeout_ms: i64) -> Result<usize, StoreError> {
+        self.call(move |conn| {
+            let cutoff = now_ms() - timeout_ms;
+            let groups: Vec<(String, i64, i64)> = {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT sender, concat_ref, concat_total FROM received WHERE state = 'part'
+                     GROUP BY sender, concat_ref, concat_total HAVING MIN(received_at_ms) < ?1",
+                )?;
+                stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (sender, reference, total) in &groups {
+                join_group(conn, sender, *reference, *total, "incomplete")?;
+            }
+            Ok(groups.len())
+        })
+        .await
+    }
+
+    /// Whole messages not yet turned into incidents, oldest first.
+    pub async fn unhandled_messages(&self, limit: usize) -> Result<Vec<MessageRow>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, modem, sender, sender_kind, text, parts, decode_status, smsc_time,
+                        received_at_ms
+                 FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(MessageRow {
+                        id: r.get(0)?,
+                        modem: r.get(1)?,
+                        sender: r.get(2)?,
+                        sender_kind: r.get(3)?,
+                        text: r.get(4)?,
+                        parts: r.get(5)?,
+                        decode_status: r.get(6)?,
+                        smsc_time: r.get(7)?,
+                        received_at_ms: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+fn record_decoded(
+    conn: &Connection,
+    received_id: i64,
+    decoded: DecodedPart,
+) -> Result<Option<i64>, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT modem, received_at_ms FROM received WHERE id = ?1 AND state = 'new'",
+            [received_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    // Already decoded (a second pipeline pass after a restart): nothing to do.
+    let Some((modem, received_at_ms)) = row else {
+        return Ok(None);
+    };
+    match decoded {
+        DecodedPart::Single {
+            sender,
+            sender_kind,
+            smsc_time,
+            text,
+        } => {
+            conn.execute(
+                "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
+                 WHERE id = ?1",
+                params![received_id, sender, sender_kind, smsc_time, text],
+            )?;
+            let message_id = insert_message(
+                conn,
+                &modem,
+                Some(&sender),
+                Some(&sender_kind),
+                &text,
+                1,
+                "ok",
+                smsc_time.as_deref(),
+                received_at_ms,
+            )?;
+            link_parts(conn, &[received_id], message_id)?;
+            Ok(Some(message_id))
+        }
+        DecodedPart::Undecodable { error } => {
+            conn.execute(
+                "UPDATE received SET decode_error = ?2 WHERE id = ?1",
+                params![received_id, error],
+            )?;
+            let message_id = insert_message(
+                conn,
+                &modem,
+                None,
+                None,
+                "",
+                1,
+                "undecodable",
+                None,
+                received_at_ms,
+            )?;
+            link_parts(conn, &[received_id], message_id)?;
+            Ok(Some(message_id))
+        }
+        DecodedPart::NotAMessage { note } => {
+            conn.execute(
+                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
+                params![received_id, note],
+            )?;
+            Ok(None)
+        }
+        DecodedPart::Part {
+            sender,
+            sender_kind,
+            smsc_time,
+            text,
+            reference,
+            total,
+            seq,
+        } => {
+            let already: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM received WHERE state = 'part' AND sender = ?1
+                     AND concat_ref = ?2 AND concat_total = ?3 AND concat_seq = ?4",
+                    params![sender, reference, total, seq],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let state = if already.is_some() {
+                "duplicate"
+            } else {
+                "part"
+            };
+            conn.execute(
+                "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
+                        text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9
+                 WHERE id = ?1",
+                params![
+                    received_id,
+                    state,
+                    sender,
+                    sender_kind,
+                    smsc_time,
+                    text,
+                    reference,
+                    total,
+                    seq
+                ],
+            )?;
+            if already.is_some() {
+                tracing::info!(received_id, sender = %sender, reference, seq, "duplicate part of a long SMS ignored");
+                return Ok(None);
+            }
+            let have: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
+                 AND concat_ref = ?2 AND concat_total = ?3",
+                params![sender, reference, total],
+                |r| r.get(0),
+            )?;
+            if have >= i64::from(total) {
+                join_group(conn, &sender, i64::from(reference), i64::from(total), "ok").map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Joins the waiting parts of one group into a message, in sequence order.
+fn join_group(
+    conn: &Connection,
+    sender: &str,
+    reference: i64,
+    total: i64,
+    status: &str,
+) -> Result<i64, StoreError> {
+    let parts: Vec<(i64, String, String, Option<String>, Option<String>, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms FROM received
+             WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3
+             ORDER BY concat_seq",
+        )?;
+        stmt.query_map(params![sender, reference, total], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let Some(first) = parts.first() else {
+        return Err(StoreError::Invalid(format!(
+            "no waiting parts for sender {sender} reference {reference}"
+        )));
+    };
+    let text: String = parts.iter().map(|p| p.2.as_str()).collect();
+    let message_id = insert_message(
+        conn,
+        &first.1,
+        Some(sender),
+        first.3.as_deref(),
+        &text,
+        parts.len() as u32,
+        status,
+        first.4.as_deref(),
+        parts.iter().map(|p| p.5).max().unwrap_or(first.5),
+    )?;
+    let ids: Vec<i64> = parts.iter().map(|p| p.0).collect();
+    link_parts(conn, &ids, message_id)?;
+    Ok(message_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &Connection,
+    modem: &str,
+    sender: Option<&str>,
+    sender_kind: Option<&str>,
+    text: &str,
+    parts: u32,
+    decode_status: &str,
+    smsc_time: Option<&str>,
+    received_at_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO messages (modem, sender, sender_kind, text, parts, decode_status, smsc_time,
+                               received_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            modem,
+            sender,
+            sender_kind,
+            text,
+            parts,
+            decode_status,
+            smsc_time,
+            received_at_ms
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn link_parts(conn: &Connection, ids: &[i64], message_id: i64) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE received SET state = 'joined', message_id = ?2 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute(params![id, message_id])?;
+    }
+    Ok(())
+}
