@@ -1,1 +1,5 @@
-//! (module under construction)
+//! The modem link: one task per modem that keeps it initialised, moves every received message into
+//! the store before deleting it from the SIM, sends the queued replies, and recovers from hangs and
+//! unplugs on its own.
+
+pub mod port;
