@@ -250,9 +250,7 @@ impl Keywords {
     /// Reads one message.
     pub fn read(&self, text: &str) -> Reading {
         let words: Vec<Word> = words(text).collect();
-        let found = self
-            .exact_match(&words)
-            .or_else(|| self.typo_match(&words));
+        let found = self.exact_match(&words).or_else(|| self.typo_match(&words));
         match found {
             Some((phrase, start, len)) => {
                 let end = words[start + len - 1].end;
@@ -420,16 +418,48 @@ fn describe(types: &[TypeEntry], target: Target) -> String {
 fn common_words(lang: &str) -> &'static [&'static str] {
     match lang {
         "sw" => &[
-            "na", "ya", "wa", "kwa", "ni", "katika", "mgodi", "watu", "hapa", "leo", "habari",
-            "sana", "kuna", "wamejeruhiwa", "karibu", "jana", "wanalazimisha",
+            "na",
+            "ya",
+            "wa",
+            "kwa",
+            "ni",
+            "katika",
+            "mgodi",
+            "watu",
+            "hapa",
+            "leo",
+            "habari",
+            "sana",
+            "kuna",
+            "wamejeruhiwa",
+            "karibu",
+            "jana",
+            "wanalazimisha",
         ],
         "fr" => &[
             "le", "la", "les", "de", "des", "du", "un", "une", "est", "et", "au", "dans", "pres",
             "sur", "il", "ils", "nous", "a", "ont", "blesse", "blesses", "hier", "aujourd",
         ],
         "en" => &[
-            "the", "a", "an", "is", "at", "in", "of", "and", "near", "on", "were", "was", "are",
-            "people", "today", "yesterday", "injured", "two", "men",
+            "the",
+            "a",
+            "an",
+            "is",
+            "at",
+            "in",
+            "of",
+            "and",
+            "near",
+            "on",
+            "were",
+            "was",
+            "are",
+            "people",
+            "today",
+            "yesterday",
+            "injured",
+            "two",
+            "men",
         ],
         _ => &[],
     }
@@ -507,16 +537,61 @@ mod tests {
     #[test]
     fn table_of_real_looking_messages() {
         let cases = [
-            ("AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa", "accident", "sw", "mgodi wa Kalimbi, watu wawili wamejeruhiwa"),
-            ("ajali: shimo limeanguka", "accident", "sw", "shimo limeanguka"),
-            ("Habari, AJALI kwenye mgodi", "accident", "sw", "kwenye mgodi"),
-            ("Barrière à Nyabibwe, on paie 5000 FC", "illegal_tax", "fr", "à Nyabibwe, on paie 5000 FC"),
+            (
+                "AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa",
+                "accident",
+                "sw",
+                "mgodi wa Kalimbi, watu wawili wamejeruhiwa",
+            ),
+            (
+                "ajali: shimo limeanguka",
+                "accident",
+                "sw",
+                "shimo limeanguka",
+            ),
+            (
+                "Habari, AJALI kwenye mgodi",
+                "accident",
+                "sw",
+                "kwenye mgodi",
+            ),
+            (
+                "Barrière à Nyabibwe, on paie 5000 FC",
+                "illegal_tax",
+                "fr",
+                "à Nyabibwe, on paie 5000 FC",
+            ),
             ("BARRIERE a Nyabibwe", "illegal_tax", "fr", "a Nyabibwe"),
-            ("accident at the Bisie mine, two men injured", "accident", "en", "at the Bisie mine, two men injured"),
-            ("Accident dans le puits de la mine", "accident", "fr", "dans le puits de la mine"),
-            ("travail forcé au site de Lemera", "forced_labour", "fr", "au site de Lemera"),
-            ("Groupe armé près de Walikale", "armed_group", "fr", "près de Walikale"),
-            ("watoto wanachimba madini", "child_labour", "sw", "wanachimba madini"),
+            (
+                "accident at the Bisie mine, two men injured",
+                "accident",
+                "en",
+                "at the Bisie mine, two men injured",
+            ),
+            (
+                "Accident dans le puits de la mine",
+                "accident",
+                "fr",
+                "dans le puits de la mine",
+            ),
+            (
+                "travail forcé au site de Lemera",
+                "forced_labour",
+                "fr",
+                "au site de Lemera",
+            ),
+            (
+                "Groupe armé près de Walikale",
+                "armed_group",
+                "fr",
+                "près de Walikale",
+            ),
+            (
+                "watoto wanachimba madini",
+                "child_labour",
+                "sw",
+                "wanachimba madini",
+            ),
             ("RUSHWA kwa polisi", "fraud", "sw", "kwa polisi"),
             ("theft of tools", "theft", "en", "of tools"),
         ];
@@ -530,8 +605,16 @@ mod tests {
     fn one_typo_is_tolerated_in_long_keywords() {
         assert_eq!(read("VURUUGU sokoni").0, "violence");
         assert_eq!(read("rushw polisi").0, "fraud", "a letter missing");
-        assert_eq!(read("kodo ya barabara").0, "unknown", "four-letter keywords match exactly");
-        assert_eq!(read("mazingria mto mchafu").0, "environment", "transposition");
+        assert_eq!(
+            read("kodo ya barabara").0,
+            "unknown",
+            "four-letter keywords match exactly"
+        );
+        assert_eq!(
+            read("mazingria mto mchafu").0,
+            "environment",
+            "transposition"
+        );
         // Short keywords must match exactly.
         assert_eq!(read("vok ya simu").0, "unknown");
     }

@@ -60,7 +60,12 @@ impl ReplyPolicy {
                 .filter_map(|m| m.own_number.as_deref())
                 .map(significant)
                 .collect(),
-            block_list: config.replies.block_list.iter().map(|n| significant(n)).collect(),
+            block_list: config
+                .replies
+                .block_list
+                .iter()
+                .map(|n| significant(n))
+                .collect(),
         }
     }
 
@@ -72,9 +77,7 @@ impl ReplyPolicy {
         let Some(sender) = sender.filter(|s| !s.is_empty()) else {
             return Err(NoReply::NoSender);
         };
-        if sender_kind == Some("alphanumeric")
-            || sender.chars().any(|c| c.is_alphabetic())
-        {
+        if sender_kind == Some("alphanumeric") || sender.chars().any(|c| c.is_alphabetic()) {
             return Err(NoReply::Alphanumeric);
         }
         let digits = sender.chars().filter(char::is_ascii_digit).count();
@@ -137,13 +140,19 @@ own_number = "+243810000000"
     #[test]
     fn robots_and_own_numbers_get_no_reply() {
         let p = policy();
-        assert_eq!(p.check(Some("+243812345678"), Some("international")), Ok(()));
+        assert_eq!(
+            p.check(Some("+243812345678"), Some("international")),
+            Ok(())
+        );
         assert_eq!(p.check(Some("0812345678"), Some("national")), Ok(()));
         assert_eq!(
             p.check(Some("Vodacom"), Some("alphanumeric")),
             Err(NoReply::Alphanumeric)
         );
-        assert_eq!(p.check(Some("1234"), Some("other")), Err(NoReply::ShortCode));
+        assert_eq!(
+            p.check(Some("1234"), Some("other")),
+            Err(NoReply::ShortCode)
+        );
         assert_eq!(
             p.check(Some("0810000000"), Some("national")),
             Err(NoReply::OwnNumber)

@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn an_over_long_line_gives_one_error_frame_then_decoding_goes_on() {
         let mut c = AtCodec::with_max_line(32);
-        let long = vec![b'A'; 100];
+        let long = [b'A'; 100];
         let got = frames_of(&mut c, &[&long[..50], &long[50..], b"\r\nOK\r\n"]);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(matches!(got[0], AtFrame::TooLong { length: 50, .. }));
