@@ -143,7 +143,9 @@ async fn messages_already_on_the_sim_and_new_ones_are_committed_then_deleted() {
     sim.inject_pdu(&pdu(2));
     assert_eq!(sim.sim_used(), 2);
 
-    let mut link = start(modem_config("vodacom", &sim.device_path()), &store);
+    let mut cfg = modem_config("vodacom", &sim.device_path());
+    cfg.balance_ussd = Some("*100#".into());
+    let mut link = start(cfg, &store);
     link.wait_state(LinkState::Ready).await;
     eventually("the two stored messages swept", || async {
         stored(&store).await.len() == 2
@@ -161,7 +163,12 @@ async fn messages_already_on_the_sim_and_new_ones_are_committed_then_deleted() {
     );
     assert_reads_before_deletes(&sim.command_log());
 
+    eventually("the balance asked by USSD", || async {
+        link.status.snapshot().balance.is_some()
+    })
+    .await;
     let s = link.status.snapshot();
+    assert_eq!(s.balance.as_deref(), Some("Solde: 1250.00 FC"));
     assert_eq!(s.state, LinkState::Ready);
     assert_eq!(s.signal_dbm, Some(-73));
     assert_eq!(s.signal, "good");

@@ -50,6 +50,8 @@ pub struct ModemOptions {
     pub client: ClientOptions,
     /// How long a freshly opened modem may take to answer its first `AT`.
     pub wake_timeout: Duration,
+    /// How often the airtime balance is asked by USSD (when the modem has a `balance_ussd` code).
+    pub balance_interval: Duration,
 }
 
 impl Default for ModemOptions {
@@ -64,6 +66,7 @@ impl Default for ModemOptions {
             timeout_cap: None,
             client: ClientOptions::default(),
             wake_timeout: Duration::from_secs(3),
+            balance_interval: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -586,6 +589,9 @@ impl Session<'_> {
         let mut next_sweep = Instant::now() + sweep_every;
         let mut next_poll = Instant::now() + self.link.opts.outgoing_poll;
         let mut next_health = Instant::now() + self.link.opts.health_interval;
+        // The balance is asked at once, then on its schedule.
+        let mut next_balance = Instant::now();
+        let balance_code = self.link.cfg.balance_ussd.clone();
         // A modem that restarted by itself is set up again once its boot lines have passed.
         let mut reinit_at: Option<Instant> = None;
         loop {
@@ -621,6 +627,12 @@ impl Session<'_> {
                 _ = sleep_until(next_poll) => {
                     self.send_due().await?;
                     next_poll = Instant::now() + self.link.opts.outgoing_poll;
+                }
+                _ = sleep_until(next_balance), if balance_code.is_some() => {
+                    if let Some(code) = &balance_code {
+                        self.ask_balance(code).await?;
+                    }
+                    next_balance = Instant::now() + self.link.opts.balance_interval;
                 }
                 _ = sleep_until(next_health) => {
                     self.refresh_health().await?;
@@ -692,8 +704,10 @@ impl Session<'_> {
                     .update(|s| s.registration = Some(registration_word(stat).into()));
             }
             Urc::Ussd { status, text, dcs } => {
+                // Issue 4 will decode packed GSM-7 / UCS-2 answers with the PDU codec; plain text
+                // (what modems give in the "GSM" character set) is kept as it is.
                 tracing::info!(modem = %self.name(), status, ?text, ?dcs, "USSD answer");
-                if let Some(t) = text {
+                if let Some(t) = text.filter(|_| status == 0 || status == 1) {
                     self.link.status.update(|s| s.balance = Some(t));
                 }
             }
@@ -778,14 +792,19 @@ impl Session<'_> {
     }
 
     /// Asks the network for the airtime balance; the answer comes as a `+CUSD` URC.
-    #[allow(dead_code)]
     async fn ask_balance(&mut self, code: &str) -> Result<(), SessionEnd> {
-        self.cmd(&Cusd {
+        let cmd = Cusd {
             code: code.into(),
             dcs: 15,
-        })
-        .await?;
-        Ok(())
+        };
+        match self.cmd(&cmd).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_link_fault() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(modem = %self.name(), code, error = %e, "balance request (USSD) refused");
+                Ok(())
+            }
+        }
     }
 }
 
