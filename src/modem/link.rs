@@ -258,7 +258,15 @@ impl Session<'_> {
             Some(cap) => cmd.timeout().min(cap),
             None => cmd.timeout(),
         };
-        self.client.run_with_timeout(cmd, timeout).await
+        match self.client.run_with_timeout(cmd, timeout).await {
+            // One more try after the client resynchronised, except for a send: it may have gone
+            // out, and a second copy costs the partner money.
+            Err(AtError::Timeout { .. }) if cmd.prompt_payload().is_none() => {
+                tracing::warn!(modem = %self.name(), command = %cmd.log_line(), "no answer; trying once more");
+                self.client.run_with_timeout(cmd, timeout).await
+            }
+            other => other,
+        }
     }
 
     /// As `cmd`, retried a few times while the SIM is busy (right after a PIN or a boot).
