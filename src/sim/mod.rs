@@ -1,1 +1,355 @@
-//! (module under construction)
+//! A simulated GSM modem on a real pseudo-terminal, for the tests, the demo and trying the gateway
+//! (or gammu-smsd, smstools) without hardware.
+//!
+//! [`engine`] is the modem's behaviour without I/O; this module runs it on a pty, with an optional
+//! symlink that stays at the same path when the modem is unplugged and plugged back (as
+//! `/dev/serial/by-id/...` does). Faults are switches ([`Faults`]): hang, line noise, `+CMS ERROR`
+//! on every Nth send, a late answer, a URC inside an answer, unplug/replug; the [`SimConfig`] sets
+//! the SIM (slots, PIN), the network (signal, registration, USSD) and the make ([`Personality`]).
+
+pub mod config;
+pub mod engine;
+pub mod pty;
+pub mod sms;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use config::{Personality, SimConfig, UssdReply};
+pub use engine::{Engine, Faults, LoggedCommand, SentSms};
+use pty::Pty;
+
+/// Longest command line the simulated modem keeps; the rest is dropped, like a real modem's buffer.
+const MAX_INPUT: usize = 4096;
+/// How long a write may wait for a reader before the output is dropped.
+const WRITE_LIMIT: Duration = Duration::from_secs(2);
+
+struct Plugged {
+    slave_path: PathBuf,
+    out_tx: mpsc::UnboundedSender<Vec<u8>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+struct Inner {
+    engine: Mutex<Engine>,
+    link: Option<PathBuf>,
+    sent_notify: Notify,
+    plugged: Mutex<Option<Plugged>>,
+    concat_reference: AtomicU8,
+}
+
+/// A running simulated modem. Dropping it unplugs it.
+pub struct SimModem {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SimModem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimModem")
+            .field("device", &self.device_path())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SimModem {
+    /// Opens a pty (and the link, if configured) and starts answering.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<SimModem> {
+        let link = cfg.link.clone();
+        let sim = SimModem {
+            inner: Arc::new(Inner {
+                engine: Mutex::new(Engine::new(cfg)),
+                link,
+                sent_notify: Notify::new(),
+                plugged: Mutex::new(None),
+                concat_reference: AtomicU8::new(1),
+            }),
+        };
+        sim.replug().await?;
+        Ok(sim)
+    }
+
+    /// What the gateway opens: the link if there is one, else the pty's own path (which changes at
+    /// every replug).
+    pub fn device_path(&self) -> PathBuf {
+        if let Some(l) = &self.inner.link {
+            return l.clone();
+        }
+        lock(&self.inner.plugged)
+            .as_ref()
+            .map(|p| p.slave_path.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn is_plugged(&self) -> bool {
+        lock(&self.inner.plugged).is_some()
+    }
+
+    /// The modem disappears: the pty closes (the gateway's reads end) and the link goes away. The
+    /// SIM keeps its messages.
+    pub async fn unplug(&self) {
+        let plugged = lock(&self.inner.plugged).take();
+        if let Some(mut p) = plugged {
+            if let Some(stop) = p.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Err(e) = (&mut p.task).await
+                && e.is_panic()
+            {
+                tracing::error!("simulated modem task panicked");
+            }
+        }
+        if let Some(l) = &self.inner.link {
+            pty::remove_link(l);
+        }
+    }
+
+    /// The modem comes back (after an unplug, or a USB re-enumeration): a new pty, the same link
+    /// path, and a fresh start (echo on, indications off, PIN asked again).
+    pub async fn replug(&self) -> std::io::Result<()> {
+        self.unplug().await;
+        let pty = Pty::open()?;
+        let slave_path = pty.slave_path().to_path_buf();
+        if let Some(l) = &self.inner.link {
+            pty::make_link(l, &slave_path)?;
+        }
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let boot = lock(&self.inner.engine).boot();
+        if !boot.is_empty() {
+            let _ = out_tx.send(boot);
+        }
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(io_task(pty, Arc::clone(&self.inner), out_rx, stop_rx));
+        *lock(&self.inner.plugged) = Some(Plugged {
+            slave_path,
+            out_tx,
+            stop: Some(stop),
+            task,
+        });
+        Ok(())
+    }
+
+    fn send_out(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(p) = lock(&self.inner.plugged).as_ref() {
+            let _ = p.out_tx.send(bytes);
+        }
+    }
+
+    /// The network delivers an SMS from `from`: real SMS-DELIVER PDUs (several if long) go into
+    /// the SIM, announced by `+CMTI` when the gateway enabled it. Errors are logged; see
+    /// [`SimModem::try_inject`].
+    pub fn inject(&self, from: &str, text: &str) {
+        if let Err(e) = self.try_inject(from, text) {
+            tracing::error!(from, error = %e, "simulated modem could not build the SMS to inject");
+        }
+    }
+
+    /// As [`SimModem::inject`]; returns the number of parts.
+    pub fn try_inject(&self, from: &str, text: &str) -> Result<usize, String> {
+        let smsc = lock(&self.inner.engine).config().smsc.clone();
+        let reference = self.inner.concat_reference.fetch_add(1, Ordering::Relaxed);
+        let offset = time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC);
+        let now = time::OffsetDateTime::now_utc().to_offset(offset);
+        let pdus = sms::encode_deliver(from, text, now, &smsc, reference)?;
+        let n = pdus.len();
+        for pdu in pdus {
+            self.inject_pdu(&pdu);
+        }
+        Ok(n)
+    }
+
+    /// The network delivers this PDU (hex, with SMSC prefix) as it is.
+    pub fn inject_pdu(&self, pdu_hex: &str) {
+        let bytes = lock(&self.inner.engine).deliver(pdu_hex.trim().to_ascii_uppercase());
+        self.send_out(bytes);
+    }
+
+    /// Sends these bytes on the line now (noise, a URC by hand).
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.send_out(bytes.to_vec());
+    }
+
+    /// What the gateway sent, decoded.
+    pub fn sent(&self) -> Vec<SentSms> {
+        lock(&self.inner.engine).sent().to_vec()
+    }
+
+    /// Waits until at least `n` SMS were sent, or `timeout`; returns what was sent by then.
+    pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<SentSms> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.sent_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let sent = self.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.sent();
+            }
+        }
+    }
+
+    /// Messages stored in the SIM.
+    pub fn sim_used(&self) -> usize {
+        lock(&self.inner.engine).used_sim()
+    }
+
+    /// Messages the network holds because the storage is full.
+    pub fn network_queue_len(&self) -> usize {
+        lock(&self.inner.engine).network_queue_len()
+    }
+
+    /// Every line received, in order (a PDU after a prompt shows as `<PDU> ...`).
+    pub fn command_log(&self) -> Vec<String> {
+        lock(&self.inner.engine)
+            .command_log()
+            .iter()
+            .map(|c| c.line.clone())
+            .collect()
+    }
+
+    /// As [`SimModem::command_log`], with the time of each line.
+    pub fn command_log_timed(&self) -> Vec<LoggedCommand> {
+        lock(&self.inner.engine).command_log().to_vec()
+    }
+
+    /// Changes the fault switches.
+    pub fn set_faults(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut lock(&self.inner.engine).faults);
+    }
+
+    pub fn set_hang(&self, hang: bool) {
+        self.set_faults(|f| f.hang = hang);
+    }
+
+    pub fn set_rssi(&self, rssi: u8) {
+        lock(&self.inner.engine).set_rssi(rssi);
+    }
+
+    pub fn set_registration(&self, stat: u8) {
+        lock(&self.inner.engine).set_registration(stat);
+    }
+
+    /// A path the test may use for a link (inside `dir`).
+    pub fn link_in(dir: &Path, name: &str) -> PathBuf {
+        dir.join(name)
+    }
+}
+
+impl Drop for SimModem {
+    fn drop(&mut self) {
+        if let Some(p) = lock(&self.inner.plugged).take() {
+            p.task.abort();
+        }
+        if let Some(l) = &self.inner.link {
+            pty::remove_link(l);
+        }
+    }
+}
+
+async fn tick(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Reads the gateway's bytes, feeds the engine, writes its answers and the URCs queued for it.
+async fn io_task(
+    pty: Pty,
+    inner: Arc<Inner>,
+    mut out_rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut stop_rx: oneshot::Receiver<()>,
+) {
+    let mut buf = [0u8; 1024];
+    let mut input: Vec<u8> = Vec::new();
+    let flood = lock(&inner.engine).config().flood_every;
+    let mut ticker = flood.map(tokio::time::interval);
+    loop {
+        tokio::select! {
+            _ = &mut stop_rx => break,
+            r = pty.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "simulated modem: reading its pty failed");
+                        break;
+                    }
+                };
+                for &b in &buf[..n] {
+                    let (reply, was_payload) = {
+                        let mut e = lock(&inner.engine);
+                        if e.in_prompt() {
+                            match b {
+                                0x1a => (Some(e.on_payload(&String::from_utf8_lossy(&std::mem::take(&mut input)))), true),
+                                0x1b => {
+                                    input.clear();
+                                    (Some(e.on_cancel()), false)
+                                }
+                                _ => {
+                                    input.push(b);
+                                    (None, false)
+                                }
+                            }
+                        } else if b < 0x20 && b != b'\r' && b != b'\n' {
+                            // Control bytes outside a prompt (a stray ESC or Ctrl-Z) mean nothing.
+                            (None, false)
+                        } else if b == b'\r' || b == b'\n' {
+                            if input.is_empty() {
+                                (None, false)
+                            } else {
+                                let line = String::from_utf8_lossy(&std::mem::take(&mut input)).into_owned();
+                                (Some(e.on_line(&line)), false)
+                            }
+                        } else {
+                            input.push(b);
+                            (None, false)
+                        }
+                    };
+                    if input.len() > MAX_INPUT {
+                        tracing::warn!("simulated modem: input line too long, dropped");
+                        input.clear();
+                    }
+                    let Some(reply) = reply else { continue };
+                    if let Some(d) = reply.delay {
+                        tokio::time::sleep(d).await;
+                    }
+                    if pty.write_all(&reply.bytes, WRITE_LIMIT).await.is_err() {
+                        return;
+                    }
+                    if was_payload {
+                        inner.sent_notify.notify_waiters();
+                    }
+                }
+            }
+            Some(bytes) = out_rx.recv() => {
+                if pty.write_all(&bytes, WRITE_LIMIT).await.is_err() {
+                    break;
+                }
+            }
+            _ = tick(&mut ticker) => {
+                let bytes = lock(&inner.engine).flood_tick();
+                if !bytes.is_empty() && pty.write_all(&bytes, WRITE_LIMIT).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Opening a modem's serial port: the configured speed, 8N1, no flow control, and exclusive, so that
+//! another program (ModemManager, a technician's minicom) cannot slip commands in between ours.
+
+use std::path::Path;
+
+use tokio_serial::{ClearBuffer, SerialPort, SerialPortBuilderExt, SerialStream};
+
+/// Speeds the gateway accepts (USB modems ignore it; real UART modules need the right one).
+pub const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200];
+
+/// Why a port could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("baud rate {0} is not one of 9600, 19200, 38400, 57600, 115200")]
+    BadBaud(u32),
+    #[error(
+        "modem device {device} does not exist (unplugged, or another path under /dev/serial/by-id?)"
+    )]
+    NotFound { device: String },
+    #[error(
+        "modem device {device} is busy (another program such as ModemManager has it open): {detail}"
+    )]
+    Busy { device: String, detail: String },
+    #[error("cannot open modem device {device}: {detail}")]
+    Open { device: String, detail: String },
+}
+
+/// Opens `device` at `baud`, exclusively, and drops whatever the modem said while nobody listened.
+pub fn open(device: &Path, baud: u32) -> Result<SerialStream, PortError> {
+    if !BAUD_RATES.contains(&baud) {
+        return Err(PortError::BadBaud(baud));
+    }
+    let name = device.to_string_lossy().into_owned();
+    if !device.exists() {
+        return Err(PortError::NotFound { device: name });
+    }
+    let builder = tokio_serial::new(&name, baud)
+        .data_bits(tokio_serial::DataBits::Eight)
+        .parity(tokio_serial::Parity::None)
+        .stop_bits(tokio_serial::StopBits::One)
+        .flow_control(tokio_serial::FlowControl::None);
+    let mut port = builder
+        .open_native_async()
+        .map_err(|e| classify(&name, e))?;
+    // serialport opens exclusively by default; say it here so that no later default can undo it.
+    port.set_exclusive(true).map_err(|e| classify(&name, e))?;
+    if let Err(e) = port.clear(ClearBuffer::All) {
+        tracing::debug!(device = %name, error = %e, "could not flush the port's buffers");
+    }
+    Ok(port)
+}
+
+fn classify(device: &str, e: tokio_serial::Error) -> PortError {
+    let detail = e.to_string();
+    match e.kind {
+        tokio_serial::ErrorKind::NoDevice => PortError::NotFound {
+            device: device.into(),
+        },
+        tokio_serial::ErrorKind::Io(std::io::ErrorKind::NotFound) => PortError::NotFound {
+            device: device.into(),
+        },
+        _ if detail.contains("busy")
+            || detail.contains("EBUSY")
+            || detail.contains("WouldBlock") =>
+        {
+            PortError::Busy {
+                device: device.into(),
+                detail,
+            }
+        }
+        _ => PortError::Open {
+            device: device.into(),
+            detail,
+        },
+    }
+}

@@ -1,0 +1,139 @@
+//! A cheap snapshot of each modem's health, for `status`, the heartbeat and the logs. The link
+//! task writes it; any number of readers take copies without waiting on the modem.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+/// Where a modem link is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Opening the port.
+    Opening,
+    /// Port open; setting the modem up.
+    Initialising,
+    /// Receiving and sending.
+    Ready,
+    /// The device is missing or does not answer; retrying with backoff.
+    Recovering,
+    /// Stopped for a reason a technician must fix (wrong PIN, PUK); see `detail`.
+    Failed,
+    /// Shut down.
+    Stopped,
+}
+
+/// One modem's state, as last seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModemStatus {
+    pub name: String,
+    pub device: PathBuf,
+    pub state: LinkState,
+    #[serde(with = "time::serde::rfc3339")]
+    pub state_since: OffsetDateTime,
+    /// The last problem, in words a technician can act on.
+    pub detail: Option<String>,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    /// The configured label, else what the network says.
+    pub operator: Option<String>,
+    pub registration: Option<String>,
+    pub signal_dbm: Option<i32>,
+    /// none / weak / ok / good.
+    pub signal: String,
+    pub sim_used: Option<u32>,
+    pub sim_total: Option<u32>,
+    pub smsc: Option<String>,
+    /// The last USSD answer (airtime balance), as the network gave it.
+    pub balance: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_message_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_sent_at: Option<OffsetDateTime>,
+    pub received: u64,
+    pub sent: u64,
+    pub send_failures: u64,
+    /// Times the port was opened again after a fault.
+    pub reconnects: u64,
+}
+
+impl ModemStatus {
+    pub fn new(name: &str, device: PathBuf, operator: Option<String>) -> ModemStatus {
+        ModemStatus {
+            name: name.to_string(),
+            device,
+            state: LinkState::Opening,
+            state_since: OffsetDateTime::now_utc(),
+            detail: None,
+            manufacturer: None,
+            model: None,
+            operator,
+            registration: None,
+            signal_dbm: None,
+            signal: "none".into(),
+            sim_used: None,
+            sim_total: None,
+            smsc: None,
+            balance: None,
+            last_message_at: None,
+            last_sent_at: None,
+            received: 0,
+            sent: 0,
+            send_failures: 0,
+            reconnects: 0,
+        }
+    }
+}
+
+/// Read side of a modem's status; clone it freely.
+#[derive(Debug, Clone)]
+pub struct StatusHandle(watch::Receiver<ModemStatus>);
+
+impl StatusHandle {
+    pub(crate) fn new(rx: watch::Receiver<ModemStatus>) -> StatusHandle {
+        StatusHandle(rx)
+    }
+
+    /// A copy of the current status.
+    pub fn snapshot(&self) -> ModemStatus {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until the status satisfies `f` (or the link is gone), and returns it.
+    pub async fn wait_for(&mut self, f: impl FnMut(&ModemStatus) -> bool) -> Option<ModemStatus> {
+        self.0.wait_for(f).await.ok().map(|s| s.clone())
+    }
+}
+
+/// Write side, kept by the link task.
+#[derive(Debug)]
+pub(crate) struct StatusWriter(watch::Sender<ModemStatus>);
+
+impl StatusWriter {
+    pub(crate) fn new(initial: ModemStatus) -> (StatusWriter, StatusHandle) {
+        let (tx, rx) = watch::channel(initial);
+        (StatusWriter(tx), StatusHandle::new(rx))
+    }
+
+    pub(crate) fn handle(&self) -> StatusHandle {
+        StatusHandle::new(self.0.subscribe())
+    }
+
+    pub(crate) fn update(&self, f: impl FnOnce(&mut ModemStatus)) {
+        self.0.send_modify(f);
+    }
+
+    pub(crate) fn set_state(&self, state: LinkState, detail: Option<String>) {
+        self.0.send_modify(|s| {
+            if s.state != state {
+                s.state = state;
+                s.state_since = OffsetDateTime::now_utc();
+            }
+            if detail.is_some() || state == LinkState::Ready {
+                s.detail = detail;
+            }
+        });
+    }
+}

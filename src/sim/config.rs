@@ -1,0 +1,122 @@
+//! What the simulated modem is: its SIM, its network, its make.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Modem makes with their own quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Personality {
+    /// Plain 3GPP TS 27.005/27.007, indices from 1, no boot noise.
+    #[default]
+    Generic,
+    /// Huawei E173-like: indices from 0, `^BOOT` at start, `^RSSI`/`^MODE` floods until
+    /// `AT^CURC=0`.
+    Huawei,
+    /// SIMCom SIM800-like: `RDY`, `+CFUN: 1`, `+CPIN: READY`, `Call Ready`, `SMS Ready` at start;
+    /// reading an empty slot answers a bare `OK`.
+    Sim800,
+}
+
+impl Personality {
+    pub fn manufacturer(&self) -> &'static str {
+        match self {
+            Personality::Generic => "Kufatilia",
+            Personality::Huawei => "huawei",
+            Personality::Sim800 => "SIMCOM_Ltd",
+        }
+    }
+    pub fn model(&self) -> &'static str {
+        match self {
+            Personality::Generic => "SIMULATED-MODEM",
+            Personality::Huawei => "E173",
+            Personality::Sim800 => "SIMCOM_SIM800L",
+        }
+    }
+    pub fn revision(&self) -> &'static str {
+        match self {
+            Personality::Generic => "1.0",
+            Personality::Huawei => "11.126.85.00.209",
+            Personality::Sim800 => "Revision:1418B05SIM800L24",
+        }
+    }
+    /// Index of the first storage slot.
+    pub fn first_index(&self) -> u32 {
+        match self {
+            Personality::Huawei => 0,
+            _ => 1,
+        }
+    }
+    /// Lines the modem sends by itself when it starts.
+    pub fn boot_lines(&self) -> &'static [&'static str] {
+        match self {
+            Personality::Generic => &[],
+            Personality::Huawei => &["^BOOT:20952548,0,0,0,75", "^SRVST: 2", "^MODE: 5,4"],
+            Personality::Sim800 => &["RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"],
+        }
+    }
+}
+
+/// Answer of the network to a USSD code.
+#[derive(Debug, Clone)]
+pub struct UssdReply {
+    /// The code that asks for it, e.g. `*100#`; any other code gets "unknown application".
+    pub code: String,
+    pub text: String,
+}
+
+/// How to build a simulated modem.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Message slots of the SIM ("SM").
+    pub slots: usize,
+    /// Message slots of the modem's own memory ("ME").
+    pub me_slots: usize,
+    /// Service centre address (`AT+CSCA?`) and of the messages it delivers.
+    pub smsc: String,
+    /// The SIM's own number.
+    pub own_number: String,
+    /// A symlink to the device, kept at the same path across unplug/replug (like `/dev/serial/by-id`).
+    pub link: Option<PathBuf>,
+    pub personality: Personality,
+    /// The SIM asks for this PIN at every start.
+    pub pin: Option<String>,
+    /// The PUK that unlocks the SIM after three wrong PINs.
+    pub puk: String,
+    pub operator: String,
+    pub imsi: String,
+    pub iccid: String,
+    pub imei: String,
+    /// `AT+CSQ` signal (0..31, 99 unknown).
+    pub rssi: u8,
+    /// `AT+CREG?` status (1 home, 5 roaming, 2 searching...).
+    pub registration: u8,
+    pub ussd: Option<UssdReply>,
+    /// Period of the Huawei `^RSSI` flood (only with [`Personality::Huawei`], until `AT^CURC=0`).
+    pub flood_every: Option<Duration>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            slots: 10,
+            me_slots: 20,
+            smsc: "+243990000001".into(),
+            own_number: "+243990001234".into(),
+            link: None,
+            personality: Personality::Generic,
+            pin: None,
+            puk: "12345678".into(),
+            operator: "Vodacom CD".into(),
+            imsi: "630010123456789".into(),
+            iccid: "8924301000012345678".into(),
+            imei: "356938035643809".into(),
+            rssi: 20,
+            registration: 1,
+            ussd: Some(UssdReply {
+                code: "*100#".into(),
+                text: "Solde: 1250.00 FC".into(),
+            }),
+            flood_every: None,
+        }
+    }
+}

@@ -1,0 +1,1077 @@
+//! The simulated modem's behaviour, without any I/O: a command line (or the PDU after a prompt) in,
+//! the bytes a real modem would answer out. The pty runtime in [`super`] feeds it; a standalone
+//! process could too.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::config::{Personality, SimConfig};
+use super::sms;
+
+/// One line the simulated modem received, with when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedCommand {
+    pub at: time::OffsetDateTime,
+    pub line: String,
+}
+
+/// An SMS the gateway sent through the simulated modem, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSms {
+    pub to: String,
+    pub text: String,
+    /// The PDU as the gateway gave it after the prompt.
+    pub pdu: String,
+    /// The message reference the modem answered.
+    pub message_reference: u8,
+}
+
+/// Faults the tests switch on and off.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Stop answering anything (the modem hangs). Received lines are still logged.
+    pub hang: bool,
+    /// Bytes put before every answer (line noise).
+    pub garbage_before_reply: Option<Vec<u8>>,
+    /// Every Nth AT+CMGS fails with `+CMS ERROR: <code>`.
+    pub fail_every_nth_send: Option<(u64, u16)>,
+    /// The next answer comes this late.
+    pub delay_next_reply: Option<Duration>,
+    /// The next answer with information lines gets this URC line in its middle.
+    pub urc_inside_next_reply: Option<String>,
+}
+
+/// The answer to one input.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    pub delay: Option<Duration>,
+    /// The modem restarted (AT+CFUN=1,1): the runtime may act on it.
+    pub rebooted: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    pdu: String,
+    /// 0 received unread, 1 received read.
+    stat: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mem {
+    Sm,
+    Me,
+}
+
+impl Mem {
+    fn parse(s: &str) -> Option<Mem> {
+        match s.trim().trim_matches('"').to_ascii_uppercase().as_str() {
+            "SM" => Some(Mem::Sm),
+            "ME" | "MT" => Some(Mem::Me),
+            _ => None,
+        }
+    }
+    fn name(&self) -> &'static str {
+        match self {
+            Mem::Sm => "SM",
+            Mem::Me => "ME",
+        }
+    }
+}
+
+/// Settings that a restart resets.
+#[derive(Debug, Clone)]
+struct Volatile {
+    echo: bool,
+    cmee: u8,
+    cmgf: u8,
+    cnmi: [u8; 5],
+    cpms: [Mem; 3],
+    creg_n: u8,
+    cmms: u8,
+    cscs: String,
+    curc: bool,
+    cfun: u8,
+    /// Waiting for a PDU of this TPDU length after a prompt.
+    prompt: Option<usize>,
+    pin_entered: bool,
+}
+
+impl Volatile {
+    fn at_boot() -> Volatile {
+        Volatile {
+            echo: true,
+            cmee: 0,
+            cmgf: 0,
+            cnmi: [0; 5],
+            cpms: [Mem::Sm; 3],
+            creg_n: 0,
+            cmms: 0,
+            cscs: "GSM".into(),
+            curc: true,
+            cfun: 1,
+            prompt: None,
+            pin_entered: false,
+        }
+    }
+}
+
+enum Fail {
+    Error,
+    Cms(u16),
+    Cme(u16),
+}
+
+enum Outcome {
+    Ok,
+    Prompt,
+    Fail(Fail),
+}
+
+/// The modem.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: SimConfig,
+    v: Volatile,
+    sm: Vec<Option<Stored>>,
+    me: Vec<Option<Stored>>,
+    /// Messages the network holds because the storage was full.
+    network_queue: VecDeque<String>,
+    pin_tries_left: u8,
+    puk_required: bool,
+    pub faults: Faults,
+    log: Vec<LoggedCommand>,
+    sent: Vec<SentSms>,
+    next_mr: u8,
+    sends: u64,
+    /// URCs to put after the answer being built.
+    after_reply: Vec<String>,
+}
+
+fn crlf(line: &str) -> String {
+    format!("\r\n{line}\r\n")
+}
+
+/// TPDU length of a PDU in hex that starts with its SMSC field, if the hex is well formed.
+pub fn tpdu_len(pdu_hex: &str) -> Option<usize> {
+    if pdu_hex.len() < 2
+        || !pdu_hex.len().is_multiple_of(2)
+        || !pdu_hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    let smsc_len = usize::from_str_radix(&pdu_hex[..2], 16).ok()?;
+    (pdu_hex.len() / 2).checked_sub(1 + smsc_len)
+}
+
+/// Splits `+CMGS=20;+CSQ` and `E0V1+CMEE=1` into single commands.
+fn split_commands(body: &str) -> Vec<String> {
+    let b: Vec<char> = body.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == ';' || c == ' ' {
+            i += 1;
+        } else if matches!(c, '+' | '^' | '$' | '*' | '#' | '%') {
+            let mut j = i + 1;
+            let mut quoted = false;
+            while j < b.len() && (quoted || b[j] != ';') {
+                if b[j] == '"' {
+                    quoted = !quoted;
+                }
+                j += 1;
+            }
+            out.push(b[i..j].iter().collect());
+            i = j;
+        } else if c.eq_ignore_ascii_case(&'D') {
+            out.push(b[i..].iter().collect());
+            break;
+        } else if c == '&' || c.is_ascii_alphabetic() {
+            let mut j = i + if c == '&' { 2 } else { 1 };
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == '=' || b[j] == '?') {
+                j += 1;
+            }
+            out.push(b[i..j.min(b.len())].iter().collect());
+            i = j;
+        } else {
+            out.push(b[i..].iter().collect());
+            break;
+        }
+    }
+    out
+}
+
+/// The form of an extended command: `+X=?`, `+X?`, `+X=args`, `+X`.
+enum Form<'a> {
+    Test,
+    Query,
+    Set(&'a str),
+    Exec,
+}
+
+fn form_of(cmd: &str) -> (String, Form<'_>) {
+    if let Some(pos) = cmd.find(['=', '?']) {
+        let name = cmd[..pos].to_ascii_uppercase();
+        let rest = &cmd[pos..];
+        let form = if rest == "=?" {
+            Form::Test
+        } else if rest == "?" {
+            Form::Query
+        } else {
+            Form::Set(rest.trim_start_matches('='))
+        };
+        (name, form)
+    } else {
+        (cmd.to_ascii_uppercase(), Form::Exec)
+    }
+}
+
+fn args(s: &str) -> Vec<String> {
+    crate::at::params::split(s)
+        .into_iter()
+        .map(|p| p.text)
+        .collect()
+}
+
+impl Engine {
+    pub fn new(cfg: SimConfig) -> Engine {
+        let sm = vec![None; cfg.slots];
+        let me = vec![None; cfg.me_slots];
+        Engine {
+            cfg,
+            v: Volatile::at_boot(),
+            sm,
+            me,
+            network_queue: VecDeque::new(),
+            pin_tries_left: 3,
+            puk_required: false,
+            faults: Faults::default(),
+            log: Vec::new(),
+            sent: Vec::new(),
+            next_mr: 0,
+            sends: 0,
+            after_reply: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// (Re)starts: settings back to defaults, the SIM locked again if it has a PIN. Returns the boot
+    /// lines of this make.
+    pub fn boot(&mut self) -> Vec<u8> {
+        self.v = Volatile::at_boot();
+        if self.cfg.pin.is_none() {
+            self.v.pin_entered = true;
+        }
+        let mut out = String::new();
+        for line in self.cfg.personality.boot_lines() {
+            if *line == "+CPIN: READY" && !self.v.pin_entered {
+                out.push_str(&crlf("+CPIN: SIM PIN"));
+            } else {
+                out.push_str(&crlf(line));
+            }
+        }
+        if self.faults.hang {
+            Vec::new()
+        } else {
+            out.into_bytes()
+        }
+    }
+
+    pub fn in_prompt(&self) -> bool {
+        self.v.prompt.is_some()
+    }
+
+    pub fn command_log(&self) -> &[LoggedCommand] {
+        &self.log
+    }
+
+    pub fn sent(&self) -> &[SentSms] {
+        &self.sent
+    }
+
+    pub fn set_rssi(&mut self, rssi: u8) {
+        self.cfg.rssi = rssi;
+    }
+
+    pub fn set_registration(&mut self, stat: u8) {
+        self.cfg.registration = stat;
+    }
+
+    fn storage(&self, m: Mem) -> &Vec<Option<Stored>> {
+        match m {
+            Mem::Sm => &self.sm,
+            Mem::Me => &self.me,
+        }
+    }
+
+    fn storage_mut(&mut self, m: Mem) -> &mut Vec<Option<Stored>> {
+        match m {
+            Mem::Sm => &mut self.sm,
+            Mem::Me => &mut self.me,
+        }
+    }
+
+    /// Messages stored in the SIM and the modem memory.
+    pub fn used(&self) -> usize {
+        self.sm
+            .iter()
+            .chain(self.me.iter())
+            .filter(|s| s.is_some())
+            .count()
+    }
+
+    pub fn used_sim(&self) -> usize {
+        self.sm.iter().filter(|s| s.is_some()).count()
+    }
+
+    pub fn network_queue_len(&self) -> usize {
+        self.network_queue.len()
+    }
+
+    /// The network delivers a message (PDU with SMSC prefix). Returns the bytes to send now
+    /// (`+CMTI`/`+CMT`), or nothing when indications are off, the modem hangs, or the storage is
+    /// full (then the network keeps it until a slot frees).
+    pub fn deliver(&mut self, pdu: String) -> Vec<u8> {
+        let mt = self.v.cnmi[1];
+        if mt == 2 && self.v.cnmi[0] != 0 && self.v.pin_entered {
+            let len = tpdu_len(&pdu).unwrap_or(0);
+            return self.unsolicited(&[format!("+CMT: ,{len}"), pdu]);
+        }
+        self.network_queue.push_back(pdu);
+        self.store_from_network()
+    }
+
+    /// Moves what the network holds into free slots; the `+CMTI`s to send.
+    fn store_from_network(&mut self) -> Vec<u8> {
+        if !self.v.pin_entered {
+            // A locked SIM is not on the network: nothing arrives.
+            return Vec::new();
+        }
+        let mem = self.v.cpms[2];
+        let first = self.cfg.personality.first_index();
+        let mut lines = Vec::new();
+        while let Some(slot) = self.storage(mem).iter().position(Option::is_none) {
+            let Some(pdu) = self.network_queue.pop_front() else {
+                break;
+            };
+            self.storage_mut(mem)[slot] = Some(Stored { pdu, stat: 0 });
+            if self.v.cnmi[0] != 0 && self.v.cnmi[1] == 1 {
+                lines.push(format!("+CMTI: \"{}\",{}", mem.name(), slot as u32 + first));
+            }
+        }
+        self.unsolicited(&lines)
+    }
+
+    fn unsolicited(&self, lines: &[String]) -> Vec<u8> {
+        if self.faults.hang || lines.is_empty() {
+            return Vec::new();
+        }
+        lines
+            .iter()
+            .map(|l| crlf(l))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// A Huawei flood tick: `^RSSI`/`^MODE` while `AT^CURC` has not silenced them.
+    pub fn flood_tick(&self) -> Vec<u8> {
+        if self.cfg.personality != Personality::Huawei || !self.v.curc {
+            return Vec::new();
+        }
+        self.unsolicited(&[format!("^RSSI: {}", self.cfg.rssi), "^MODE: 5,4".into()])
+    }
+
+    fn log_line(&mut self, line: &str) {
+        self.log.push(LoggedCommand {
+            at: time::OffsetDateTime::now_utc(),
+            line: line.to_string(),
+        });
+    }
+
+    fn finish(&mut self, mut body: Vec<u8>, echo: Option<String>) -> Reply {
+        if self.faults.hang {
+            return Reply::default();
+        }
+        let mut bytes = Vec::new();
+        if let Some(e) = echo {
+            bytes.extend_from_slice(e.as_bytes());
+        }
+        if let Some(g) = &self.faults.garbage_before_reply {
+            bytes.extend_from_slice(g);
+        }
+        bytes.append(&mut body);
+        for u in std::mem::take(&mut self.after_reply) {
+            bytes.extend_from_slice(crlf(&u).as_bytes());
+        }
+        Reply {
+            bytes,
+            delay: self.faults.delay_next_reply.take(),
+            rebooted: false,
+        }
+    }
+
+    fn render(&mut self, info: Vec<String>, outcome: Outcome) -> Vec<u8> {
+        let mut s = String::new();
+        if !info.is_empty() {
+            let mut lines = info;
+            if let Some(u) = self.faults.urc_inside_next_reply.take() {
+                let mid = lines.len().div_ceil(2);
+                lines.insert(mid, u);
+            }
+            s.push_str("\r\n");
+            for l in lines {
+                s.push_str(&l);
+                s.push_str("\r\n");
+            }
+        }
+        match outcome {
+            Outcome::Ok => s.push_str("\r\nOK\r\n"),
+            Outcome::Prompt => s.push_str("\r\n> "),
+            Outcome::Fail(Fail::Error) => s.push_str("\r\nERROR\r\n"),
+            Outcome::Fail(Fail::Cms(code)) => s.push_str(&crlf(&format!("+CMS ERROR: {code}"))),
+            Outcome::Fail(Fail::Cme(code)) => match self.v.cmee {
+                0 => s.push_str("\r\nERROR\r\n"),
+                1 => s.push_str(&crlf(&format!("+CME ERROR: {code}"))),
+                _ => s.push_str(&crlf(&format!(
+                    "+CME ERROR: {}",
+                    crate::at::error::cme_name(code)
+                ))),
+            },
+        }
+        s.into_bytes()
+    }
+
+    /// One command line from the DTE (without its `\r`).
+    pub fn on_line(&mut self, raw: &str) -> Reply {
+        let line = raw.trim();
+        self.log_line(line);
+        let echo = self.v.echo.then(|| format!("{raw}\r"));
+        if self.faults.hang {
+            return Reply::default();
+        }
+        // Modems look for "AT" and ignore what comes before it (noise, a stray ESC); a line without
+        // it gets no answer at all.
+        let Some(start) = line.to_ascii_uppercase().find("AT") else {
+            return self.finish(Vec::new(), echo);
+        };
+        let mut info = Vec::new();
+        let mut outcome = Outcome::Ok;
+        let mut rebooted = false;
+        for cmd in split_commands(&line[start + 2..]) {
+            match self.exec(&cmd, &mut info, &mut rebooted) {
+                Outcome::Ok => {}
+                other => {
+                    outcome = other;
+                    break;
+                }
+            }
+        }
+        let body = self.render(info, outcome);
+        let mut reply = self.finish(body, echo);
+        if rebooted {
+            reply.bytes.extend(self.boot());
+            reply.rebooted = true;
+        }
+        reply
+    }
+
+    /// The text after a prompt, up to Ctrl-Z.
+    pub fn on_payload(&mut self, payload: &str) -> Reply {
+        let pdu = payload.trim().to_string();
+        self.log_line(&format!("<PDU> {pdu}"));
+        let echo = self.v.echo.then(|| pdu.clone());
+        let Some(expected) = self.v.prompt.take() else {
+            return self.finish(Vec::new(), echo);
+        };
+        if self.faults.hang {
+            return Reply::default();
+        }
+        let outcome = self.submit(&pdu, expected);
+        let info = match &outcome {
+            Ok(mr) => vec![format!("+CMGS: {mr}")],
+            Err(_) => Vec::new(),
+        };
+        let body = self.render(
+            info,
+            outcome.map(|_| Outcome::Ok).unwrap_or_else(Outcome::Fail),
+        );
+        self.finish(body, echo)
+    }
+
+    /// ESC after a prompt: the message is given up.
+    pub fn on_cancel(&mut self) -> Reply {
+        self.log_line("<ESC>");
+        self.v.prompt = None;
+        let body = self.render(Vec::new(), Outcome::Ok);
+        self.finish(body, None)
+    }
+
+    fn submit(&mut self, pdu: &str, expected: usize) -> Result<u8, Fail> {
+        if tpdu_len(pdu) != Some(expected) {
+            return Err(Fail::Cms(304));
+        }
+        let (to, text) = sms::decode_submit(pdu).map_err(|e| {
+            tracing::warn!(error = %e, pdu, "simulated modem got an undecodable SMS-SUBMIT");
+            Fail::Cms(304)
+        })?;
+        self.sends += 1;
+        if let Some((n, code)) = self.faults.fail_every_nth_send
+            && n > 0
+            && self.sends.is_multiple_of(n)
+        {
+            return Err(Fail::Cms(code));
+        }
+        if !matches!(self.cfg.registration, 1 | 5) {
+            return Err(Fail::Cms(331));
+        }
+        let mr = self.next_mr;
+        self.next_mr = self.next_mr.wrapping_add(1);
+        self.sent.push(SentSms {
+            to,
+            text,
+            pdu: pdu.to_string(),
+            message_reference: mr,
+        });
+        Ok(mr)
+    }
+
+    fn sim_ready(&self) -> Result<(), Fail> {
+        if self.v.pin_entered {
+            Ok(())
+        } else {
+            Err(Fail::Cme(if self.puk_required { 12 } else { 11 }))
+        }
+    }
+
+    fn sms_ready(&self) -> Result<(), Fail> {
+        if !self.v.pin_entered {
+            return Err(Fail::Cms(if self.puk_required { 316 } else { 311 }));
+        }
+        if self.v.cmgf != 0 {
+            // Text mode is accepted as a setting, but this modem only lists and sends PDUs.
+            return Err(Fail::Cms(303));
+        }
+        Ok(())
+    }
+
+    fn exec(&mut self, cmd: &str, info: &mut Vec<String>, rebooted: &mut bool) -> Outcome {
+        match self.exec_inner(cmd, info, rebooted) {
+            Ok(o) => o,
+            Err(f) => Outcome::Fail(f),
+        }
+    }
+
+    fn exec_inner(
+        &mut self,
+        cmd: &str,
+        info: &mut Vec<String>,
+        rebooted: &mut bool,
+    ) -> Result<Outcome, Fail> {
+        let p = self.cfg.personality;
+        if !cmd.starts_with(['+', '^', '$', '*', '#', '%']) {
+            return self.basic(cmd, info);
+        }
+        let (name, form) = form_of(cmd);
+        match (name.as_str(), form) {
+            ("+CMEE", Form::Set(a)) => self.v.cmee = a.trim().parse().map_err(|_| Fail::Error)?,
+            ("+CMEE", Form::Query) => info.push(format!("+CMEE: {}", self.v.cmee)),
+            ("+CMEE", Form::Test) => info.push("+CMEE: (0-2)".into()),
+            ("+CMGF", Form::Set(a)) => match a.trim() {
+                "0" => self.v.cmgf = 0,
+                "1" => self.v.cmgf = 1,
+                _ => return Err(Fail::Error),
+            },
+            ("+CMGF", Form::Query) => info.push(format!("+CMGF: {}", self.v.cmgf)),
+            ("+CMGF", Form::Test) => info.push("+CMGF: (0,1)".into()),
+            ("+CSCS", Form::Set(a)) => self.v.cscs = a.trim().trim_matches('"').to_string(),
+            ("+CSCS", Form::Query) => info.push(format!("+CSCS: \"{}\"", self.v.cscs)),
+            ("+CSCS", Form::Test) => info.push("+CSCS: (\"GSM\",\"IRA\",\"UCS2\")".into()),
+            ("+CNMI", Form::Set(a)) => {
+                let vals: Vec<u8> = args(a)
+                    .iter()
+                    .map(|s| s.trim().parse().unwrap_or(0))
+                    .collect();
+                for (i, v) in vals.iter().take(5).enumerate() {
+                    self.v.cnmi[i] = *v;
+                }
+                if self.v.cnmi[1] > 3 || self.v.cnmi[0] > 3 {
+                    return Err(Fail::Cms(303));
+                }
+            }
+            ("+CNMI", Form::Query) => {
+                let c = self.v.cnmi;
+                info.push(format!(
+                    "+CNMI: {},{},{},{},{}",
+                    c[0], c[1], c[2], c[3], c[4]
+                ));
+            }
+            ("+CNMI", Form::Test) => info.push("+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)".into()),
+            ("+CMMS", Form::Set(a)) => self.v.cmms = a.trim().parse().map_err(|_| Fail::Error)?,
+            ("+CMMS", Form::Query) => info.push(format!("+CMMS: {}", self.v.cmms)),
+            ("+CSMS", Form::Set(_)) => info.push("+CSMS: 1,1,1".into()),
+            ("+CSMS", Form::Query) => info.push("+CSMS: 0,1,1,1".into()),
+            ("+CPMS", Form::Set(a)) => {
+                if !self.v.pin_entered {
+                    return Err(Fail::Cms(311));
+                }
+                let mems: Vec<Mem> = args(a)
+                    .iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| Mem::parse(s).ok_or(Fail::Cms(302)))
+                    .collect::<Result<_, _>>()?;
+                for (i, m) in mems.iter().take(3).enumerate() {
+                    self.v.cpms[i] = *m;
+                }
+                let parts: Vec<String> = self.v.cpms.iter().map(|m| self.usage(*m)).collect();
+                info.push(format!("+CPMS: {}", parts.join(",")));
+            }
+            ("+CPMS", Form::Query) => {
+                if !self.v.pin_entered {
+                    return Err(Fail::Cms(311));
+                }
+                let parts: Vec<String> = self
+                    .v
+                    .cpms
+                    .iter()
+                    .map(|m| format!("\"{}\",{}", m.name(), self.usage(*m)))
+                    .collect();
+                info.push(format!("+CPMS: {}", parts.join(",")));
+            }
+            ("+CPMS", Form::Test) => {
+                info.push("+CPMS: (\"SM\",\"ME\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")".into())
+            }
+            ("+CMGL", Form::Set(a)) => {
+                self.sms_ready()?;
+                let filter: u8 = a.trim().parse().map_err(|_| Fail::Cms(302))?;
+                self.list(filter, info);
+            }
+            ("+CMGL", Form::Exec) => {
+                self.sms_ready()?;
+                self.list(0, info);
+            }
+            ("+CMGR", Form::Set(a)) => {
+                self.sms_ready()?;
+                let index: u32 = a.trim().parse().map_err(|_| Fail::Cms(321))?;
+                self.read(index, info)?;
+            }
+            ("+CMGD", Form::Set(a)) => {
+                self.sms_ready()?;
+                let a = args(a);
+                let index: u32 = a
+                    .first()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or(Fail::Cms(321))?;
+                let flag: u8 = a.get(1).and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                self.delete(index, flag)?;
+            }
+            ("+CMGS", Form::Set(a)) => {
+                self.sms_ready()?;
+                let len: usize = a.trim().parse().map_err(|_| Fail::Cms(304))?;
+                if len == 0 || len > 176 {
+                    return Err(Fail::Cms(304));
+                }
+                self.v.prompt = Some(len);
+                return Ok(Outcome::Prompt);
+            }
+            ("+CPIN", Form::Query) => {
+                let state = if self.v.pin_entered {
+                    "READY"
+                } else if self.puk_required {
+                    "SIM PUK"
+                } else {
+                    "SIM PIN"
+                };
+                info.push(format!("+CPIN: {state}"));
+            }
+            ("+CPIN", Form::Set(a)) => self.enter_pin(&args(a))?,
+            ("+CREG", Form::Set(a)) => self.v.creg_n = a.trim().parse().map_err(|_| Fail::Error)?,
+            ("+CREG", Form::Query) => info.push(format!(
+                "+CREG: {},{}",
+                self.v.creg_n, self.cfg.registration
+            )),
+            ("+CGREG", Form::Query) => info.push(format!("+CGREG: 0,{}", self.cfg.registration)),
+            ("+CSQ", Form::Exec) => info.push(format!("+CSQ: {},99", self.cfg.rssi)),
+            ("+COPS", Form::Query) => {
+                if matches!(self.cfg.registration, 1 | 5) {
+                    info.push(format!("+COPS: 0,0,\"{}\"", self.cfg.operator));
+                } else {
+                    info.push("+COPS: 0".into());
+                }
+            }
+            ("+COPS", Form::Set(_)) => {}
+            ("+CSCA", Form::Query) => {
+                let toa = if self.cfg.smsc.starts_with('+') {
+                    145
+                } else {
+                    129
+                };
+                info.push(format!("+CSCA: \"{}\",{toa}", self.cfg.smsc));
+            }
+            ("+CSCA", Form::Set(a)) => {
+                if let Some(s) = args(a).first() {
+                    self.cfg.smsc = s.clone();
+                }
+            }
+            ("+CGMI" | "+GMI", Form::Exec) => info.push(p.manufacturer().into()),
+            ("+CGMM" | "+GMM", Form::Exec) => info.push(p.model().into()),
+            ("+CGMR" | "+GMR", Form::Exec) => info.push(p.revision().into()),
+            ("+CGSN" | "+GSN", Form::Exec) => info.push(self.cfg.imei.clone()),
+            ("+CIMI", Form::Exec) => {
+                self.sim_ready()?;
+                info.push(self.cfg.imsi.clone());
+            }
+            ("+CCID", Form::Exec) | ("^ICCID", Form::Query) => {
+                let label = if name == "^ICCID" { "^ICCID" } else { "+CCID" };
+                info.push(format!("{label}: {}", self.cfg.iccid));
+            }
+            ("+CNUM", Form::Exec) => {
+                info.push(format!("+CNUM: \"\",\"{}\",145", self.cfg.own_number))
+            }
+            ("+CUSD", Form::Set(a)) => self.ussd(&args(a))?,
+            ("+CUSD", Form::Query) => info.push("+CUSD: 1".into()),
+            ("+CFUN", Form::Set(a)) => {
+                let a = args(a);
+                self.v.cfun = a
+                    .first()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or(Fail::Error)?;
+                if a.get(1).map(|s| s.trim()) == Some("1") {
+                    *rebooted = true;
+                }
+            }
+            ("+CFUN", Form::Query) => info.push(format!("+CFUN: {}", self.v.cfun)),
+            ("+CNMA", _) => {}
+            ("^CURC", Form::Set(a)) if p == Personality::Huawei => self.v.curc = a.trim() != "0",
+            ("^CURC", Form::Query) if p == Personality::Huawei => {
+                info.push(format!("^CURC: {}", u8::from(self.v.curc)))
+            }
+            _ => return Err(Fail::Error),
+        }
+        Ok(Outcome::Ok)
+    }
+
+    fn basic(&mut self, cmd: &str, info: &mut Vec<String>) -> Result<Outcome, Fail> {
+        let upper = cmd.to_ascii_uppercase();
+        let p = self.cfg.personality;
+        match upper.as_str() {
+            "" => {}
+            "E0" | "E" => self.v.echo = false,
+            "E1" => self.v.echo = true,
+            "Z" | "Z0" | "&F" | "&F0" => {
+                let pin = self.v.pin_entered;
+                self.v = Volatile::at_boot();
+                self.v.pin_entered = pin;
+            }
+            "I" | "I0" => {
+                info.push(p.manufacturer().into());
+                info.push(p.model().into());
+                info.push(p.revision().into());
+            }
+            "H" | "H0" => {}
+            "A" => return Err(Fail::Error),
+            c if c.starts_with('D') => return Err(Fail::Error),
+            c if ["V", "Q", "X", "S", "&C", "&D", "&W", "&K", "L", "M"]
+                .iter()
+                .any(|b| c.starts_with(b)) => {}
+            _ => return Err(Fail::Error),
+        }
+        Ok(Outcome::Ok)
+    }
+
+    fn usage(&self, m: Mem) -> String {
+        let s = self.storage(m);
+        format!("{},{}", s.iter().filter(|x| x.is_some()).count(), s.len())
+    }
+
+    fn list(&mut self, filter: u8, info: &mut Vec<String>) {
+        let mem = self.v.cpms[0];
+        let first = self.cfg.personality.first_index();
+        for (i, slot) in self.storage_mut(mem).iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            if filter != 4 && s.stat != filter {
+                continue;
+            }
+            let len = tpdu_len(&s.pdu).unwrap_or(0);
+            info.push(format!("+CMGL: {},{},,{}", i as u32 + first, s.stat, len));
+            info.push(s.pdu.clone());
+            if s.stat == 0 {
+                s.stat = 1;
+            }
+        }
+    }
+
+    fn slot_of(&self, index: u32) -> Result<(Mem, usize), Fail> {
+        let mem = self.v.cpms[0];
+        let first = self.cfg.personality.first_index();
+        let slot = index.checked_sub(first).ok_or(Fail::Cms(321))? as usize;
+        if slot >= self.storage(mem).len() {
+            return Err(Fail::Cms(321));
+        }
+        Ok((mem, slot))
+    }
+
+    fn read(&mut self, index: u32, info: &mut Vec<String>) -> Result<(), Fail> {
+        let (mem, slot) = self.slot_of(index)?;
+        let sim800 = self.cfg.personality == Personality::Sim800;
+        match &mut self.storage_mut(mem)[slot] {
+            Some(s) => {
+                let len = tpdu_len(&s.pdu).unwrap_or(0);
+                info.push(format!("+CMGR: {},,{}", s.stat, len));
+                info.push(s.pdu.clone());
+                if s.stat == 0 {
+                    s.stat = 1;
+                }
+                Ok(())
+            }
+            None if sim800 => Ok(()),
+            None => Err(Fail::Cms(321)),
+        }
+    }
+
+    fn delete(&mut self, index: u32, flag: u8) -> Result<(), Fail> {
+        let mem = self.v.cpms[0];
+        if flag == 0 {
+            let (mem, slot) = self.slot_of(index)?;
+            self.storage_mut(mem)[slot] = None;
+        } else {
+            for s in self.storage_mut(mem).iter_mut() {
+                let drop = match (flag, &s) {
+                    (_, None) => false,
+                    (1, Some(x)) => x.stat == 1,
+                    (2 | 3, Some(x)) => x.stat == 1 || x.stat >= 2,
+                    (4, Some(_)) => true,
+                    _ => false,
+                };
+                if drop {
+                    *s = None;
+                }
+            }
+        }
+        // A freed slot lets the network hand over what it kept.
+        self.network_after_reply();
+        Ok(())
+    }
+
+    /// Stores what the network kept; the `+CMTI`s follow the answer being built.
+    fn network_after_reply(&mut self) {
+        let urcs = self.store_from_network();
+        if !urcs.is_empty() {
+            let text = String::from_utf8_lossy(&urcs).into_owned();
+            self.after_reply.extend(
+                text.split("\r\n")
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+
+    fn enter_pin(&mut self, a: &[String]) -> Result<(), Fail> {
+        if self.v.pin_entered {
+            return Err(Fail::Cme(3));
+        }
+        if self.puk_required {
+            if a.first().map(String::as_str) == Some(self.cfg.puk.as_str()) && a.len() >= 2 {
+                self.cfg.pin = Some(a[1].clone());
+                self.puk_required = false;
+                self.pin_tries_left = 3;
+                self.v.pin_entered = true;
+                return Ok(());
+            }
+            return Err(Fail::Cme(16));
+        }
+        if a.first().map(String::as_str) == self.cfg.pin.as_deref() {
+            self.v.pin_entered = true;
+            self.pin_tries_left = 3;
+            self.network_after_reply();
+            Ok(())
+        } else {
+            self.pin_tries_left = self.pin_tries_left.saturating_sub(1);
+            if self.pin_tries_left == 0 {
+                self.puk_required = true;
+            }
+            Err(Fail::Cme(16))
+        }
+    }
+
+    fn ussd(&mut self, a: &[String]) -> Result<(), Fail> {
+        let n = a.first().map(|s| s.trim()).unwrap_or("");
+        if n != "1" || a.len() < 2 {
+            return Ok(());
+        }
+        if !matches!(self.cfg.registration, 1 | 5) {
+            return Err(Fail::Cme(30));
+        }
+        let line = match &self.cfg.ussd {
+            Some(u) if u.code == a[1] => format!("+CUSD: 0,\"{}\",15", u.text),
+            _ => "+CUSD: 4".into(),
+        };
+        self.after_reply.push(line);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(r: &Reply) -> String {
+        String::from_utf8_lossy(&r.bytes).into_owned()
+    }
+
+    const DELIVER: &str =
+        "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
+
+    #[test]
+    fn echo_until_ate0_and_unknown_commands() {
+        let mut e = Engine::new(SimConfig::default());
+        e.boot();
+        assert_eq!(text(&e.on_line("AT")), "AT\r\r\nOK\r\n");
+        assert_eq!(text(&e.on_line("ATE0")), "ATE0\r\r\nOK\r\n");
+        assert_eq!(text(&e.on_line("AT")), "\r\nOK\r\n");
+        assert_eq!(text(&e.on_line("AT+NOPE")), "\r\nERROR\r\n");
+        assert_eq!(text(&e.on_line("ATE0V1+CMEE=1;+CMGF=0")), "\r\nOK\r\n");
+        for cmd in [
+            "AT+CSCS=?",
+            "AT+CFUN=1",
+            "AT+CUSD=1",
+            "AT+CMMS=2",
+            "AT+CPMS=\"ME\"",
+            "AT+CNMI=2,1,0,2,0",
+            "AT+CMGF?",
+        ] {
+            assert!(text(&e.on_line(cmd)).ends_with("OK\r\n"), "{cmd}");
+        }
+        assert_eq!(e.command_log().len(), 12);
+    }
+
+    #[test]
+    fn store_notify_list_read_delete_and_the_network_queue() {
+        let cfg = SimConfig {
+            slots: 2,
+            ..SimConfig::default()
+        };
+        let mut e = Engine::new(cfg);
+        e.boot();
+        e.on_line("ATE0");
+        // No indication before AT+CNMI.
+        assert!(e.deliver(DELIVER.into()).is_empty());
+        e.on_line("AT+CNMI=2,1,0,0,0");
+        assert_eq!(
+            String::from_utf8_lossy(&e.deliver(DELIVER.into())),
+            "\r\n+CMTI: \"SM\",2\r\n"
+        );
+        // Full: the third waits in the network.
+        assert!(e.deliver(DELIVER.into()).is_empty());
+        assert_eq!(e.network_queue_len(), 1);
+        let list = text(&e.on_line("AT+CMGL=4"));
+        assert!(list.contains("+CMGL: 1,0,,"), "{list}");
+        assert!(list.contains("+CMGL: 2,0,,"), "{list}");
+        assert!(text(&e.on_line("AT+CMGR=1")).contains("+CMGR: 1,,"));
+        // Deleting frees a slot; the waiting message lands there, announced after the OK.
+        assert_eq!(
+            text(&e.on_line("AT+CMGD=1")),
+            "\r\nOK\r\n\r\n+CMTI: \"SM\",1\r\n"
+        );
+        assert_eq!(e.network_queue_len(), 0);
+        assert_eq!(text(&e.on_line("AT+CMGR=9")), "\r\n+CMS ERROR: 321\r\n");
+        assert!(text(&e.on_line("AT+CPMS?")).contains("+CPMS: \"SM\",2,2,"));
+    }
+
+    #[test]
+    fn pin_then_puk() {
+        let cfg = SimConfig {
+            pin: Some("1234".into()),
+            ..SimConfig::default()
+        };
+        let mut e = Engine::new(cfg);
+        e.boot();
+        e.on_line("ATE0");
+        e.on_line("AT+CMEE=1");
+        assert!(text(&e.on_line("AT+CPIN?")).contains("SIM PIN"));
+        assert!(text(&e.on_line("AT+CMGL=4")).contains("+CMS ERROR: 311"));
+        assert!(text(&e.on_line("AT+CPIN=\"0000\"")).contains("+CME ERROR: 16"));
+        assert!(text(&e.on_line("AT+CPIN=\"1234\"")).ends_with("OK\r\n"));
+        assert!(text(&e.on_line("AT+CPIN?")).contains("READY"));
+        e.boot();
+        e.on_line("ATE0");
+        e.on_line("AT+CMEE=1");
+        for _ in 0..3 {
+            e.on_line("AT+CPIN=\"0000\"");
+        }
+        assert!(text(&e.on_line("AT+CPIN?")).contains("SIM PUK"));
+        assert!(text(&e.on_line("AT+CPIN=\"1234\"")).contains("+CME ERROR: 16"));
+    }
+
+    #[test]
+    fn personalities() {
+        let mut e = Engine::new(SimConfig {
+            personality: Personality::Sim800,
+            ..SimConfig::default()
+        });
+        let boot = String::from_utf8(e.boot()).unwrap();
+        assert!(boot.contains("SMS Ready"));
+        e.on_line("ATE0");
+        assert_eq!(text(&e.on_line("AT+CMGR=1")), "\r\nOK\r\n");
+        let mut h = Engine::new(SimConfig {
+            personality: Personality::Huawei,
+            ..SimConfig::default()
+        });
+        assert!(String::from_utf8(h.boot()).unwrap().contains("^BOOT"));
+        h.on_line("ATE0");
+        h.on_line("AT+CNMI=2,1,0,0,0");
+        assert_eq!(
+            String::from_utf8_lossy(&h.deliver(DELIVER.into())),
+            "\r\n+CMTI: \"SM\",0\r\n"
+        );
+        assert!(!h.flood_tick().is_empty());
+        h.on_line("AT^CURC=0");
+        assert!(h.flood_tick().is_empty());
+    }
+
+    #[test]
+    fn ussd_and_hang() {
+        let mut e = Engine::new(SimConfig::default());
+        e.boot();
+        e.on_line("ATE0");
+        assert_eq!(
+            text(&e.on_line("AT+CUSD=1,\"*100#\",15")),
+            "\r\nOK\r\n\r\n+CUSD: 0,\"Solde: 1250.00 FC\",15\r\n"
+        );
+        e.faults.hang = true;
+        assert!(e.on_line("AT").bytes.is_empty());
+        assert_eq!(e.command_log().last().map(|l| l.line.as_str()), Some("AT"));
+    }
+
+    #[test]
+    fn cmgs_checks_the_length_before_anything() {
+        let mut e = Engine::new(SimConfig::default());
+        e.boot();
+        e.on_line("ATE0");
+        assert_eq!(text(&e.on_line("AT+CMGS=5")), "\r\n> ");
+        assert!(e.in_prompt());
+        assert_eq!(text(&e.on_payload("0001000100")), "\r\n+CMS ERROR: 304\r\n");
+        assert!(!e.in_prompt());
+        e.on_line("AT+CMGS=5");
+        assert_eq!(text(&e.on_cancel()), "\r\nOK\r\n");
+    }
+
+    #[test]
+    fn splitting_and_lengths() {
+        assert_eq!(
+            split_commands("E0V1+CMEE=1;+CMGF=0"),
+            ["E0", "V1", "+CMEE=1", "+CMGF=0"]
+        );
+        assert_eq!(
+            split_commands("+CPMS=\"SM;x\",\"SM\""),
+            ["+CPMS=\"SM;x\",\"SM\""]
+        );
+        assert_eq!(split_commands("&F"), ["&F"]);
+        assert_eq!(tpdu_len(DELIVER), Some(DELIVER.len() / 2 - 8));
+        assert_eq!(tpdu_len("0011"), Some(1));
+        assert_eq!(tpdu_len("0G"), None);
+    }
+}

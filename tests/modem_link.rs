@@ -1,0 +1,352 @@
+//! The modem link against the simulated modem on a real pty and a real SQLite store: nothing is
+//! deleted from the SIM before it is committed, and nothing is lost across faults.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use kufatilia_gateway::at::ClientOptions;
+use kufatilia_gateway::config::ModemConfig;
+use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use kufatilia_gateway::sim::{Personality, SimConfig, SimModem};
+use kufatilia_gateway::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// A published SMS-DELIVER; [`pdu`] varies its timestamp's seconds to make distinct messages.
+const PDU_A: &str = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn pdu(n: u32) -> String {
+    let ts = "20806291731408";
+    let pos = PDU_A.find(ts).unwrap();
+    let seconds = format!("{}{}", n % 10, (n / 10) % 6);
+    let mut p = PDU_A.to_string();
+    p.replace_range(pos + 10..pos + 12, &seconds);
+    p
+}
+
+fn modem_config(name: &str, device: &Path) -> ModemConfig {
+    ModemConfig {
+        name: name.into(),
+        device: device.to_path_buf(),
+        baud: 115200,
+        operator: None,
+        pin_file: None,
+        own_number: None,
+        sweep_interval: Duration::from_secs(1),
+        send_gap: Duration::ZERO,
+        fallback: None,
+        balance_ussd: None,
+    }
+}
+
+fn fast() -> ModemOptions {
+    ModemOptions {
+        backoff_start: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(500),
+        outgoing_poll: Duration::from_secs(1),
+        health_interval: Duration::from_secs(1),
+        timeout_cap: Some(Duration::from_secs(1)),
+        wake_timeout: Duration::from_millis(300),
+        client: ClientOptions {
+            quiet: Duration::from_millis(100),
+            max_drain: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(300),
+            probe_attempts: 2,
+        },
+        ..ModemOptions::default()
+    }
+}
+
+struct Running {
+    status: StatusHandle,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn start(cfg: ModemConfig, store: &Store) -> Running {
+    let link = ModemLink::new(cfg, store.clone(), fast());
+    let status = link.status();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(link.run(shutdown.clone()));
+    Running {
+        status,
+        shutdown,
+        task,
+    }
+}
+
+impl Running {
+    async fn wait_state(&mut self, state: LinkState) {
+        tokio::time::timeout(WAIT, self.status.wait_for(|s| s.state == state))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("link never reached {state:?}: {:?}", self.status.snapshot())
+            });
+    }
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// PDUs committed in the store.
+async fn stored(store: &Store) -> BTreeSet<String> {
+    store
+        .pending_received(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.pdu_hex)
+        .collect()
+}
+
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every `AT+CMGD=i` follows a read or listing that returned slot i.
+fn assert_reads_before_deletes(log: &[String]) {
+    for (pos, line) in log.iter().enumerate() {
+        if let Some(i) = line.strip_prefix("AT+CMGD=") {
+            let read = format!("AT+CMGR={i}");
+            let seen = log[..pos]
+                .iter()
+                .any(|l| l == &read || l.starts_with("AT+CMGL"));
+            assert!(seen, "{line} with no read of it before: {log:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_already_on_the_sim_and_new_ones_are_committed_then_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig {
+        link: Some(dir.path().join("modem0")),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.inject_pdu(&pdu(1));
+    sim.inject_pdu(&pdu(2));
+    assert_eq!(sim.sim_used(), 2);
+
+    let mut cfg = modem_config("vodacom", &sim.device_path());
+    cfg.balance_ussd = Some("*100#".into());
+    let mut link = start(cfg, &store);
+    link.wait_state(LinkState::Ready).await;
+    eventually("the two stored messages swept", || async {
+        stored(&store).await.len() == 2
+    })
+    .await;
+    sim.inject_pdu(&pdu(3));
+    eventually("the indicated message taken", || async {
+        stored(&store).await.len() == 3
+    })
+    .await;
+    eventually("the SIM emptied", || async { sim.sim_used() == 0 }).await;
+    assert_eq!(
+        stored(&store).await,
+        [pdu(1), pdu(2), pdu(3)].into_iter().collect()
+    );
+    assert_reads_before_deletes(&sim.command_log());
+
+    eventually("the balance asked by USSD", || async {
+        link.status.snapshot().balance.is_some()
+    })
+    .await;
+    let s = link.status.snapshot();
+    assert_eq!(s.balance.as_deref(), Some("Solde: 1250.00 FC"));
+    assert_eq!(s.state, LinkState::Ready);
+    assert_eq!(s.signal_dbm, Some(-73));
+    assert_eq!(s.signal, "good");
+    assert_eq!(s.operator.as_deref(), Some("Vodacom CD"));
+    assert_eq!(s.registration.as_deref(), Some("home"));
+    assert_eq!(s.sim_total, Some(10));
+    assert_eq!(s.received, 3);
+    assert!(s.last_message_at.is_some());
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn unplug_and_replug_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig {
+        link: Some(dir.path().join("by-id")),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut link = start(modem_config("orange", &sim.device_path()), &store);
+    link.wait_state(LinkState::Ready).await;
+    sim.inject_pdu(&pdu(1));
+    eventually("first message stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+
+    sim.unplug().await;
+    link.wait_state(LinkState::Recovering).await;
+    // The network keeps delivering to the SIM while the gateway cannot see the modem.
+    sim.inject_pdu(&pdu(2));
+    sim.inject_pdu(&pdu(3));
+    sim.replug().await.unwrap();
+    eventually("messages from the unplugged time stored", || async {
+        stored(&store).await.len() == 3
+    })
+    .await;
+    eventually("the SIM emptied", || async { sim.sim_used() == 0 }).await;
+    assert!(link.status.snapshot().reconnects >= 1);
+    assert_reads_before_deletes(&sim.command_log());
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_sim_is_drained_through_the_network_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig {
+        slots: 2,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    for n in 1..=5 {
+        sim.inject_pdu(&pdu(n));
+    }
+    assert_eq!(sim.sim_used(), 2);
+    assert_eq!(sim.network_queue_len(), 3);
+    let link = start(modem_config("airtel", &sim.device_path()), &store);
+    eventually("all five stored", || async {
+        stored(&store).await.len() == 5
+    })
+    .await;
+    eventually("SIM and network queue empty", || async {
+        sim.sim_used() == 0 && sim.network_queue_len() == 0
+    })
+    .await;
+    assert_reads_before_deletes(&sim.command_log());
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn a_hung_modem_is_recovered_and_its_messages_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let mut link = start(modem_config("hangs", &sim.device_path()), &store);
+    link.wait_state(LinkState::Ready).await;
+    sim.set_hang(true);
+    sim.inject_pdu(&pdu(7));
+    link.wait_state(LinkState::Recovering).await;
+    sim.set_hang(false);
+    link.wait_state(LinkState::Ready).await;
+    eventually("the message from the hung time stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+    eventually("the SIM emptied", || async { sim.sim_used() == 0 }).await;
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn the_pin_is_entered_from_its_file_and_a_wrong_one_is_never_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, "1234\n").unwrap();
+    let sim = SimModem::start(SimConfig {
+        pin: Some("1234".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.inject_pdu(&pdu(1));
+    let mut cfg = modem_config("pin-ok", &sim.device_path());
+    cfg.pin_file = Some(pin_file.clone());
+    let mut link = start(cfg, &store);
+    link.wait_state(LinkState::Ready).await;
+    eventually("message behind the PIN stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+    link.stop().await;
+
+    let wrong = SimModem::start(SimConfig {
+        pin: Some("9999".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = modem_config("pin-wrong", &wrong.device_path());
+    cfg.pin_file = Some(pin_file);
+    let mut link = start(cfg, &store);
+    link.wait_state(LinkState::Failed).await;
+    let detail = link.status.snapshot().detail.unwrap_or_default();
+    assert!(detail.contains("refused the PIN"), "{detail}");
+    let tries = wrong
+        .command_log()
+        .iter()
+        .filter(|l| l.starts_with("AT+CPIN="))
+        .count();
+    assert_eq!(tries, 1);
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn huawei_and_sim800_personalities_and_two_modems_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let huawei = SimModem::start(SimConfig {
+        personality: Personality::Huawei,
+        flood_every: Some(Duration::from_millis(50)),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let sim800 = SimModem::start(SimConfig {
+        personality: Personality::Sim800,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut a = start(modem_config("huawei", &huawei.device_path()), &store);
+    let mut b = start(modem_config("sim800", &sim800.device_path()), &store);
+    a.wait_state(LinkState::Ready).await;
+    b.wait_state(LinkState::Ready).await;
+    // Huawei numbers its slots from 0.
+    huawei.inject_pdu(&pdu(1));
+    sim800.inject_pdu(&pdu(2));
+    eventually("both stored", || async { stored(&store).await.len() == 2 }).await;
+    eventually("both SIMs empty", || async {
+        huawei.sim_used() == 0 && sim800.sim_used() == 0
+    })
+    .await;
+    assert!(huawei.command_log().iter().any(|l| l == "AT^CURC=0"));
+    assert!(huawei.command_log().iter().any(|l| l == "AT+CMGD=0"));
+    assert_eq!(a.status.snapshot().manufacturer.as_deref(), Some("huawei"));
+
+    // One modem gone does not stop the other.
+    huawei.unplug().await;
+    a.wait_state(LinkState::Recovering).await;
+    sim800.inject_pdu(&pdu(3));
+    eventually("the other modem still receives", || async {
+        stored(&store).await.len() == 3
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+}
