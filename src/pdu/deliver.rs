@@ -114,3 +114,42 @@ pub fn encode_deliver(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Pdu, decode};
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn alphanumeric_promo_sender_round_trips() {
+        let when = datetime!(2026-03-14 09:26:53 +02:00);
+        let parts = encode_deliver("Vodacom", "Bonus 100%!", when, "", 0).unwrap();
+        assert_eq!(parts.len(), 1);
+        // SMSC prefix 00, first octet 04, 13 semi-octets, type of address D0.
+        assert!(parts[0].starts_with("00040DD0"), "{}", parts[0]);
+        let Ok(Pdu::Deliver(d)) = decode(&parts[0]) else {
+            panic!("not a deliver")
+        };
+        assert_eq!(d.smsc, None);
+        assert_eq!(d.sender.value, "Vodacom");
+        assert_eq!(d.sender.kind, super::super::AddressKind::Alphanumeric);
+        assert!(!d.more_messages);
+        assert_eq!(d.timestamp.to_offset_datetime(), Some(when));
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        let when = datetime!(2026-03-14 09:26:53 UTC);
+        assert!(encode_deliver("", "x", when, "", 0).is_err());
+        assert!(encode_deliver("+243", "x", when, "not a number", 0).is_err());
+        let odd = datetime!(2026-03-14 09:26:53 +00:07);
+        assert!(matches!(
+            encode_deliver("+243812345678", "x", odd, "", 0),
+            Err(PduError::InvalidInput {
+                field: "timestamp",
+                ..
+            })
+        ));
+    }
+}

@@ -238,4 +238,48 @@ mod tests {
             assert!(relative_validity(relative_vp(relative_validity(vp))) >= relative_validity(vp));
         }
     }
+
+    #[test]
+    fn too_many_parts_is_an_error() {
+        let text = "a".repeat(153 * 255);
+        assert_eq!(
+            encode_submit("+243812345678", &text, &SubmitOptions::default())
+                .unwrap()
+                .len(),
+            255
+        );
+        let text = "a".repeat(153 * 255 + 1);
+        assert_eq!(
+            encode_submit("+243812345678", &text, &SubmitOptions::default()),
+            Err(PduError::TooLong { parts: 256 })
+        );
+    }
+
+    #[test]
+    fn options_set_the_first_octet() {
+        let opts = SubmitOptions {
+            validity: Some(Duration::from_secs(86_400)),
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        let parts = encode_submit("0812345678", "Asante", &opts).unwrap();
+        // 00 SMSC, 31 = SUBMIT + relative VPF + SRR, MR 00, 10 digits national (81).
+        assert!(parts[0].hex.starts_with("0031000A81"), "{}", parts[0].hex);
+        // PID 00, DCS 00, then 24 h -> VP 167 (A7).
+        assert_eq!(&parts[0].hex[20..26], "0000A7");
+        let forced = encode_submit(
+            "0812345678",
+            "Asante",
+            &SubmitOptions {
+                force_ucs2: true,
+                ..SubmitOptions::default()
+            },
+        )
+        .unwrap();
+        let Ok(super::super::Pdu::Submit(s)) = super::super::decode(&forced[0].hex) else {
+            panic!("not a submit")
+        };
+        assert_eq!(s.encoding, Encoding::Ucs2);
+        assert_eq!(s.text.as_deref(), Some("Asante"));
+    }
 }
