@@ -1,1 +1,255 @@
-//! (module under construction)
+//! The daemon: opens the store, starts one task per stage (a link per modem, processing,
+//! forwarding), talks to systemd (READY, STATUS, WATCHDOG), and stops them all on SIGTERM.
+//!
+//! The stages only meet in the store, so any of them can stop or crash and the others go on;
+//! a stage that returns an error is restarted after a pause instead of taking the box down.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::forward::{Forwarder, ReporterId};
+use crate::intake::Keywords;
+use crate::modem::{ModemLink, ModemOptions};
+use crate::pipeline::Pipeline;
+use crate::platform::client::{PlatformClient, PlatformClientConfig};
+use crate::store::Store;
+use crate::{pdu, secrets};
+
+/// Pause before a stage that stopped with an error is started again.
+const RESTART_PAUSE: Duration = Duration::from_secs(5);
+/// How often the STATUS= line and the watchdog are refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+/// A running gateway.
+pub struct Daemon {
+    pub store: Store,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Daemon {
+    /// Opens the store and starts every stage.
+    pub async fn start(config: Config, keywords: Keywords) -> anyhow::Result<Daemon> {
+        if let Some(dir) = config.database.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        }
+        let store = Store::open(&config.database)
+            .with_context(|| format!("cannot open the store {}", config.database.display()))?;
+        let client = PlatformClient::new(&platform_client_config(&config)?)
+            .context("cannot set up the platform client")?;
+        let reporter = if config.privacy.share_phone_numbers {
+            ReporterId::PhoneNumber
+        } else {
+            let key_path = config
+                .privacy
+                .pseudonym_secret_file
+                .clone()
+                .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
+            ReporterId::Pseudonym(Arc::new(secrets::read_or_create_key(&key_path)?))
+        };
+        let keywords = Arc::new(keywords);
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let pipeline = Pipeline::new(&config, keywords.clone(), store.clone());
+        spawn_stage(&mut tasks, "processing", shutdown.clone(), move |s| {
+            let p = pipeline.clone();
+            async move { p.run(s).await }
+        });
+
+        let forwarder = Arc::new(Forwarder::new(&config, store.clone(), client, reporter));
+        spawn_stage(&mut tasks, "forwarding", shutdown.clone(), move |s| {
+            let f = forwarder.clone();
+            async move { f.run(s).await }
+        });
+
+        let options = ModemOptions::default();
+        for modem in &config.modems {
+            let link_config = modem.clone();
+            let store = store.clone();
+            let options = options.clone();
+            let name = format!("modem {}", modem.name);
+            spawn_stage(&mut tasks, &name, shutdown.clone(), move |s| {
+                let link = ModemLink::new(link_config.clone(), store.clone(), options.clone());
+                async move { link.run(s).await }
+            });
+        }
+        Ok(Daemon {
+            store,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Asks every stage to stop and waits for them.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Runs a stage until shutdown, restarting it after an error or a panic.
+fn spawn_stage<F, Fut>(tasks: &mut JoinSet<()>, name: &str, shutdown: CancellationToken, make: F)
+where
+    F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let name = name.to_string();
+    tasks.spawn(async move {
+        loop {
+            // A panic inside a stage is a bug; it must not take the other stages down.
+            let run = tokio::spawn(make(shutdown.clone()));
+            match run.await {
+                Ok(Ok(())) if shutdown.is_cancelled() => return,
+                Ok(Ok(())) => tracing::warn!(stage = %name, "stage stopped; restarting"),
+                Ok(Err(e)) => tracing::error!(stage = %name, error = %format!("{e:#}"), "stage failed; restarting in 5 s"),
+                Err(e) => tracing::error!(stage = %name, error = %e, "stage crashed; restarting in 5 s"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(RESTART_PAUSE) => {}
+            }
+        }
+    });
+}
+
+fn platform_client_config(config: &Config) -> anyhow::Result<PlatformClientConfig> {
+    let token = match &config.platform.token_file {
+        Some(p) => String::from_utf8(secrets::read(p, "platform token")?)
+            .context("the platform token is not text")?,
+        None => String::new(),
+    };
+    let hmac_secret = match &config.platform.hmac_secret_file {
+        Some(p) => Some(secrets::read(p, "platform HMAC secret")?),
+        None => None,
+    };
+    Ok(PlatformClientConfig {
+        url: config.platform.url.clone(),
+        token,
+        hmac_secret,
+        timeout: config.platform.timeout,
+        extra_ca_file: None,
+    })
+}
+
+/// `kufatilia-gateway run`: the daemon until SIGTERM or Ctrl-C.
+pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let modems = config.modems.len();
+    let daemon = Daemon::start(config, keywords).await?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(modems, "gateway started");
+    let mut status = tokio::time::interval(STATUS_EVERY);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = status.tick() => {
+                // The watchdog is fed only while the store answers: a wedged store thread gets
+                // the service restarted by systemd.
+                if let Ok(d) = daemon.store.queue_depths().await {
+                    let line = format!(
+                        "{} modem(s) configured, {} report(s) waiting for the platform, {} SMS queued, up {} min",
+                        modems, d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
+                    );
+                    let _ = sd_notify::notify(&[
+                        sd_notify::NotifyState::Watchdog,
+                        sd_notify::NotifyState::Status(&line),
+                    ]);
+                }
+            }
+        }
+    }
+    tracing::info!("stopping");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    daemon.stop().await;
+    Ok(())
+}
+
+/// What `check-config` found beyond parsing.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub lines: Vec<String>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Checks what a config implies: secret files, devices, and the SMS cost of every reply template.
+pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
+    let mut r = CheckReport::default();
+    for (key, path) in [
+        ("platform.token_file", &config.platform.token_file),
+        (
+            "platform.hmac_secret_file",
+            &config.platform.hmac_secret_file,
+        ),
+    ] {
+        if let Some(p) = path
+            && let Err(e) = secrets::read(p, key)
+        {
+            r.errors.push(format!("`{key}`: {e:#}"));
+        }
+    }
+    if config.modems.is_empty() {
+        r.warnings
+            .push("no [[modem]] configured: the gateway will receive nothing".into());
+    }
+    for (i, m) in config.modems.iter().enumerate() {
+        if !m.device.exists() {
+            r.warnings.push(format!(
+                "`modem[{i}].device`: {} does not exist now (is the modem plugged in? see `ls /dev/serial/by-id/`)",
+                m.device.display()
+            ));
+        }
+    }
+    r.lines
+        .push("reply templates (worst case, with a 6-digit reference):".into());
+    let reference = format!("{}-000000", config.reference_prefix);
+    for (name, set) in [
+        ("ack", &keywords.replies.ack),
+        ("unknown", &keywords.replies.unknown),
+        ("help", &keywords.replies.help),
+    ] {
+        for (lang, template) in set {
+            let longest_label = keywords
+                .types
+                .iter()
+                .filter_map(|t| t.label.get(lang))
+                .max_by_key(|l| l.chars().count())
+                .cloned()
+                .unwrap_or_default();
+            let text = crate::reply::render(
+                template,
+                &crate::reply::TemplateValues {
+                    reference: &reference,
+                    type_label: &longest_label,
+                    keywords: &keywords.keyword_list(lang),
+                },
+            );
+            let cost = pdu::sms_cost(&text, config.sms.transliterate);
+            r.lines.push(format!(
+                "  replies.{name}.{lang}: {} SMS ({:?}, {} characters)",
+                cost.parts,
+                cost.encoding,
+                text.chars().count()
+            ));
+            if cost.parts > 1 {
+                r.warnings.push(format!(
+                    "replies.{name}.{lang} costs {} SMS per reply; shorten it to fit one",
+                    cost.parts
+                ));
+            }
+        }
+    }
+    r
+}

@@ -1,1 +1,237 @@
-//! (module under construction)
+//! `kufatilia-gateway demo`: the whole path with no hardware and no network beyond 127.0.0.1.
+//!
+//! It starts the reference platform receiver on a free loopback port, a simulated modem on a
+//! real pseudo-terminal, and the gateway itself (the same `Daemon` that `run` starts) with a
+//! config written for them; then it texts a handful of realistic reports to the modem and
+//! prints what became of each one.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::daemon::Daemon;
+use crate::intake::Keywords;
+use crate::platform::stub::{PlatformStub, StubConfig};
+use crate::sim::{SimConfig, SimModem};
+use crate::store::IncidentSummary;
+
+/// What the demo sends; each pair is (sender, text).
+pub const DEMO_MESSAGES: &[(&str, &str)] = &[
+    (
+        "+243812345601",
+        "AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa",
+    ),
+    (
+        "+243823456702",
+        "Barrière à Nyabibwe : les militaires demandent 5000 FC par sac",
+    ),
+    (
+        "+243974567803",
+        "Armed men at the Bisie mine since this morning, they take the cassiterite",
+    ),
+    (
+        "+243812345604",
+        "Watoto wadogo wanachimba kwenye shimo la Lemera kila siku, hata wakati wa shule. \
+         Msimamizi anasema hawana kazi nyingine na wazazi wanalipwa kidogo sana. \
+         Tafadhali tusaidieni kabla ajali haijatokea.",
+    ),
+    (
+        "+243995678905",
+        "Bonjour, il y a un problème avec le chef de site depuis hier",
+    ),
+    (
+        "Vodacom",
+        "Vodacom: Bonus 500MB pour 1000 FC seulement! Tapez *123# avant minuit.",
+    ),
+];
+
+/// Demo settings (the tests shorten the waits).
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Longest wait for the whole run.
+    pub timeout: Duration,
+    /// Pause between two injected messages, so the log reads like real traffic.
+    pub gap: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            timeout: Duration::from_secs(60),
+            gap: Duration::from_millis(300),
+        }
+    }
+}
+
+/// What the demo saw, for its caller (and the test that runs it).
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub incidents: Vec<IncidentSummary>,
+    pub replies_on_the_line: usize,
+    pub platform_incidents: usize,
+    pub sim_left: usize,
+}
+
+/// Runs the demo and prints its account to stdout.
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let outcome = run_quiet(options, true).await?;
+    let expected = DEMO_MESSAGES.len();
+    if outcome.platform_incidents != expected {
+        anyhow::bail!(
+            "the platform got {} of {expected} reports",
+            outcome.platform_incidents
+        );
+    }
+    Ok(())
+}
+
+/// Runs the demo; prints only when `print` is set.
+pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<DemoOutcome> {
+    let dir = tempfile::Builder::new()
+        .prefix("kufatilia-demo-")
+        .tempdir()
+        .context("cannot create a temporary directory for the demo")?;
+    let token = "demo-token";
+    let secret = "demo-hmac-secret";
+    std::fs::write(dir.path().join("platform.token"), token)?;
+    std::fs::write(dir.path().join("platform.secret"), secret)?;
+
+    let stub = PlatformStub::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        StubConfig {
+            db: dir.path().join("platform.db"),
+            token: token.into(),
+            secret: Some(secret.as_bytes().to_vec()),
+        },
+    )
+    .await
+    .context("cannot start the local platform receiver")?;
+    let sim = SimModem::start(SimConfig {
+        own_number: "+243990001234".into(),
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the simulated modem")?;
+
+    let config = demo_config(dir.path(), &sim.device_path(), &stub.url())?;
+    let keywords = Keywords::builtin()?;
+    if print {
+        println!("Kufatilia Gateway demo");
+        println!("  simulated modem on  {}", sim.device_path().display());
+        println!("  platform receiver   {}", stub.url());
+        println!("  store               {}", config.database.display());
+        println!();
+    }
+    let daemon = Daemon::start(config, keywords).await?;
+
+    for (from, text) in DEMO_MESSAGES {
+        sim.inject(from, text);
+        tokio::time::sleep(options.gap).await;
+    }
+    let answerable = DEMO_MESSAGES
+        .iter()
+        .filter(|(from, _)| from.starts_with('+'))
+        .count();
+    let deadline = Instant::now() + options.timeout;
+    while (stub.incidents().len() < DEMO_MESSAGES.len() || sim.sent().len() < answerable)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let incidents = daemon.store.incident_summaries(0, 1000).await?;
+    let sent = sim.sent();
+    let platform = stub.incidents();
+    let sim_left = sim.sim_used();
+    let batches = stub.batches_received();
+    daemon.stop().await;
+    stub.shutdown().await;
+
+    if print {
+        for (n, (from, text)) in DEMO_MESSAGES.iter().enumerate() {
+            println!("[{}] SMS from {from}: \"{}\"", n + 1, one_line(text));
+            let Some(inc) = incidents
+                .iter()
+                .find(|i| i.sender.as_deref() == Some(*from))
+            else {
+                println!("    not processed yet");
+                continue;
+            };
+            println!(
+                "    type: {} ({}), reference {}",
+                inc.incident_type,
+                inc.language.as_deref().unwrap_or("?"),
+                inc.reference
+            );
+            match sent.iter().find(|s| s.to == *from) {
+                Some(s) => println!("    reply sent: \"{}\"", s.text),
+                None => println!("    no reply: operator or service sender, never answered"),
+            }
+            match platform.iter().find(|p| p.reference == inc.reference) {
+                Some(p) => println!(
+                    "    platform: received in batch {}, reporter shown as {}",
+                    inc.batch_id.as_deref().unwrap_or("?"),
+                    p.reporter
+                ),
+                None => println!("    platform: not delivered yet"),
+            }
+        }
+        println!();
+        println!(
+            "Summary: {} SMS received, {} incidents stored, {} replies sent, {} delivered to the platform in {} batch(es), {} message(s) left on the SIM.",
+            DEMO_MESSAGES.len(),
+            incidents.len(),
+            sent.len(),
+            platform.len(),
+            batches,
+            sim_left
+        );
+    }
+    Ok(DemoOutcome {
+        incidents,
+        replies_on_the_line: sent.len(),
+        platform_incidents: platform.len(),
+        sim_left,
+    })
+}
+
+fn demo_config(dir: &Path, device: &Path, platform_url: &str) -> anyhow::Result<Config> {
+    let text = format!(
+        r#"
+gateway_id = "demo"
+reference_prefix = "K7"
+database = "gateway.db"
+
+[[modem]]
+name = "vodacom"
+device = {device:?}
+baud = 115200
+operator = "Vodacom"
+own_number = "+243990001234"
+sweep_interval = "10s"
+send_gap = "50ms"
+
+[platform]
+url = {platform_url:?}
+token_file = "platform.token"
+hmac_secret_file = "platform.secret"
+flush_after = "500ms"
+retry_max = "2s"
+
+[privacy]
+pseudonym_secret_file = "pseudonym.key"
+"#
+    );
+    Ok(Config::parse(&text, Path::new("demo config"), dir)?)
+}
+
+fn one_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 90 {
+        format!("{}…", flat.chars().take(89).collect::<String>())
+    } else {
+        flat
+    }
+}

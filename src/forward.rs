@@ -1,1 +1,217 @@
-//! (module under construction)
+//! The forwarding stage: cuts batches of incidents in the store and delivers them to the
+//! platform, each until a 2xx (then marked delivered) or a refusal (then quarantined).
+//!
+//! A batch's id and content are fixed in the store when it is cut, so every retry — after an
+//! outage of days or a power cut — sends the same batch, and the platform deduplicates by id.
+//! Only one batch is held in memory at a time, however long the backlog.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::format_description::well_known::Rfc3339;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::platform::api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
+use crate::platform::backoff::Backoff;
+use crate::platform::client::{PlatformClient, PostError};
+use crate::platform::sign;
+use crate::store::{IncidentRow, PendingBatch, Store, StoreError};
+
+/// How reporters are named in what leaves the box.
+#[derive(Clone)]
+pub enum ReporterId {
+    /// A keyed pseudonym of the number (the default): the platform can group reports of one
+    /// reporter without learning who it is.
+    Pseudonym(Arc<Vec<u8>>),
+    /// The phone number itself (`privacy.share_phone_numbers = true`).
+    PhoneNumber,
+}
+
+impl ReporterId {
+    fn name(&self, number: Option<&str>) -> String {
+        match (self, number) {
+            (_, None) => String::new(),
+            (ReporterId::PhoneNumber, Some(n)) => n.to_string(),
+            // Operators' alphanumeric names identify nobody.
+            (ReporterId::Pseudonym(_), Some(n)) if n.chars().any(char::is_alphabetic) => {
+                n.to_string()
+            }
+            (ReporterId::Pseudonym(key), Some(n)) => sign::pseudonym(key, n),
+        }
+    }
+}
+
+/// The forwarding stage.
+pub struct Forwarder {
+    store: Store,
+    client: PlatformClient,
+    gateway_id: String,
+    batch_max: usize,
+    flush_after: Duration,
+    retry_max: Duration,
+    reporter: ReporterId,
+    operators: HashMap<String, String>,
+}
+
+impl Forwarder {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        client: PlatformClient,
+        reporter: ReporterId,
+    ) -> Forwarder {
+        Forwarder {
+            store,
+            client,
+            gateway_id: config.gateway_id.clone(),
+            batch_max: config.platform.batch_max,
+            flush_after: config.platform.flush_after,
+            retry_max: config.platform.retry_max,
+            reporter,
+            operators: config
+                .modems
+                .iter()
+                .filter_map(|m| Some((m.name.clone(), m.operator.clone()?)))
+                .collect(),
+        }
+    }
+
+    /// Delivers until `shutdown`.
+    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let notify = self.store.incidents_notify();
+        let mut backoff = Backoff::new(Duration::from_secs(1), self.retry_max);
+        loop {
+            let wait = match self.step(&mut backoff).await {
+                Ok(Step::Idle) => None,
+                Ok(Step::Gather) => Some(self.flush_after),
+                Ok(Step::Sent) => continue,
+                Ok(Step::Retry(d)) => Some(d),
+                Err(e) => {
+                    tracing::error!(error = %e, "forwarding: store error; retrying in 5 s");
+                    Some(Duration::from_secs(5))
+                }
+            };
+            match wait {
+                None => tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = notify.notified() => {}
+                },
+                Some(d) => tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(d) => {}
+                },
+            }
+        }
+    }
+
+    async fn step(&self, backoff: &mut Backoff) -> Result<Step, StoreError> {
+        let (unbatched, _) = self.store.unbatched_count().await?;
+        let depths = self.store.pending_batch_count().await?;
+        if depths == 0 && unbatched == 0 {
+            return Ok(Step::Idle);
+        }
+        // Let a report that just came in wait a moment for others, unless a batch is full.
+        if depths == 0 && (unbatched as usize) < self.batch_max && !self.gathered().await? {
+            return Ok(Step::Gather);
+        }
+        let Some(batch) = self
+            .store
+            .next_batch(&self.gateway_id, self.batch_max)
+            .await?
+        else {
+            return Ok(Step::Idle);
+        };
+        let body = self.to_api(&batch);
+        match self.client.post_batch(&body).await {
+            Ok(ack) => {
+                self.store.mark_batch_delivered(&batch.id).await?;
+                backoff.reset();
+                let references: Vec<&str> = batch
+                    .incidents
+                    .iter()
+                    .map(|i| i.reference.as_str())
+                    .collect();
+                tracing::info!(batch = %batch.id, incidents = batch.incidents.len(), accepted = ack.accepted, duplicates = ack.duplicates, references = %references.join(","), "batch delivered");
+                Ok(Step::Sent)
+            }
+            Err(PostError::Retry {
+                reason,
+                retry_after,
+            }) => {
+                let delay = backoff.next_delay(retry_after);
+                tracing::warn!(batch = %batch.id, attempt = batch.attempts + 1, %reason, retry_in = ?delay, "platform not reachable; batch kept for retry");
+                self.store
+                    .mark_batch_attempt_failed(&batch.id, reason)
+                    .await?;
+                Ok(Step::Retry(delay))
+            }
+            Err(PostError::Rejected { status, body }) => {
+                let error = format!("HTTP {status}: {body}");
+                tracing::error!(batch = %batch.id, %error, "platform refused the batch; quarantined (see `kufatilia-gateway status`)");
+                self.store.quarantine_batch(&batch.id, error).await?;
+                Ok(Step::Sent)
+            }
+        }
+    }
+
+    /// True when the oldest unbatched incident has waited `flush_after` already.
+    async fn gathered(&self) -> Result<bool, StoreError> {
+        let (_, oldest) = self.store.unbatched_count().await?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let waited = oldest.map_or(0, |t| (now as i64 - t).max(0));
+        // A clock that jumped backwards (no RTC, then NTP) must not hold reports back for ever.
+        Ok(waited >= self.flush_after.as_millis() as i64 || oldest.is_some_and(|t| t > now as i64))
+    }
+
+    fn to_api(&self, batch: &PendingBatch) -> Batch {
+        Batch {
+            schema_version: SCHEMA_VERSION,
+            gateway_id: self.gateway_id.clone(),
+            batch_id: batch.id.clone(),
+            created_at: rfc3339_ms(batch.created_at_ms),
+            incidents: batch.incidents.iter().map(|i| self.record(i)).collect(),
+        }
+    }
+
+    fn record(&self, i: &IncidentRow) -> IncidentRecord {
+        IncidentRecord {
+            id: format!("{}-{}", self.gateway_id, i.id),
+            reference: i.reference.clone(),
+            incident_type: i.incident_type.clone(),
+            language: i.language.clone(),
+            description: i.description.clone(),
+            location: i.location.clone(),
+            survey_answers: Default::default(),
+            reporter: self.reporter.name(i.sender.as_deref()),
+            received_at_smsc: i.smsc_time.clone(),
+            received_at_gateway: rfc3339_ms(i.received_at_ms),
+            modem: i.modem.clone(),
+            operator: self.operators.get(&i.modem).cloned(),
+            raw_text: i.text.clone(),
+            parts: i.parts,
+            decode_status: match i.decode_status.as_str() {
+                "undecodable" => DecodeStatus::Undecodable,
+                "incomplete" => DecodeStatus::Incomplete,
+                _ => DecodeStatus::Ok,
+            },
+            raw_pdus: i.raw_pdus.clone(),
+        }
+    }
+}
+
+enum Step {
+    Idle,
+    Gather,
+    Sent,
+    Retry(Duration),
+}
+
+/// Unix milliseconds as RFC 3339 UTC.
+pub fn rfc3339_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}

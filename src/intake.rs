@@ -228,7 +228,7 @@ impl Keywords {
             }
         }
         // Longer phrases first, so "travail force" wins over "force".
-        phrases.sort_by(|a, b| b.words.len().cmp(&a.words.len()));
+        phrases.sort_by_key(|p| std::cmp::Reverse(p.words.len()));
         Ok(Keywords {
             default_language: file.default_language,
             languages: file.languages,

@@ -1,1 +1,231 @@
-fn main() {}
+//! The `kufatilia-gateway` command: the daemon and the technician's tools.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use kufatilia_gateway::config::Config;
+use kufatilia_gateway::{daemon, demo, intake, logging, pdu, platform};
+
+/// Exit codes from sysexits.h, so scripts and systemd can tell failures apart.
+mod exit {
+    pub const USAGE: u8 = 64;
+    pub const DATA: u8 = 65;
+    pub const UNAVAILABLE: u8 = 69;
+    pub const SOFTWARE: u8 = 70;
+    pub const CONFIG: u8 = 78;
+}
+
+const DEFAULT_CONFIG: &str = "/etc/kufatilia-gateway/gateway.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "kufatilia-gateway",
+    version,
+    about = "SMS gateway for incident reports: GSM modem in, SQLite store, batches to the follow-up platform",
+    after_help = "Start with `kufatilia-gateway demo` to see one run end to end without hardware."
+)]
+struct Cli {
+    /// More detail in the log (same as RUST_LOG=debug).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (what the systemd service starts).
+    #[command(
+        after_help = "Example:\n  kufatilia-gateway run --config /etc/kufatilia-gateway/gateway.toml"
+    )]
+    Run {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Check the config and keyword files; exit 0 when they are good, 78 otherwise.
+    #[command(
+        name = "check-config",
+        after_help = "Example:\n  kufatilia-gateway check-config --config /etc/kufatilia-gateway/gateway.toml"
+    )]
+    CheckConfig {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Run the whole path on a simulated modem and a local platform, and print what happens.
+    #[command(after_help = "Example:\n  kufatilia-gateway demo")]
+    Demo,
+    /// Decode one SMS PDU (hex, as a modem prints it) into JSON.
+    #[command(
+        name = "decode-pdu",
+        after_help = "Example:\n  kufatilia-gateway decode-pdu 07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+    )]
+    DecodePdu {
+        /// The PDU in hex, with the SMSC part first.
+        hex: String,
+    },
+    /// Run the reference platform receiver (for tests, demos and platform developers).
+    #[command(
+        name = "platform-stub",
+        after_help = "Example:\n  kufatilia-gateway platform-stub --listen 127.0.0.1:8080 --db platform.db --token-file token"
+    )]
+    PlatformStub {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long)]
+        db: PathBuf,
+        /// File holding the bearer token the gateways must present.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// File holding the HMAC secret the gateways sign with.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    logging::init(cli.verbose);
+    match cli.command {
+        Command::Run { config } => run(config),
+        Command::CheckConfig { config } => check_config(config),
+        Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
+        Command::DecodePdu { hex } => decode_pdu(&hex),
+        Command::PlatformStub {
+            listen,
+            db,
+            token_file,
+            secret_file,
+        } => platform_stub(listen, db, token_file, secret_file),
+    }
+}
+
+fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::SOFTWARE);
+        }
+    };
+    match f(&rt) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::UNAVAILABLE)
+        }
+    }
+}
+
+fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::CONFIG)
+    })
+}
+
+fn run(config: PathBuf) -> ExitCode {
+    let config = match load_config(&config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let keywords = match intake::Keywords::load(&config.keywords) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    with_runtime(|rt| rt.block_on(daemon::run(config, keywords)))
+}
+
+fn check_config(path: PathBuf) -> ExitCode {
+    let config = match load_config(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let keywords = match intake::Keywords::load(&config.keywords) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let report = daemon::check(&config, &keywords);
+    for line in &report.lines {
+        println!("{line}");
+    }
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    if report.errors.is_empty() {
+        println!("{}: OK", path.display());
+        ExitCode::SUCCESS
+    } else {
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        ExitCode::from(exit::CONFIG)
+    }
+}
+
+fn decode_pdu(hex: &str) -> ExitCode {
+    match pdu::decode(hex) {
+        Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot print the decoded PDU: {e}");
+                ExitCode::from(exit::SOFTWARE)
+            }
+        },
+        Err(e) => {
+            eprintln!("error: not a valid SMS PDU: {e}");
+            ExitCode::from(exit::DATA)
+        }
+    }
+}
+
+fn read_secret(path: &std::path::Path) -> Result<String, ExitCode> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            ExitCode::from(exit::CONFIG)
+        })
+}
+
+fn platform_stub(
+    listen: SocketAddr,
+    db: PathBuf,
+    token_file: Option<PathBuf>,
+    secret_file: Option<PathBuf>,
+) -> ExitCode {
+    let token = match token_file.as_deref().map(read_secret).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(code) => return code,
+    };
+    let secret = match secret_file.as_deref().map(read_secret).transpose() {
+        Ok(s) => s.map(String::into_bytes),
+        Err(code) => return code,
+    };
+    with_runtime(|rt| rt.block_on(platform::stub::run_cli(listen, db, token, secret)))
+}

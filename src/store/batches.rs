@@ -117,7 +117,7 @@ impl Store {
 
     /// Work waiting in each stage.
     pub async fn queue_depths(&self) -> Result<QueueDepths, StoreError> {
-        self.call(|conn| queue_depths(conn)).await
+        self.call(queue_depths).await
     }
 }
 

@@ -48,7 +48,62 @@ pub struct IncidentRow {
     pub raw_pdus: Vec<String>,
 }
 
+/// One incident with its reply and forwarding state, for people (`demo`, `status`, `export`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IncidentSummary {
+    pub reference: String,
+    pub incident_type: String,
+    pub language: Option<String>,
+    pub sender: Option<String>,
+    pub sender_kind: Option<String>,
+    pub text: String,
+    pub description: String,
+    pub received_at_ms: i64,
+    pub reply_text: Option<String>,
+    pub reply_state: Option<String>,
+    pub batch_id: Option<String>,
+    pub delivered: bool,
+}
+
 impl Store {
+    /// Incidents in the order they were recorded, with their reply and batch.
+    pub async fn incident_summaries(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<IncidentSummary>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT i.reference, i.incident_type, i.language, m.sender, m.sender_kind, m.text,
+                        i.description, m.received_at_ms, o.text, o.state, i.batch_id,
+                        i.delivered_at_ms IS NOT NULL
+                 FROM incidents i JOIN messages m ON m.id = i.message_id
+                 LEFT JOIN outgoing o ON o.incident_id = i.id
+                 WHERE i.id > ?1 ORDER BY i.id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![after_id, limit as i64], |r| {
+                    Ok(IncidentSummary {
+                        reference: r.get(0)?,
+                        incident_type: r.get(1)?,
+                        language: r.get(2)?,
+                        sender: r.get(3)?,
+                        sender_kind: r.get(4)?,
+                        text: r.get(5)?,
+                        description: r.get(6)?,
+                        received_at_ms: r.get(7)?,
+                        reply_text: r.get(8)?,
+                        reply_state: r.get(9)?,
+                        batch_id: r.get(10)?,
+                        delivered: r.get(11)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Records the incident for a message, marks the message handled, and queues `reply` if the
     /// guard allows it (a refusal is recorded instead). Idempotent per message.
     pub async fn record_incident(

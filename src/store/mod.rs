@@ -21,7 +21,7 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{PendingBatch, QueueDepths};
-pub use incidents::{IncidentDraft, IncidentRow, NewOutgoing};
+pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 

@@ -334,6 +334,9 @@ fn record_decoded(
     }
 }
 
+/// id, modem, text, sender kind, SMSC time, received at.
+type WaitingPart = (i64, String, String, Option<String>, Option<String>, i64);
+
 /// Joins the waiting parts of one group into a message, in sequence order.
 fn join_group(
     conn: &Connection,
@@ -342,7 +345,7 @@ fn join_group(
     total: i64,
     status: &str,
 ) -> Result<i64, StoreError> {
-    let parts: Vec<(i64, String, String, Option<String>, Option<String>, i64)> = {
+    let parts: Vec<WaitingPart> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms FROM received
              WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3

@@ -1,0 +1,240 @@
+//! The whole path with real parts: the simulated modem on a real pseudo-terminal, the gateway
+//! daemon with its SQLite file, and the reference platform receiver on 127.0.0.1.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kufatilia_gateway::config::Config;
+use kufatilia_gateway::daemon::Daemon;
+use kufatilia_gateway::intake::Keywords;
+use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
+use kufatilia_gateway::sim::{SimConfig, SimModem};
+
+const TOKEN: &str = "test-token";
+const SECRET: &str = "test-secret";
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    stub: PlatformStub,
+    sim: SimModem,
+    daemon: Daemon,
+}
+
+async fn rig(sim_slots: usize) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+    let stub = PlatformStub::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        StubConfig {
+            db: dir.path().join("platform.db"),
+            token: TOKEN.into(),
+            secret: Some(SECRET.as_bytes().to_vec()),
+        },
+    )
+    .await
+    .unwrap();
+    let sim = SimModem::start(SimConfig {
+        slots: sim_slots,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        r#"
+gateway_id = "test-gw"
+reference_prefix = "K7"
+database = "gateway.db"
+
+[[modem]]
+name = "vodacom"
+device = {:?}
+operator = "Vodacom"
+sweep_interval = "2s"
+send_gap = "10ms"
+
+[platform]
+url = {:?}
+token_file = "token"
+hmac_secret_file = "secret"
+flush_after = "200ms"
+batch_max = 8
+retry_max = "1s"
+"#,
+        sim.device_path(),
+        stub.url()
+    );
+    let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
+    let daemon = Daemon::start(config, Keywords::builtin().unwrap())
+        .await
+        .unwrap();
+    Rig {
+        _dir: dir,
+        stub,
+        sim,
+        daemon,
+    }
+}
+
+/// Waits until `done` holds, or fails the test after a generous bound.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const REPORTS: &[(&str, &str)] = &[
+    ("AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa", "Asante"),
+    ("Vurugu sokoni karibu na mgodi", "Asante"),
+    ("USHURU haramu kwenye kizuizi cha Nyabibwe", "Asante"),
+    ("watoto wanachimba madini shimoni", "Asante"),
+    ("RUSHWA kwa polisi wa mgodi", "Asante"),
+    ("wizi wa vifaa usiku", "Asante"),
+    ("mazingira: mto umechafuka", "Asante"),
+    ("Barrière à Nyabibwe, 5000 FC par sac", "Merci"),
+    ("Travail forcé au site de Lemera", "Merci"),
+    ("Groupe armé près de Walikale", "Merci"),
+    ("fraude sur la pesée du coltan", "Merci"),
+    ("Enfants dans les puits de Kamituga", "Merci"),
+    ("vol de matériel au dépôt", "Merci"),
+    ("pollution de la rivière par le mercure", "Merci"),
+    ("Accident at the Bisie mine, two men injured", "Thank you"),
+    (
+        "Armed men at the Bisie mine since this morning",
+        "Thank you",
+    ),
+    (
+        "Roadblock on the road to Mubi, they take a tax",
+        "Thank you",
+    ),
+    ("Children working at the shaft", "Thank you"),
+    ("Fraud at the buying house, the scale is wrong", "Thank you"),
+    ("theft of the generator at night", "Thank you"),
+];
+
+fn sender(i: usize) -> String {
+    format!("+2438123450{i:02}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_reports_in_three_languages_flow_end_to_end() {
+    // Ten slots for twenty reports: the network holds the rest until the gateway frees slots.
+    let r = rig(10).await;
+    for (i, (text, _)) in REPORTS.iter().enumerate() {
+        r.sim.inject(&sender(i), text);
+    }
+    r.sim
+        .inject("Vodacom", "Vodacom: Bonus 500MB pour 1000 FC! Tapez *123#");
+    let total = REPORTS.len() + 1;
+    wait_until(
+        "every report on the platform and every ack on the line",
+        || r.stub.incidents().len() == total && r.sim.sent().len() == REPORTS.len(),
+    )
+    .await;
+
+    let summaries = r.daemon.store.incident_summaries(0, 1000).await.unwrap();
+    assert_eq!(summaries.len(), total);
+    let sent = r.sim.sent();
+    for (i, (_, greeting)) in REPORTS.iter().enumerate() {
+        let to = sender(i);
+        let incident = summaries
+            .iter()
+            .find(|s| s.sender.as_deref() == Some(&to))
+            .unwrap_or_else(|| panic!("no incident for {to}"));
+        assert_ne!(incident.incident_type, "unknown", "{incident:?}");
+        let acks: Vec<_> = sent.iter().filter(|s| s.to == to).collect();
+        assert_eq!(acks.len(), 1, "one ack to {to}");
+        assert!(
+            acks[0].text.contains(&incident.reference),
+            "ack {:?} names {}",
+            acks[0].text,
+            incident.reference
+        );
+        assert!(acks[0].text.starts_with(greeting), "{:?}", acks[0].text);
+    }
+    assert!(
+        sent.iter().all(|s| s.to != "Vodacom"),
+        "a promo never gets a reply"
+    );
+
+    let platform = r.stub.incidents();
+    let ids: HashSet<_> = platform.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(
+        ids.len(),
+        total,
+        "every report exactly once on the platform"
+    );
+    assert!(
+        platform.iter().all(|p| !p.reporter.starts_with("+243")),
+        "phone numbers stay on the box by default"
+    );
+    assert_eq!(r.sim.sim_used(), 0, "the SIM is empty afterwards");
+    assert_eq!(r.sim.network_queue_len(), 0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let d = r.daemon.store.queue_depths().await.unwrap();
+        if d.undelivered_incidents == 0 && d.queued_sms == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still undelivered: {d:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    r.daemon.stop().await;
+    r.stub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_answering_503_for_a_while_loses_nothing() {
+    let r = rig(20).await;
+    r.stub.fail_next(503, 4);
+    for (i, (text, _)) in REPORTS.iter().take(12).enumerate() {
+        r.sim.inject(&sender(i), text);
+    }
+    wait_until("all twelve reports on the platform", || {
+        r.stub.incidents().len() == 12
+    })
+    .await;
+    let ids: HashSet<_> = r.stub.incidents().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), 12);
+    assert!(
+        r.stub.batch_posts() > r.stub.batches_received(),
+        "the failed posts were retried ({} posts, {} batches)",
+        r.stub.batch_posts(),
+        r.stub.batches_received()
+    );
+    r.daemon.stop().await;
+    r.stub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_end_to_end() {
+    let outcome = kufatilia_gateway::demo::run_quiet(
+        kufatilia_gateway::demo::DemoOptions {
+            timeout: Duration::from_secs(90),
+            gap: Duration::from_millis(10),
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    let n = kufatilia_gateway::demo::DEMO_MESSAGES.len();
+    assert_eq!(outcome.incidents.len(), n);
+    assert_eq!(outcome.platform_incidents, n);
+    assert_eq!(outcome.replies_on_the_line, n - 1, "all but the promo");
+    assert_eq!(outcome.sim_left, 0);
+    let long = outcome
+        .incidents
+        .iter()
+        .find(|i| i.sender.as_deref() == Some("+243812345604"))
+        .unwrap();
+    assert_eq!(long.incident_type, "child_labour");
+    assert!(
+        long.text.ends_with("haijatokea."),
+        "parts joined: {}",
+        long.text
+    );
+}
