@@ -30,8 +30,7 @@ pub fn read_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
         return read(path, "pseudonym key");
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key: [u8; 32] = rand::random();
     let encoded = hex::encode(key);

@@ -161,7 +161,12 @@ impl SimModem {
         let smsc = lock(&self.inner.engine).config().smsc.clone();
         let reference = self.inner.concat_reference.fetch_add(1, Ordering::Relaxed);
         let offset = time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC);
-        let now = time::OffsetDateTime::now_utc().to_offset(offset);
+        // The network's clock, not this machine's: a Pi without RTC may think it is 1970, and
+        // a service-centre timestamp can't say that.
+        let mut now = time::OffsetDateTime::now_utc().to_offset(offset);
+        if !(1990..2090).contains(&now.year()) {
+            now = time::macros::datetime!(2026-01-01 12:00 +02:00);
+        }
         let pdus = sms::encode_deliver(from, text, now, &smsc, reference)?;
         let n = pdus.len();
         for pdu in pdus {
