@@ -12,7 +12,7 @@ pub mod engine;
 pub mod pty;
 pub mod sms;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -247,11 +247,6 @@ impl SimModem {
 
     pub fn set_registration(&self, stat: u8) {
         lock(&self.inner.engine).set_registration(stat);
-    }
-
-    /// A path the test may use for a link (inside `dir`).
-    pub fn link_in(dir: &Path, name: &str) -> PathBuf {
-        dir.join(name)
     }
 }
 
