@@ -192,3 +192,52 @@ async fn a_hung_modem_times_out_then_recovers() {
     sim.set_hang(false);
     assert_eq!(client.run(&Cgmi).await.unwrap(), "Kufatilia");
 }
+
+#[tokio::test]
+async fn a_send_goes_through_the_prompt_and_is_decoded_by_the_modem() {
+    use kufatilia_gateway::at::commands::Cmgs;
+    use kufatilia_gateway::pdu::{SubmitOptions, encode_submit};
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let (mut client, _urcs) = connect(&sim).await;
+    // With echo still on: the echo of the command and of the PDU must be skipped.
+    let parts = encode_submit(
+        "+243812345678",
+        "Asante. Ripoti yako K7-4821 imepokelewa.",
+        &SubmitOptions::default(),
+    )
+    .unwrap();
+    let mr = client
+        .run(&Cmgs {
+            tpdu_len: parts[0].tpdu_len,
+            pdu: parts[0].hex.clone(),
+        })
+        .await
+        .unwrap();
+    let sent = sim.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "+243812345678");
+    assert_eq!(sent[0].text, "Asante. Ripoti yako K7-4821 imepokelewa.");
+    assert_eq!(sent[0].message_reference, mr);
+
+    init(&mut client).await;
+    sim.set_faults(|f| f.fail_every_nth_send = Some((2, 38)));
+    let e = client
+        .run(&Cmgs {
+            tpdu_len: parts[0].tpdu_len,
+            pdu: parts[0].hex.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.cms_code(), Some(38), "{e}");
+    assert!(e.to_string().contains("network out of order"), "{e}");
+    // A wrong length is refused by the modem, not sent.
+    let e = client
+        .run(&Cmgs {
+            tpdu_len: parts[0].tpdu_len + 1,
+            pdu: parts[0].hex.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.cms_code(), Some(304), "{e}");
+    assert_eq!(sim.sent().len(), 1);
+}

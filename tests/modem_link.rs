@@ -8,8 +8,9 @@ use std::time::Duration;
 use kufatilia_gateway::at::ClientOptions;
 use kufatilia_gateway::config::ModemConfig;
 use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use kufatilia_gateway::pdu::{self, Pdu};
 use kufatilia_gateway::sim::{Personality, SimConfig, SimModem};
-use kufatilia_gateway::store::Store;
+use kufatilia_gateway::store::{NewOutgoing, Store};
 use tokio_util::sync::CancellationToken;
 
 /// A published SMS-DELIVER; [`pdu`] varies its timestamp's seconds to make distinct messages.
@@ -349,4 +350,98 @@ async fn huawei_and_sim800_personalities_and_two_modems_at_once() {
     .await;
     a.stop().await;
     b.stop().await;
+}
+
+async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {
+    store
+        .queue_outgoing(NewOutgoing {
+            modem: modem.into(),
+            recipient: to.into(),
+            text: text.into(),
+            kind: "ack".into(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn injected_sms_are_real_pdus_and_queued_replies_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let mut link = start(modem_config("vodacom", &sim.device_path()), &store);
+    link.wait_state(LinkState::Ready).await;
+
+    sim.inject("+243812345678", "AJALI mgodi umeanguka Kalimbi");
+    eventually("the report stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+    let hex = stored(&store).await.into_iter().next().unwrap();
+    let Pdu::Deliver(d) = pdu::decode(&hex).unwrap() else {
+        panic!("not a DELIVER")
+    };
+    assert_eq!(d.sender.value, "+243812345678");
+    assert_eq!(d.text.as_deref(), Some("AJALI mgodi umeanguka Kalimbi"));
+
+    queue(
+        &store,
+        "vodacom",
+        "+243812345678",
+        "Asante. Ripoti yako K7-4821 (Ajali) imepokelewa.",
+    )
+    .await;
+    let long = "Merci. Votre signalement K7-4822 (Violence) est bien reçu. ".repeat(4);
+    queue(&store, "vodacom", "+243899999999", &long).await;
+    // 1 part for the short reply, 2 for the long one (GSM-7 after transliteration).
+    let sent = sim.wait_for_sent(3, WAIT).await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[0].to, "+243812345678");
+    assert_eq!(
+        sent[0].text,
+        "Asante. Ripoti yako K7-4821 (Ajali) imepokelewa."
+    );
+    let parts = &sent[1..];
+    assert!(parts.iter().all(|p| p.to == "+243899999999"));
+    let concat = parts[0].concat.expect("a long reply goes in parts");
+    assert_eq!(concat.total, 2);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.concat.map(|c| c.reference) == Some(concat.reference))
+    );
+    let joined: String = parts.iter().map(|p| p.text.as_str()).collect();
+    // Transliteration folds "ç" into GSM-7 so the reply costs less.
+    assert_eq!(joined, long.replace('ç', "c"));
+    eventually("both marked sent", || async {
+        store.queue_depths().await.unwrap().queued_sms == 0
+    })
+    .await;
+    assert_eq!(link.status.snapshot().sent, 2);
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_send_stays_queued_for_a_later_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    sim.set_faults(|f| f.fail_every_nth_send = Some((1, 38)));
+    let mut link = start(modem_config("airtel", &sim.device_path()), &store);
+    link.wait_state(LinkState::Ready).await;
+    queue(&store, "airtel", "+243812345678", "Asante.").await;
+    eventually("the failure recorded", || async {
+        link.status.snapshot().send_failures == 1
+    })
+    .await;
+    let depths = store.queue_depths().await.unwrap();
+    assert_eq!((depths.queued_sms, depths.failed_sms), (1, 0));
+    assert!(sim.sent().is_empty());
+    // The modem keeps working for what comes in.
+    sim.inject("+243812345678", "WIZI");
+    eventually("the report stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+    link.stop().await;
 }

@@ -22,12 +22,12 @@ use crate::at::commands::{
     signal_word,
 };
 use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
-use crate::config::ModemConfig;
+use crate::config::{ModemConfig, SmsConfig};
+use crate::pdu::{SubmitOptions, encode_submit};
 use crate::store::{NewReceived, Store};
 
 use super::port;
 use super::status::{LinkState, ModemStatus, StatusHandle, StatusWriter};
-use super::submit;
 
 /// Tuning of a modem link; the per-modem settings come from [`ModemConfig`].
 #[derive(Debug, Clone)]
@@ -52,6 +52,24 @@ pub struct ModemOptions {
     pub wake_timeout: Duration,
     /// How often the airtime balance is asked by USSD (when the modem has a `balance_ussd` code).
     pub balance_interval: Duration,
+    /// How replies are encoded (transliteration, validity, status reports); the concatenation
+    /// reference is rotated by the link.
+    pub submit: SubmitOptions,
+}
+
+impl ModemOptions {
+    /// The defaults, with the SMS encoding settings of the configuration.
+    pub fn with_sms_config(sms: &SmsConfig) -> ModemOptions {
+        ModemOptions {
+            submit: SubmitOptions {
+                validity: sms.validity,
+                status_report: sms.status_reports,
+                transliterate: sms.transliterate,
+                ..SubmitOptions::default()
+            },
+            ..ModemOptions::default()
+        }
+    }
 }
 
 impl Default for ModemOptions {
@@ -67,6 +85,10 @@ impl Default for ModemOptions {
             client: ClientOptions::default(),
             wake_timeout: Duration::from_secs(3),
             balance_interval: Duration::from_secs(6 * 3600),
+            submit: SubmitOptions {
+                transliterate: true,
+                ..SubmitOptions::default()
+            },
         }
     }
 }
@@ -742,7 +764,11 @@ impl Session<'_> {
         };
         for out in due {
             let reference = self.link.next_concat_reference();
-            let parts = match submit::encode(&out.recipient, &out.text, reference) {
+            let opts = SubmitOptions {
+                concat_reference: reference,
+                ..self.link.opts.submit.clone()
+            };
+            let parts = match encode_submit(&out.recipient, &out.text, &opts) {
                 Ok(p) => p,
                 Err(e) => {
                     self.send_failed(out.id, format!("cannot encode the SMS: {e}"))

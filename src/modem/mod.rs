@@ -5,7 +5,6 @@
 pub mod link;
 pub mod port;
 pub mod status;
-pub mod submit;
 
 pub use link::{ModemLink, ModemOptions};
 pub use status::{LinkState, ModemStatus, StatusHandle};

@@ -15,11 +15,13 @@ pub struct LoggedCommand {
     pub line: String,
 }
 
-/// An SMS the gateway sent through the simulated modem, decoded.
+/// An SMS (one part of it, for a long one) the gateway sent through the simulated modem, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
     pub to: String,
     pub text: String,
+    /// Reference, count and number of this part, for a long message.
+    pub concat: Option<crate::pdu::Concat>,
     /// The PDU as the gateway gave it after the prompt.
     pub pdu: String,
     /// The message reference the modem answered.
@@ -514,7 +516,7 @@ impl Engine {
         if tpdu_len(pdu) != Some(expected) {
             return Err(Fail::Cms(304));
         }
-        let (to, text) = sms::decode_submit(pdu).map_err(|e| {
+        let decoded = sms::decode_submit(pdu).map_err(|e| {
             tracing::warn!(error = %e, pdu, "simulated modem got an undecodable SMS-SUBMIT");
             Fail::Cms(304)
         })?;
@@ -531,8 +533,9 @@ impl Engine {
         let mr = self.next_mr;
         self.next_mr = self.next_mr.wrapping_add(1);
         self.sent.push(SentSms {
-            to,
-            text,
+            to: decoded.to,
+            text: decoded.text,
+            concat: decoded.concat,
             pdu: pdu.to_string(),
             message_reference: mr,
         });

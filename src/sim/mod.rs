@@ -12,7 +12,7 @@ pub mod engine;
 pub mod pty;
 pub mod sms;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -161,7 +161,12 @@ impl SimModem {
         let smsc = lock(&self.inner.engine).config().smsc.clone();
         let reference = self.inner.concat_reference.fetch_add(1, Ordering::Relaxed);
         let offset = time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC);
-        let now = time::OffsetDateTime::now_utc().to_offset(offset);
+        // The network's clock, not this machine's: a Pi without RTC may think it is 1970, and
+        // a service-centre timestamp can't say that.
+        let mut now = time::OffsetDateTime::now_utc().to_offset(offset);
+        if !(1990..2090).contains(&now.year()) {
+            now = time::macros::datetime!(2026-01-01 12:00 +02:00);
+        }
         let pdus = sms::encode_deliver(from, text, now, &smsc, reference)?;
         let n = pdus.len();
         for pdu in pdus {
@@ -242,11 +247,6 @@ impl SimModem {
 
     pub fn set_registration(&self, stat: u8) {
         lock(&self.inner.engine).set_registration(stat);
-    }
-
-    /// A path the test may use for a link (inside `dir`).
-    pub fn link_in(dir: &Path, name: &str) -> PathBuf {
-        dir.join(name)
     }
 }
 
