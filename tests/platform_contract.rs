@@ -659,3 +659,42 @@ fn signing_known_answer_matches_the_documentation() {
 }
 
 const DOC_SIGNATURE: &str = "v1=6ab3781722f4287166653bb289cd372332abb1050a38255b2be07f05a4c93e7e";
+
+#[tokio::test]
+async fn the_cli_server_serves_until_stopped_and_keeps_what_it_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago (the CLI takes an address, not a listener).
+    let addr = std::net::TcpListener::bind(loopback())
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let cfg = StubConfig {
+        db: dir.path().join("cli.sqlite"),
+        token: TOKEN.to_string(),
+        secret: Some(SECRET.to_vec()),
+    };
+    let url = format!("http://{addr}");
+    let client = client_for(&url, TOKEN, Some(SECRET));
+    let sent = batch("b-cli", 1..3);
+    let mut outcome = None;
+    kufatilia_gateway::platform::serve_until(addr, cfg, async {
+        // The server starts before this future is polled; post through it, then stop it.
+        outcome = Some(client.post_batch(&sent).await);
+    })
+    .await
+    .expect("serves");
+    let ack = outcome.expect("ran").expect("accepted");
+    assert_eq!(ack.accepted, 2);
+
+    let reopened = PlatformStub::start(
+        loopback(),
+        StubConfig {
+            db: dir.path().join("cli.sqlite"),
+            token: TOKEN.to_string(),
+            secret: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(reopened.incidents(), sent.incidents);
+    reopened.shutdown().await;
+}

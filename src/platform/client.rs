@@ -83,7 +83,8 @@ pub enum PostError {
         retry_after: Option<Duration>,
     },
     /// Any other 4xx (and redirects): the platform refuses this request; retrying the same
-    /// bytes will not help. `body` is the start of the platform's answer.
+    /// bytes will not help. `body` is the start of the platform's answer. `status` 0 means the
+    /// request could not even be built (it was never sent).
     #[error("platform rejected the request with HTTP {status}: {body}")]
     Rejected { status: u16, body: String },
 }

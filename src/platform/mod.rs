@@ -7,6 +7,7 @@
 pub mod api;
 pub mod backoff;
 pub mod client;
+pub mod secrets;
 pub mod sign;
 pub mod stub;
 
@@ -16,4 +17,4 @@ pub use api::{
 };
 pub use backoff::Backoff;
 pub use client::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
-pub use stub::{PlatformStub, StubConfig, run_cli};
+pub use stub::{PlatformStub, StubConfig, run_cli, serve_until};

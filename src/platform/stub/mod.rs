@@ -271,26 +271,35 @@ pub async fn run_cli(
     token: String,
     secret: Option<Vec<u8>>,
 ) -> anyhow::Result<()> {
-    let signed = secret.is_some();
-    let stub = PlatformStub::start(
-        listen,
-        StubConfig {
-            db: db.clone(),
-            token,
-            secret,
-        },
-    )
+    let mut signal_error = None;
+    serve_until(listen, StubConfig { db, token, secret }, async {
+        if let Err(e) = wait_for_stop_signal().await {
+            signal_error = Some(e);
+        }
+    })
     .await?;
+    signal_error.map_or(Ok(()), Err)
+}
+
+/// Serves the stub until `stop` completes, printing where it listens; what `run_cli` runs.
+pub async fn serve_until(
+    listen: SocketAddr,
+    cfg: StubConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let signed = cfg.secret.is_some();
+    let db = cfg.db.clone();
+    let stub = PlatformStub::start(listen, cfg).await?;
     println!(
         "platform-stub listening on {} (database {}, signatures {})",
         stub.url(),
         db.display(),
         if signed { "required" } else { "not checked" }
     );
-    let result = wait_for_stop_signal().await;
+    stop.await;
     println!("platform-stub stopping");
     stub.shutdown().await;
-    result
+    Ok(())
 }
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {

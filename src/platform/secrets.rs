@@ -1,0 +1,114 @@
+//! Reads the platform token and the signing / pseudonym secrets from their files, refusing files
+//! that other users can read: a leaked signing secret lets anyone forge reports, a leaked
+//! pseudonym secret lets anyone link pseudonyms back to phone numbers.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("cannot read secret file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "secret file {path} can be read by other users (mode {mode:03o}); run: chmod 600 {path}"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("secret file {path} is empty")]
+    Empty { path: PathBuf },
+    #[error("token file {path} is not a single line of printable ASCII")]
+    NotAToken { path: PathBuf },
+}
+
+/// The file's bytes without trailing whitespace (an editor's or `echo`'s final newline is not
+/// part of the secret). The file must not be accessible to group or others.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, SecretFileError> {
+    let read_error = |source| SecretFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_error)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SecretFileError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let mut bytes = std::fs::read(path).map_err(read_error)?;
+    while bytes.last().is_some_and(u8::is_ascii_whitespace) {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(SecretFileError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A bearer token: like `read_secret`, and it must fit in an HTTP header (visible ASCII).
+pub fn read_token(path: &Path) -> Result<String, SecretFileError> {
+    let bytes = read_secret(path)?;
+    let not_a_token = || SecretFileError::NotAToken {
+        path: path.to_path_buf(),
+    };
+    if !bytes.iter().all(u8::is_ascii_graphic) {
+        return Err(not_a_token());
+    }
+    String::from_utf8(bytes).map_err(|_| not_a_token())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::Permissions;
+
+    fn write(dir: &Path, name: &str, content: &[u8], mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_private_file_is_read_without_its_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "secret", b"s3cret bytes\n", 0o600);
+        assert_eq!(read_secret(&path).unwrap(), b"s3cret bytes");
+        let path = write(dir.path(), "token", b"abc.DEF-123\r\n", 0o400);
+        assert_eq!(read_token(&path).unwrap(), "abc.DEF-123");
+    }
+
+    #[test]
+    fn a_readable_file_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "secret", b"x", 0o644);
+        let err = read_secret(&path).unwrap_err();
+        assert!(matches!(err, SecretFileError::TooOpen { mode: 0o644, .. }));
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn missing_empty_and_bad_tokens_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        assert!(matches!(
+            read_secret(&missing),
+            Err(SecretFileError::Read { .. })
+        ));
+        let empty = write(dir.path(), "empty", b"\n\n", 0o600);
+        assert!(matches!(
+            read_secret(&empty),
+            Err(SecretFileError::Empty { .. })
+        ));
+        let spaced = write(dir.path(), "spaced", b"two words\n", 0o600);
+        assert!(matches!(
+            read_token(&spaced),
+            Err(SecretFileError::NotAToken { .. })
+        ));
+    }
+}
