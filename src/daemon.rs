@@ -71,7 +71,7 @@ impl Daemon {
             async move { f.run(s).await }
         });
 
-        let options = ModemOptions::default();
+        let options = ModemOptions::with_sms_config(&config.sms);
         for modem in &config.modems {
             let link_config = modem.clone();
             let store = store.clone();
@@ -123,12 +123,11 @@ where
 
 fn platform_client_config(config: &Config) -> anyhow::Result<PlatformClientConfig> {
     let token = match &config.platform.token_file {
-        Some(p) => String::from_utf8(secrets::read(p, "platform token")?)
-            .context("the platform token is not text")?,
+        Some(p) => secrets::read_token(p).context("platform.token_file")?,
         None => String::new(),
     };
     let hmac_secret = match &config.platform.hmac_secret_file {
-        Some(p) => Some(secrets::read(p, "platform HMAC secret")?),
+        Some(p) => Some(secrets::read_secret(p).context("platform.hmac_secret_file")?),
         None => None,
     };
     Ok(PlatformClientConfig {
@@ -187,17 +186,21 @@ pub struct CheckReport {
 /// Checks what a config implies: secret files, devices, and the SMS cost of every reply template.
 pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     let mut r = CheckReport::default();
-    for (key, path) in [
-        ("platform.token_file", &config.platform.token_file),
-        (
-            "platform.hmac_secret_file",
-            &config.platform.hmac_secret_file,
-        ),
-    ] {
-        if let Some(p) = path
-            && let Err(e) = secrets::read(p, key)
+    if let Some(p) = &config.platform.token_file
+        && let Err(e) = secrets::read_token(p)
+    {
+        r.errors.push(format!("`platform.token_file`: {e}"));
+    }
+    if let Some(p) = &config.platform.hmac_secret_file
+        && let Err(e) = secrets::read_secret(p)
+    {
+        r.errors.push(format!("`platform.hmac_secret_file`: {e}"));
+    }
+    for (i, m) in config.modems.iter().enumerate() {
+        if let Some(p) = &m.pin_file
+            && let Err(e) = secrets::read_pin(p)
         {
-            r.errors.push(format!("`{key}`: {e:#}"));
+            r.errors.push(format!("`modem[{i}].pin_file`: {e}"));
         }
     }
     if config.modems.is_empty() {

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::daemon::Daemon;
 use crate::intake::Keywords;
 use crate::platform::stub::{PlatformStub, StubConfig};
+use crate::secrets;
 use crate::sim::{SimConfig, SimModem};
 use crate::store::IncidentSummary;
 
@@ -96,8 +97,8 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
         .context("cannot create a temporary directory for the demo")?;
     let token = "demo-token";
     let secret = "demo-hmac-secret";
-    std::fs::write(dir.path().join("platform.token"), token)?;
-    std::fs::write(dir.path().join("platform.secret"), secret)?;
+    secrets::write_secret(&dir.path().join("platform.token"), token.as_bytes())?;
+    secrets::write_secret(&dir.path().join("platform.secret"), secret.as_bytes())?;
 
     let stub = PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),

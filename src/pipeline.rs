@@ -158,7 +158,7 @@ impl Pipeline {
             location: None,
         };
         let (_, verdict) = self.store.record_incident(draft, reply, self.guard).await?;
-        let from = mask(m.sender.as_deref());
+        let from = crate::logging::mask_number(m.sender.as_deref());
         match (&verdict, &may_reply) {
             (Some(ReplyVerdict::Queued(_)), _) => {
                 tracing::info!(reference = %reference, %incident_type, language = %lang, %from, parts = m.parts, modem = %m.modem, "SMS in: report recorded, reply queued")
@@ -230,20 +230,5 @@ fn kind_name(kind: &AddressKind) -> &'static str {
         AddressKind::National => "national",
         AddressKind::Alphanumeric => "alphanumeric",
         AddressKind::Other => "other",
-    }
-}
-
-/// A phone number as it may appear in a log: enough to tell two reporters apart, not enough to
-/// identify one.
-pub fn mask(number: Option<&str>) -> String {
-    match number {
-        None => "(unknown)".into(),
-        Some(n) if n.chars().any(char::is_alphabetic) => n.to_string(),
-        Some(n) => {
-            let digits: Vec<char> = n.chars().collect();
-            let keep = 3.min(digits.len());
-            let tail: String = digits[digits.len() - keep..].iter().collect();
-            format!("…{tail}")
-        }
     }
 }

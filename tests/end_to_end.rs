@@ -10,6 +10,7 @@ use kufatilia_gateway::config::Config;
 use kufatilia_gateway::daemon::Daemon;
 use kufatilia_gateway::intake::Keywords;
 use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
+use kufatilia_gateway::secrets;
 use kufatilia_gateway::sim::{SimConfig, SimModem};
 
 const TOKEN: &str = "test-token";
@@ -24,8 +25,8 @@ struct Rig {
 
 async fn rig(sim_slots: usize) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
-    std::fs::write(dir.path().join("secret"), SECRET).unwrap();
+    secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
+    secrets::write_secret(&dir.path().join("secret"), SECRET.as_bytes()).unwrap();
     let stub = PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         StubConfig {

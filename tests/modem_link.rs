@@ -268,7 +268,7 @@ async fn the_pin_is_entered_from_its_file_and_a_wrong_one_is_never_retried() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let pin_file = dir.path().join("pin");
-    std::fs::write(&pin_file, "1234\n").unwrap();
+    kufatilia_gateway::secrets::write_secret(&pin_file, b"1234\n").unwrap();
     let sim = SimModem::start(SimConfig {
         pin: Some("1234".into()),
         ..SimConfig::default()

@@ -461,7 +461,7 @@ impl Session<'_> {
                         "the SIM asks for a PIN and no pin_file is configured for this modem".into(),
                     ));
                 };
-                let pin = read_pin(&file).map_err(SessionEnd::Fatal)?;
+                let pin = crate::secrets::read_pin(&file).map_err(|e| SessionEnd::Fatal(e.to_string()))?;
                 match self.cmd(&CpinEnter { pin }).await {
                     Ok(()) => {
                         tracing::info!(modem = %self.name(), "SIM PIN accepted");
@@ -799,7 +799,7 @@ impl Session<'_> {
                     if let Err(e) = self.link.store.mark_sent(out.id, references).await {
                         tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
                     }
-                    tracing::info!(modem = %self.name(), id = out.id, to = %out.recipient, "SMS sent");
+                    tracing::info!(modem = %self.name(), id = out.id, to = %crate::logging::mask_number(Some(&out.recipient)), "SMS out: reply sent");
                     self.link.status.update(|s| {
                         s.sent += 1;
                         s.last_sent_at = Some(OffsetDateTime::now_utc());
@@ -851,25 +851,4 @@ fn registration_word(stat: RegStatus) -> &'static str {
         RegStatus::NotSearching => "not searching",
         RegStatus::Unknown | RegStatus::Other(_) => "unknown",
     }
-}
-
-/// Reads the PIN from its file; refuses a file others can read, and anything but 4 to 8 digits.
-fn read_pin(path: &std::path::Path) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read the PIN file {}: {e}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(file = %path.display(), "the PIN file can be read by others; make it mode 0600");
-    }
-    let pin = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the PIN file {}: {e}", path.display()))?
-        .trim()
-        .to_string();
-    if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "the PIN file {} must hold 4 to 8 digits",
-            path.display()
-        ));
-    }
-    Ok(pin)
 }

@@ -7,7 +7,6 @@
 pub mod api;
 pub mod backoff;
 pub mod client;
-pub mod secrets;
 pub mod sign;
 pub mod stub;
 
