@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::forward::{Forwarder, ReporterId};
 use crate::intake::Keywords;
-use crate::modem::{ModemLink, ModemOptions};
+use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
 use crate::pipeline::Pipeline;
 use crate::platform::client::{PlatformClient, PlatformClientConfig};
 use crate::store::Store;
@@ -28,6 +28,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(10);
 /// A running gateway.
 pub struct Daemon {
     pub store: Store,
+    /// One status per configured modem, in config order (for `status`, STATUS= and the heartbeat).
+    pub modems: Vec<StatusHandle>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -72,18 +74,21 @@ impl Daemon {
         });
 
         let options = ModemOptions::with_sms_config(&config.sms);
+        let mut modems = Vec::new();
         for modem in &config.modems {
-            let link_config = modem.clone();
-            let store = store.clone();
-            let options = options.clone();
+            let link = ModemLink::new(modem.clone(), store.clone(), options.clone());
+            modems.push(link.status());
+            // The link is kept across a restart of its task, so its status handle stays valid.
+            let link = Arc::new(tokio::sync::Mutex::new(link));
             let name = format!("modem {}", modem.name);
             spawn_stage(&mut tasks, &name, shutdown.clone(), move |s| {
-                let link = ModemLink::new(link_config.clone(), store.clone(), options.clone());
-                async move { link.run(s).await }
+                let link = link.clone();
+                async move { link.lock().await.run(s).await }
             });
         }
         Ok(Daemon {
             store,
+            modems,
             shutdown,
             tasks,
         })
@@ -157,9 +162,14 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                 // The watchdog is fed only while the store answers: a wedged store thread gets
                 // the service restarted by systemd.
                 if let Ok(d) = daemon.store.queue_depths().await {
+                    let up = daemon
+                        .modems
+                        .iter()
+                        .filter(|m| m.snapshot().state == LinkState::Ready)
+                        .count();
                     let line = format!(
-                        "{} modem(s) configured, {} report(s) waiting for the platform, {} SMS queued, up {} min",
-                        modems, d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
+                        "{up} of {modems} modem(s) up, {} report(s) waiting for the platform, {} SMS queued, up {} min",
+                        d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
                     );
                     let _ = sd_notify::notify(&[
                         sd_notify::NotifyState::Watchdog,

@@ -66,10 +66,11 @@ struct Running {
 }
 
 fn start(cfg: ModemConfig, store: &Store) -> Running {
-    let link = ModemLink::new(cfg, store.clone(), fast());
+    let mut link = ModemLink::new(cfg, store.clone(), fast());
     let status = link.status();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(link.run(shutdown.clone()));
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move { link.run(stop).await });
     Running {
         status,
         shutdown,

@@ -157,7 +157,7 @@ impl ModemLink {
 
     /// Runs until `shutdown`. Modem faults never end it: it recovers, or, for a fault a technician
     /// must fix (PIN, PUK), it reports it in the status and waits for shutdown.
-    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(&mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         if !port::BAUD_RATES.contains(&self.cfg.baud) {
             let e = port::PortError::BadBaud(self.cfg.baud);
             self.status
@@ -194,7 +194,7 @@ impl ModemLink {
                         silent_sessions = 0;
                     }
                     let mut session = Session {
-                        link: &mut self,
+                        link: self,
                         client,
                         urcs,
                         mem1: None,
