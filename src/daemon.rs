@@ -86,6 +86,11 @@ impl Daemon {
                 async move { link.lock().await.run(s).await }
             });
         }
+        let saver_store = store.clone();
+        let saver_modems = modems.clone();
+        spawn_stage(&mut tasks, "status", shutdown.clone(), move |s| {
+            save_statuses(saver_store.clone(), saver_modems.clone(), s)
+        });
         Ok(Daemon {
             store,
             modems,
@@ -98,6 +103,29 @@ impl Daemon {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Saves the modem links' status to the store now and then, for `status` from another process.
+async fn save_statuses(
+    store: Store,
+    modems: Vec<StatusHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(STATUS_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let statuses = modems
+            .iter()
+            .map(|m| {
+                let s = m.snapshot();
+                (s.name.clone(), serde_json::to_value(&s).unwrap_or_default())
+            })
+            .collect();
+        store.save_modem_statuses(statuses).await?;
     }
 }
 

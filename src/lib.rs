@@ -11,6 +11,7 @@ pub mod forward;
 pub mod intake;
 pub mod logging;
 pub mod modem;
+pub mod ops;
 pub mod pdu;
 pub mod pipeline;
 pub mod platform;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use kufatilia_gateway::config::Config;
-use kufatilia_gateway::{daemon, demo, intake, logging, pdu, platform};
+use kufatilia_gateway::{daemon, demo, intake, logging, ops, pdu, platform};
 
 /// Exit codes from sysexits.h, so scripts and systemd can tell failures apart.
 mod exit {
@@ -57,6 +57,47 @@ enum Command {
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
     #[command(after_help = "Example:\n  kufatilia-gateway demo")]
     Demo,
+    /// Show the box's state: modems, queues, quarantined batches, last reports.
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway status\n  kufatilia-gateway status --json"
+    )]
+    Status {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test SMS through the running gateway.
+    #[command(
+        after_help = "Example:\n  kufatilia-gateway send --modem vodacom +243812345678 \"Test Kufatilia\" --wait 60"
+    )]
+    Send {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The modem's name in the config.
+        #[arg(long)]
+        modem: String,
+        /// The recipient, e.g. +243812345678.
+        number: String,
+        text: String,
+        /// Wait up to this many seconds for the gateway to send it.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+    },
+    /// Export incidents as CSV or JSON (reporters as pseudonyms unless the config shares numbers).
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway export --since 2026-11-01 --format csv > incidents.csv\n  kufatilia-gateway export --since 2026-11-20T00:00:00+02:00 --format json"
+    )]
+    Export {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// A date (2026-11-01) or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ops::ExportFormat,
+    },
     /// Decode one SMS PDU (hex, as a modem prints it) into JSON.
     #[command(
         name = "decode-pdu",
@@ -103,6 +144,49 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config(config),
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
         Command::DecodePdu { hex } => decode_pdu(&hex),
+        Command::Status { config, json } => with_config(&config, |c| {
+            ops::status(c, json, &mut std::io::stdout().lock())
+        }),
+        Command::Send {
+            config,
+            modem,
+            number,
+            text,
+            wait,
+        } => {
+            let config = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            with_runtime(|rt| {
+                rt.block_on(ops::send(
+                    &config,
+                    &modem,
+                    &number,
+                    &text,
+                    wait.map(std::time::Duration::from_secs),
+                    &mut std::io::stdout().lock(),
+                ))
+            })
+        }
+        Command::Export {
+            config,
+            since,
+            format,
+        } => {
+            let since = match ops::parse_since(&since) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            with_config(&config, |c| {
+                let n = ops::export(c, since, format, &mut std::io::stdout().lock())?;
+                eprintln!("{n} incident(s) exported");
+                Ok(())
+            })
+        }
         Command::PlatformStub {
             listen,
             db,
@@ -126,10 +210,28 @@ fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) 
     };
     match f(&rt) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(exit::UNAVAILABLE)
-        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+/// Runs a synchronous command on a loaded config; errors exit 69 (the box's state) or 64.
+fn with_config(path: &std::path::Path, f: impl FnOnce(&Config) -> anyhow::Result<()>) -> ExitCode {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match f(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => exit_for(&e),
+    }
+}
+
+fn exit_for(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    if e.downcast_ref::<ops::UsageError>().is_some() {
+        ExitCode::from(exit::USAGE)
+    } else {
+        ExitCode::from(exit::UNAVAILABLE)
     }
 }
 

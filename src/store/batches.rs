@@ -179,7 +179,7 @@ fn count(conn: &Connection, sql: &str) -> Result<u64, StoreError> {
     Ok(n.max(0) as u64)
 }
 
-fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError> {
+pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError> {
     let oldest: Option<i64> = conn.query_row(
         "SELECT MIN(created_at_ms) FROM incidents WHERE delivered_at_ms IS NULL",
         [],

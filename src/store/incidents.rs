@@ -58,6 +58,7 @@ pub struct IncidentSummary {
     pub sender_kind: Option<String>,
     pub text: String,
     pub description: String,
+    pub location: Option<String>,
     pub received_at_ms: i64,
     pub reply_text: Option<String>,
     pub reply_state: Option<String>,
@@ -72,36 +73,8 @@ impl Store {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<IncidentSummary>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT i.reference, i.incident_type, i.language, m.sender, m.sender_kind, m.text,
-                        i.description, m.received_at_ms, o.text, o.state, i.batch_id,
-                        i.delivered_at_ms IS NOT NULL
-                 FROM incidents i JOIN messages m ON m.id = i.message_id
-                 LEFT JOIN outgoing o ON o.incident_id = i.id
-                 WHERE i.id > ?1 ORDER BY i.id LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![after_id, limit as i64], |r| {
-                    Ok(IncidentSummary {
-                        reference: r.get(0)?,
-                        incident_type: r.get(1)?,
-                        language: r.get(2)?,
-                        sender: r.get(3)?,
-                        sender_kind: r.get(4)?,
-                        text: r.get(5)?,
-                        description: r.get(6)?,
-                        received_at_ms: r.get(7)?,
-                        reply_text: r.get(8)?,
-                        reply_state: r.get(9)?,
-                        batch_id: r.get(10)?,
-                        delivered: r.get(11)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
+        self.call(move |conn| load_summaries(conn, after_id, i64::MIN, limit))
+            .await
     }
 
     /// Records the incident for a message, marks the message handled, and queues `reply` if the
@@ -139,6 +112,43 @@ impl Store {
         })
         .await
     }
+}
+
+/// Incidents with an id above `after_id`, received (gateway clock) at or after `since_ms`.
+pub(super) fn load_summaries(
+    conn: &Connection,
+    after_id: i64,
+    since_ms: i64,
+    limit: usize,
+) -> Result<Vec<IncidentSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.reference, i.incident_type, i.language, m.sender, m.sender_kind, m.text,
+                i.description, m.received_at_ms, o.text, o.state, i.batch_id,
+                i.delivered_at_ms IS NOT NULL, i.location
+         FROM incidents i JOIN messages m ON m.id = i.message_id
+         LEFT JOIN outgoing o ON o.id = (SELECT MIN(id) FROM outgoing WHERE incident_id = i.id)
+         WHERE i.id > ?1 AND m.received_at_ms >= ?2 ORDER BY i.id LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![after_id, since_ms, limit as i64], |r| {
+            Ok(IncidentSummary {
+                reference: r.get(0)?,
+                incident_type: r.get(1)?,
+                language: r.get(2)?,
+                sender: r.get(3)?,
+                sender_kind: r.get(4)?,
+                text: r.get(5)?,
+                description: r.get(6)?,
+                received_at_ms: r.get(7)?,
+                reply_text: r.get(8)?,
+                reply_state: r.get(9)?,
+                batch_id: r.get(10)?,
+                delivered: r.get(11)?,
+                location: r.get(12)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 fn record_incident(

@@ -9,6 +9,7 @@
 
 mod batches;
 mod incidents;
+mod inspect;
 mod outgoing;
 mod received;
 mod schema;
@@ -22,6 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{PendingBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
+pub use inspect::{QuarantinedBatch, SavedModemStatus, StoreReader};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 

@@ -13,8 +13,9 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE received (
     id              INTEGER PRIMARY KEY,
     modem           TEXT    NOT NULL,
@@ -106,7 +107,18 @@ CREATE TABLE reply_refusals (
     at_ms           INTEGER NOT NULL
 );
 "#,
-)];
+    ),
+    M::up(
+        r#"
+-- The modem links' latest status, saved by the daemon for `status` run from another process.
+CREATE TABLE modem_status (
+    name            TEXT    PRIMARY KEY,
+    status_json     TEXT    NOT NULL,
+    saved_at_ms     INTEGER NOT NULL
+);
+"#,
+    ),
+];
 
 /// Brings the schema to the newest version.
 pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
