@@ -22,6 +22,8 @@ use crate::{pdu, secrets};
 
 /// Pause before a stage that stopped with an error is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(5);
+/// Longest wait for a modem before telling systemd the service is ready.
+const READY_WAIT: Duration = Duration::from_secs(30);
 /// How often the STATUS= line and the watchdog are refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
 
@@ -177,6 +179,19 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
     let started = Instant::now();
     let modems = config.modems.len();
     let daemon = Daemon::start(config, keywords).await?;
+    // READY once the store is open and the first modem is initialised or given up on, so
+    // `systemctl start` returns with a box that is really receiving (or says why not).
+    if !daemon.modems.is_empty() {
+        let mut waits = tokio::task::JoinSet::new();
+        for m in &daemon.modems {
+            let mut m = m.clone();
+            waits.spawn(async move {
+                m.wait_for(|s| !matches!(s.state, LinkState::Opening | LinkState::Initialising))
+                    .await
+            });
+        }
+        let _ = tokio::time::timeout(READY_WAIT, waits.join_next()).await;
+    }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(modems, "gateway started");
     let mut status = tokio::time::interval(STATUS_EVERY);
