@@ -11,7 +11,9 @@ mod batches;
 mod incidents;
 mod outgoing;
 mod received;
+mod replies;
 mod schema;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub use batches::{PendingBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use replies::{RefusalCounts, ReplyPlan};
+pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
