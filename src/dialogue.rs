@@ -413,7 +413,7 @@ mod tests {
         let (st, q) = ask(answer(&k, &s, st, "2"));
         assert_eq!(st.language, "fr");
         assert!(
-            q.starts_with("Envoyez le numero: 1 Accident, 2 Violence"),
+            q.starts_with("Envoyez le numero: 1 Accident 2 Violence"),
             "{q}"
         );
         let (st, q) = ask(answer(&k, &s, st, " 4. "));
@@ -434,13 +434,13 @@ mod tests {
         let (st, _) = ask(start(&k, &s, "sw"));
         let (st, _) = ask(answer(&k, &s, st, "3"));
         let (st, q) = ask(answer(&k, &s, st, "99"));
-        assert!(q.starts_with("Invalid answer. Send the number"), "{q}");
+        assert!(q.starts_with("Sorry. Send the number"), "{q}");
         assert_eq!(st.step, 1);
         let (st, q) = ask(answer(&k, &s, st, "what?"));
         assert!(q.starts_with("Where?"), "moved on: {q}");
         assert_eq!(st.incident_type(&s), None);
         let (st, q) = ask(answer(&k, &s, st, "  ...  "));
-        assert!(q.starts_with("Invalid answer. Where?"), "{q}");
+        assert!(q.starts_with("Sorry. Where?"), "{q}");
         assert_eq!(st.step, 2);
     }
 

@@ -456,7 +456,7 @@ impl Keywords {
             .join(", ")
     }
 
-    /// The numbered type menu in a language: "1 Ajali, 2 Vurugu, ...".
+    /// The numbered type menu in a language: "1 Ajali 2 Vurugu ...".
     pub fn type_menu(&self, language: &str) -> String {
         let mut types: Vec<&IncidentType> = self.types.iter().collect();
         types.sort_by_key(|t| t.menu);
@@ -471,10 +471,11 @@ impl Keywords {
                 format!("{} {label}", t.menu)
             })
             .collect::<Vec<_>>()
-            .join(", ")
+            // The numbers already part the labels; commas would cost a second SMS.
+            .join(" ")
     }
 
-    /// The place named after the first location word of `description`: up to three words,
+    /// The place named after the first location word of `description`: up to four words,
     /// stopping at punctuation, without a leading article ("at the Bisie mine, two men" →
     /// "Bisie mine").
     pub fn location(&self, description: &str) -> Option<String> {
@@ -510,6 +511,10 @@ impl Keywords {
                 if gap.chars().any(|c| ",.;:!?()\n".contains(c)) {
                     break;
                 }
+            }
+            // "puits de" without what follows is no place name.
+            while end > j && CONNECTORS.contains(&ws[end - 1].norm.as_str()) {
+                end -= 1;
             }
             if end > j {
                 return Some(description[ws[j].start..ws[end - 1].end].to_string());
@@ -620,9 +625,11 @@ fn describe(types: &[TypeEntry], target: Target) -> String {
 }
 
 /// Most words kept as a place.
-const PLACE_MAX_WORDS: usize = 3;
+const PLACE_MAX_WORDS: usize = 4;
 /// Skipped between a location word and the place.
 const ARTICLES: &[&str] = &["the", "le", "la", "les", "l", "du"];
+/// Words that cannot end a place.
+const CONNECTORS: &[&str] = &["de", "du", "des", "wa", "ya", "of", "la", "le", "the"];
 /// Words that end a place ("at Bisie since this morning").
 const STOP_WORDS: &[&str] = &[
     "since",
