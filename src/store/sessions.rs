@@ -132,16 +132,16 @@ fn turn<F>(
 where
     F: FnOnce(Option<SessionState>) -> TurnPlan,
 {
-    let handled: Option<bool> = conn
+    let message: Option<(bool, String)> = conn
         .query_row(
-            "SELECT handled FROM messages WHERE id = ?1",
+            "SELECT handled, text FROM messages WHERE id = ?1",
             [message_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    if handled != Some(false) {
+    let Some((false, text)) = message else {
         return Ok(TurnResult::default());
-    }
+    };
     let now = now_ms();
     let mut result = TurnResult {
         applied: true,
@@ -169,7 +169,16 @@ where
             }
         }
     }
-    let plan = decide(session);
+    let mut plan = decide(session);
+    if let ReplyPlan::Send(out) = &plan.reply
+        && is_echo(conn, &out.recipient, &text, now)?
+    {
+        plan.reply = ReplyPlan::Refused {
+            recipient: out.recipient.clone(),
+            kind: "echo".into(),
+            reason: "the message repeats a reply this number got (an answering machine?)".into(),
+        };
+    }
     match plan.write {
         TurnWrite::Incident(draft) => {
             result.incident_id = Some(insert_incident(conn, &draft, None, now)?);
@@ -232,6 +241,18 @@ where
     }
     result.verdict = apply_reply(conn, plan.reply, result.incident_id, &settings.guard, now)?;
     Ok(result)
+}
+
+/// True when `text` is one of the replies sent to `sender` in the last day: a robot that
+/// answers every SMS with the SMS itself must not get a reply to its echo.
+fn is_echo(conn: &Connection, sender: &str, text: &str, now: i64) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
+           AND trim(text) = trim(?3)",
+        params![sender, now - 86_400_000, text],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }
 
 /// Turns the sender's session into a partial report and ends it.
