@@ -120,7 +120,10 @@ pub fn plan(
         }
     }
     let lang = m.reading.language.as_str();
-    let (write, template, kind, action) = match (&m.reading.intent, decoded) {
+    // Help and info from a number we never answer (an operator's promo starting with "aide")
+    // are kept as reports, so nothing from outside goes unforwarded.
+    let answerable = decoded && m.may_reply.is_ok();
+    let (write, template, kind, action) = match (&m.reading.intent, answerable) {
         (Intent::Help, true) => (
             TurnWrite::Handled,
             keywords.replies.help.get(lang).cloned(),

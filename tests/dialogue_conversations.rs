@@ -338,6 +338,39 @@ async fn a_survey_left_half_done_is_forwarded_as_a_partial_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_survey_is_closed_when_its_reporter_writes_again() {
+    let r = rig("[dialogue]\nsession_timeout = \"1s\"").await;
+    let from = "+243812000030";
+    r.say(from, "KUFATILIA").await;
+    let q = r.say(from, "3").await;
+    assert!(q.starts_with("Send the number"), "{q}");
+    // Longer than the session timeout (a wait, not a timing assert).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ack = r.say(from, "AJALI at Kalimbi").await;
+    assert!(ack.starts_with("Asante. Ripoti yako"), "{ack}");
+    wait_until("the partial survey and the report on the platform", || {
+        r.stub.incidents().len() == 2
+    })
+    .await;
+    let platform = r.stub.incidents();
+    let partial = platform
+        .iter()
+        .find(|p| p.survey_answers.get("survey").map(String::as_str) == Some("partial"))
+        .unwrap();
+    assert_eq!(partial.incident_type, "unknown");
+    assert_eq!(partial.survey_answers["language"], "en");
+    assert_eq!(partial.raw_text, "3");
+    let report = platform
+        .iter()
+        .find(|p| p.survey_answers.is_empty())
+        .unwrap();
+    assert_eq!(report.incident_type, "accident");
+    assert_eq!(report.location.as_deref(), Some("Kalimbi"));
+    assert_eq!(r.daemon().store.open_sessions().await.unwrap(), 0);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_once_an_hour_and_info_replies() {
     let r = rig("").await;
     let from = "+243812000020";
@@ -357,6 +390,12 @@ async fn help_once_an_hour_and_info_replies() {
         1,
         "help and info are no incidents"
     );
+    // From a number never answered, "aide" is kept and forwarded as a report.
+    r.sim.inject("Airtel", "AIDE: rechargez avec *555#");
+    wait_until_async("the promo recorded", || async {
+        r.incidents_from("Airtel").await == 1
+    })
+    .await;
     r.stop().await;
 }
 
