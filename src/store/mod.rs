@@ -26,7 +26,7 @@ pub use batches::{PendingBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
-pub use replies::{RefusalCounts, ReplyPlan};
+pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
 pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
 /// Most jobs the store thread runs in one transaction.

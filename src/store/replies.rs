@@ -41,23 +41,26 @@ pub struct RefusalCounts {
 impl Store {
     /// Replies refused since `since_ms` (Unix milliseconds), by kind.
     pub async fn reply_refusal_counts(&self, since_ms: i64) -> Result<RefusalCounts, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT COALESCE(kind, 'other'), COUNT(*) FROM reply_refusals WHERE at_ms >= ?1
-                 GROUP BY 1 ORDER BY 1",
-            )?;
-            let by_kind = stmt
-                .query_map([since_ms], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(RefusalCounts {
-                total: by_kind.iter().map(|(_, n)| n).sum(),
-                by_kind,
-            })
-        })
-        .await
+        self.call(move |conn| refusal_counts(conn, since_ms)).await
     }
+}
+
+/// Replies refused since `since_ms`, by kind; works on any connection, so a read-only one
+/// (`status` from another process) can count them too.
+pub fn refusal_counts(conn: &Connection, since_ms: i64) -> Result<RefusalCounts, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(kind, 'other'), COUNT(*) FROM reply_refusals WHERE at_ms >= ?1
+         GROUP BY 1 ORDER BY 1",
+    )?;
+    let by_kind = stmt
+        .query_map([since_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RefusalCounts {
+        total: by_kind.iter().map(|(_, n)| n).sum(),
+        by_kind,
+    })
 }
 
 /// Applies `plan` for the message's incident (if any): queues the reply or records why not.
