@@ -51,6 +51,25 @@ pub struct Config {
     pub sms: SmsConfig,
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    #[serde(default)]
+    pub dialogue: DialogueConfig,
+}
+
+/// The Kufatilia survey dialogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogueConfig {
+    /// A survey with no answer for this long is closed and forwarded as a partial report.
+    #[serde(default = "defaults::session_timeout", with = "humantime_serde")]
+    pub session_timeout: Duration,
+}
+
+impl Default for DialogueConfig {
+    fn default() -> Self {
+        DialogueConfig {
+            session_timeout: defaults::session_timeout(),
+        }
+    }
 }
 
 /// One GSM modem (one SIM, one operator).
@@ -130,6 +149,9 @@ pub struct RepliesConfig {
     /// Numbers never answered.
     #[serde(default)]
     pub block_list: Vec<String>,
+    /// Allow reply templates that cost more than one SMS (refused at start by default).
+    #[serde(default)]
+    pub allow_multipart: bool,
 }
 
 /// SMS encoding options for what the gateway sends, and reassembly of what it receives.
@@ -211,6 +233,9 @@ mod defaults {
     pub fn reassembly_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
+    pub fn session_timeout() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
 }
 
 impl Default for RepliesConfig {
@@ -221,6 +246,7 @@ impl Default for RepliesConfig {
             max_per_sender_per_hour: defaults::max_per_sender_per_hour(),
             max_per_day: defaults::max_per_day(),
             block_list: Vec::new(),
+            allow_multipart: false,
         }
     }
 }

@@ -17,8 +17,8 @@ use crate::intake::Keywords;
 use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
 use crate::pipeline::Pipeline;
 use crate::platform::client::{PlatformClient, PlatformClientConfig};
+use crate::secrets;
 use crate::store::Store;
-use crate::{pdu, secrets};
 
 /// Pause before a stage that stopped with an error is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(5);
@@ -59,6 +59,10 @@ impl Daemon {
                 .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
             ReporterId::Pseudonym(Arc::new(secrets::read_or_create_key(&key_path)?))
         };
+        let (_, too_long) = crate::reply::check_templates(&config, &keywords);
+        if !too_long.is_empty() {
+            anyhow::bail!("reply texts too long: {}", too_long.join("; "));
+        }
         let keywords = Arc::new(keywords);
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -269,43 +273,14 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
         }
     }
     r.lines
-        .push("reply templates (worst case, with a 6-digit reference):".into());
-    let reference = format!("{}-000000", config.reference_prefix);
-    for (name, set) in [
-        ("ack", &keywords.replies.ack),
-        ("unknown", &keywords.replies.unknown),
-        ("help", &keywords.replies.help),
-    ] {
-        for (lang, template) in set {
-            let longest_label = keywords
-                .types
-                .iter()
-                .filter_map(|t| t.label.get(lang))
-                .max_by_key(|l| l.chars().count())
-                .cloned()
-                .unwrap_or_default();
-            let text = crate::reply::render(
-                template,
-                &crate::reply::TemplateValues {
-                    reference: &reference,
-                    type_label: &longest_label,
-                    keywords: &keywords.keyword_list(lang),
-                },
-            );
-            let cost = pdu::sms_cost(&text, config.sms.transliterate);
-            r.lines.push(format!(
-                "  replies.{name}.{lang}: {} SMS ({:?}, {} characters)",
-                cost.parts,
-                cost.encoding,
-                text.chars().count()
-            ));
-            if cost.parts > 1 {
-                r.warnings.push(format!(
-                    "replies.{name}.{lang} costs {} SMS per reply; shorten it to fit one",
-                    cost.parts
-                ));
-            }
-        }
+        .push("replies (worst case, with a 6-digit reference):".into());
+    let (costs, errors) = crate::reply::check_templates(config, keywords);
+    for c in &costs {
+        r.lines.push(format!(
+            "  {}: {} SMS ({:?}, {} characters)",
+            c.name, c.cost.parts, c.cost.encoding, c.characters
+        ));
     }
+    r.errors.extend(errors);
     r
 }

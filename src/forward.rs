@@ -183,7 +183,7 @@ impl Forwarder {
             language: i.language.clone(),
             description: i.description.clone(),
             location: i.location.clone(),
-            survey_answers: Default::default(),
+            survey_answers: i.survey_answers.clone(),
             reporter: self.reporter.name(i.sender.as_deref()),
             received_at_smsc: i.smsc_time.clone(),
             received_at_gateway: rfc3339_ms(i.received_at_ms),

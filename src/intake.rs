@@ -40,7 +40,71 @@ struct KeywordsFile {
     types: Vec<TypeEntry>,
     #[serde(default)]
     help: Option<HelpEntry>,
+    #[serde(default)]
+    location: Option<LocationEntry>,
+    #[serde(default)]
+    info: Vec<InfoEntry>,
+    #[serde(default)]
+    survey: Option<Survey>,
     replies: Replies,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationEntry {
+    words: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InfoEntry {
+    id: String,
+    keywords: BTreeMap<String, Vec<String>>,
+    reply: BTreeMap<String, String>,
+}
+
+/// An info keyword: a canned reply (prices, contacts), never an incident.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub id: String,
+    pub reply: BTreeMap<String, String>,
+}
+
+/// The Kufatilia survey: its trigger words and its steps (see `dialogue`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Survey {
+    /// Words that start the survey, in any language.
+    pub keywords: Vec<String>,
+    /// The language menu: the first code is answer 1, and so on.
+    pub languages: Vec<String>,
+    /// Put before a question asked again after a bad answer.
+    pub invalid: BTreeMap<String, String>,
+    pub steps: Vec<SurveyStep>,
+}
+
+/// One question of the survey.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyStep {
+    /// Names the answer in the forwarded report; `place` fills the incident's location and
+    /// `description` its description.
+    pub id: String,
+    pub answer: AnswerKind,
+    /// The question per language; `{menu}` is replaced by the numbered list of types.
+    pub question: BTreeMap<String, String>,
+}
+
+/// What a survey step accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerKind {
+    /// A number of the survey's language menu.
+    Language,
+    /// A number of the incident type menu (or a type's keyword).
+    Type,
+    /// Any non-empty text.
+    Text,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +144,8 @@ pub struct IncidentType {
 enum Target {
     Type(usize),
     Help,
+    Info(usize),
+    Survey,
 }
 
 #[derive(Debug, Clone)]
@@ -97,7 +163,13 @@ pub struct Keywords {
     pub languages: BTreeMap<String, String>,
     pub types: Vec<IncidentType>,
     pub replies: Replies,
+    /// Info keywords and their canned replies.
+    pub info: Vec<Info>,
+    /// The survey dialogue, when the table defines one.
+    pub survey: Option<Survey>,
     phrases: Vec<Phrase>,
+    /// Words that introduce a place ("karibu na", "pres de", "at"), normalised.
+    location_words: Vec<Vec<String>>,
 }
 
 /// What a message asks for.
@@ -109,6 +181,10 @@ pub enum Intent {
     Unknown,
     /// The reporter asks for the menu.
     Help,
+    /// An info keyword (index into [`Keywords::info`]): a canned reply.
+    Info(usize),
+    /// The survey's trigger word.
+    Survey,
 }
 
 /// The reading of one message.
@@ -120,6 +196,8 @@ pub struct Reading {
     pub keyword: Option<String>,
     /// The reporter's words after the keyword, as they wrote them.
     pub description: String,
+    /// The place named after a location word ("karibu na Kalimbi"), in a report.
+    pub location: Option<String>,
 }
 
 impl Keywords {
@@ -214,6 +292,51 @@ impl Keywords {
                 }
             }
         }
+        for (i, info) in file.info.iter().enumerate() {
+            for lang in langs.keys() {
+                if !info.reply.contains_key(lang) {
+                    return Err(invalid(format!(
+                        "info {:?} has no reply in {lang:?}",
+                        info.id
+                    )));
+                }
+            }
+            for (lang, kws) in &info.keywords {
+                if !langs.contains_key(lang) {
+                    return Err(invalid(format!(
+                        "info {:?}: language {lang:?} is not in [languages]",
+                        info.id
+                    )));
+                }
+                for kw in kws {
+                    add(kw, Target::Info(i), lang, &mut phrases)?;
+                }
+            }
+        }
+        if let Some(survey) = &file.survey {
+            check_survey(survey, langs, &file.types).map_err(invalid)?;
+            for kw in &survey.keywords {
+                add(kw, Target::Survey, &file.default_language, &mut phrases)?;
+            }
+        }
+        let mut location_words = Vec::new();
+        if let Some(loc) = &file.location {
+            for (lang, ws) in &loc.words {
+                if !langs.contains_key(lang) {
+                    return Err(invalid(format!(
+                        "location: language {lang:?} is not in [languages]"
+                    )));
+                }
+                for w in ws {
+                    let norm: Vec<String> = words(w).map(|w| w.norm).collect();
+                    if norm.is_empty() {
+                        return Err(invalid(format!("empty location word {w:?}")));
+                    }
+                    location_words.push(norm);
+                }
+            }
+        }
+        location_words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         for (name, set) in [
             ("ack", &file.replies.ack),
             ("unknown", &file.replies.unknown),
@@ -243,7 +366,17 @@ impl Keywords {
                 })
                 .collect(),
             replies: file.replies,
+            info: file
+                .info
+                .into_iter()
+                .map(|i| Info {
+                    id: i.id,
+                    reply: i.reply,
+                })
+                .collect(),
+            survey: file.survey,
             phrases,
+            location_words,
         })
     }
 
@@ -260,14 +393,21 @@ impl Keywords {
                     .to_string();
                 let language = self.pick_language(phrase, &words);
                 let p = &self.phrases[phrase];
+                let location = match p.target {
+                    Target::Type(_) => self.location(&description),
+                    _ => None,
+                };
                 Reading {
                     intent: match p.target {
                         Target::Type(i) => Intent::Report(i),
                         Target::Help => Intent::Help,
+                        Target::Info(i) => Intent::Info(i),
+                        Target::Survey => Intent::Survey,
                     },
                     language,
                     keyword: Some(p.words.join(" ")),
                     description,
+                    location,
                 }
             }
             None => Reading {
@@ -275,6 +415,7 @@ impl Keywords {
                 language: self.guess_language(&words, None),
                 keyword: None,
                 description: text.trim().to_string(),
+                location: None,
             },
         }
     }
@@ -283,7 +424,7 @@ impl Keywords {
     pub fn type_id(&self, intent: &Intent) -> &str {
         match intent {
             Intent::Report(i) => self.types.get(*i).map_or(UNKNOWN_TYPE, |t| t.id.as_str()),
-            Intent::Unknown | Intent::Help => UNKNOWN_TYPE,
+            _ => UNKNOWN_TYPE,
         }
     }
 
@@ -313,6 +454,73 @@ impl Keywords {
             .map(|k| k.to_uppercase())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The numbered type menu in a language: "1 Ajali 2 Vurugu ...".
+    pub fn type_menu(&self, language: &str) -> String {
+        let mut types: Vec<&IncidentType> = self.types.iter().collect();
+        types.sort_by_key(|t| t.menu);
+        types
+            .iter()
+            .map(|t| {
+                let label = t
+                    .label
+                    .get(language)
+                    .or_else(|| t.label.values().next())
+                    .map_or(t.id.as_str(), String::as_str);
+                format!("{} {label}", t.menu)
+            })
+            .collect::<Vec<_>>()
+            // The numbers already part the labels; commas would cost a second SMS.
+            .join(" ")
+    }
+
+    /// The place named after the first location word of `description`: up to four words,
+    /// stopping at punctuation, without a leading article ("at the Bisie mine, two men" →
+    /// "Bisie mine").
+    pub fn location(&self, description: &str) -> Option<String> {
+        let ws: Vec<Word> = words(description).collect();
+        for i in 0..ws.len() {
+            let Some(n) = self
+                .location_words
+                .iter()
+                .find(|lw| {
+                    i + lw.len() <= ws.len()
+                        && ws[i..i + lw.len()]
+                            .iter()
+                            .zip(lw.iter())
+                            .all(|(w, l)| w.norm == *l)
+                })
+                .map(Vec::len)
+            else {
+                continue;
+            };
+            let mut j = i + n;
+            while j < ws.len() && ARTICLES.contains(&ws[j].norm.as_str()) {
+                j += 1;
+            }
+            let mut end = j;
+            while end < ws.len() && end - j < PLACE_MAX_WORDS {
+                if STOP_WORDS.contains(&ws[end].norm.as_str()) {
+                    break;
+                }
+                end += 1;
+                // Punctuation right after a word closes the place.
+                let gap = &description
+                    [ws[end - 1].end..ws.get(end).map_or(description.len(), |w| w.start)];
+                if gap.chars().any(|c| ",.;:!?()\n".contains(c)) {
+                    break;
+                }
+            }
+            // "puits de" without what follows is no place name.
+            while end > j && CONNECTORS.contains(&ws[end - 1].norm.as_str()) {
+                end -= 1;
+            }
+            if end > j {
+                return Some(description[ws[j].start..ws[end - 1].end].to_string());
+            }
+        }
+        None
     }
 
     fn exact_match(&self, words: &[Word]) -> Option<(usize, usize, usize)> {
@@ -411,7 +619,81 @@ fn describe(types: &[TypeEntry], target: Target) -> String {
     match target {
         Target::Type(i) => format!("type {:?}", types.get(i).map_or("?", |t| t.id.as_str())),
         Target::Help => "help".into(),
+        Target::Info(i) => format!("info #{}", i + 1),
+        Target::Survey => "the survey".into(),
     }
+}
+
+/// Most words kept as a place.
+const PLACE_MAX_WORDS: usize = 4;
+/// Skipped between a location word and the place.
+const ARTICLES: &[&str] = &["the", "le", "la", "les", "l", "du"];
+/// Words that cannot end a place.
+const CONNECTORS: &[&str] = &["de", "du", "des", "wa", "ya", "of", "la", "le", "the"];
+/// Words that end a place ("at Bisie since this morning").
+const STOP_WORDS: &[&str] = &[
+    "since",
+    "and",
+    "today",
+    "yesterday",
+    "depuis",
+    "et",
+    "hier",
+    "aujourd",
+    "tangu",
+    "leo",
+    "jana",
+    "na",
+    "ni",
+];
+
+fn check_survey(
+    survey: &Survey,
+    langs: &BTreeMap<String, String>,
+    types: &[TypeEntry],
+) -> Result<(), String> {
+    if survey.keywords.is_empty() {
+        return Err("survey.keywords is empty".into());
+    }
+    for l in &survey.languages {
+        if !langs.contains_key(l) {
+            return Err(format!("survey.languages: {l:?} is not in [languages]"));
+        }
+    }
+    if survey.steps.is_empty() {
+        return Err("survey.steps is empty".into());
+    }
+    if types.is_empty() {
+        return Err("the survey needs at least one type".into());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, step) in survey.steps.iter().enumerate() {
+        if !ids.insert(step.id.as_str()) {
+            return Err(format!("survey.steps[{i}]: id {:?} is used twice", step.id));
+        }
+        if step.answer == AnswerKind::Language && survey.languages.is_empty() {
+            return Err(format!(
+                "survey.steps[{i}]: a language step needs survey.languages"
+            ));
+        }
+        for lang in langs.keys() {
+            match step.question.get(lang) {
+                Some(q) if !q.trim().is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "survey.steps[{i}] ({}) has no question in {lang:?}",
+                        step.id
+                    ));
+                }
+            }
+        }
+    }
+    for lang in langs.keys() {
+        if !survey.invalid.contains_key(lang) {
+            return Err(format!("survey.invalid has no text in {lang:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// Frequent short words of each built-in language, to tell the language of a message.
@@ -468,6 +750,7 @@ fn common_words(lang: &str) -> &'static [&'static str] {
 /// A word of the message: its normalised form and where it ends in the original text.
 struct Word {
     norm: String,
+    start: usize,
     end: usize,
 }
 
@@ -483,6 +766,7 @@ fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
             rest.next();
         }
         let mut raw = String::new();
+        let start = rest.peek().map_or(0, |&(i, _)| i);
         let mut end = 0;
         while let Some(&(i, c)) = rest.peek() {
             if !c.is_alphanumeric() && !is_combining_mark(c) {
@@ -497,6 +781,7 @@ fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
         } else {
             Some(Word {
                 norm: normalise(&raw),
+                start,
                 end,
             })
         }

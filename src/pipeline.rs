@@ -13,12 +13,12 @@ use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::intake::{Intent, Keywords};
+use crate::dialogue::{self, Action, Incoming};
+use crate::intake::Keywords;
 use crate::pdu::{self, AddressKind, Pdu};
-use crate::reply::{self, ReplyPolicy, TemplateValues};
+use crate::reply::{self, ReplyPolicy};
 use crate::store::{
-    DecodedPart, IncidentDraft, MessageRow, NewOutgoing, ReplyGuard, ReplyVerdict, Store,
-    StoreError,
+    DecodedPart, MessageRow, ReplyGuard, ReplyVerdict, Store, StoreError, TurnSettings, TurnWrite,
 };
 
 /// Rows taken from the store per step.
@@ -35,6 +35,7 @@ pub struct Pipeline {
     guard: ReplyGuard,
     reference_prefix: String,
     reassembly_timeout: Duration,
+    session_timeout: Duration,
 }
 
 impl Pipeline {
@@ -49,6 +50,7 @@ impl Pipeline {
             },
             reference_prefix: config.reference_prefix.clone(),
             reassembly_timeout: config.sms.reassembly_timeout,
+            session_timeout: config.dialogue.session_timeout,
         }
     }
 
@@ -77,6 +79,9 @@ impl Pipeline {
                         Ok(0) => {}
                         Ok(n) => tracing::warn!(messages = n, "long SMS still missing parts after the reassembly timeout: forwarded as incomplete"),
                         Err(e) => tracing::error!(error = %e, "cannot check waiting SMS parts"),
+                    }
+                    if let Err(e) = self.expire_sessions().await {
+                        tracing::error!(error = %e, "cannot close stale surveys");
                     }
                 }
             }
@@ -110,70 +115,87 @@ impl Pipeline {
 
     async fn handle_message(&self, m: MessageRow) -> Result<(), StoreError> {
         let reading = self.keywords.read(&m.text);
-        let reference = reply::reference(&self.reference_prefix, m.id);
-        let incident_type = if m.decode_status == "undecodable" {
-            crate::intake::UNKNOWN_TYPE.to_string()
-        } else {
-            self.keywords.type_id(&reading.intent).to_string()
+        let incoming = Incoming {
+            reference: reply::reference(&self.reference_prefix, m.id),
+            may_reply: self
+                .policy
+                .check(m.sender.as_deref(), m.sender_kind.as_deref()),
+            reading,
+            message: m,
         };
-        let lang = reading.language.clone();
-        let may_reply = self
-            .policy
-            .check(m.sender.as_deref(), m.sender_kind.as_deref());
-        let template = match reading.intent {
-            Intent::Report(_) => self.keywords.replies.ack.get(&lang),
-            Intent::Unknown => self.keywords.replies.unknown.get(&lang),
-            Intent::Help => self.keywords.replies.help.get(&lang),
-        };
-        let reply = match (&may_reply, template, &m.sender) {
-            (Ok(()), Some(t), Some(sender)) if m.decode_status != "undecodable" => {
-                let label = self.keywords.type_label(&reading.intent, &lang);
-                let keywords = self.keywords.keyword_list(&lang);
-                Some(NewOutgoing {
-                    modem: m.modem.clone(),
-                    recipient: sender.clone(),
-                    text: reply::render(
-                        t,
-                        &TemplateValues {
-                            reference: &reference,
-                            type_label: &label,
-                            keywords: &keywords,
-                        },
-                    ),
-                    kind: if reading.intent == Intent::Help {
-                        "help".into()
-                    } else {
-                        "ack".into()
-                    },
-                })
-            }
-            _ => None,
-        };
-        let draft = IncidentDraft {
-            message_id: m.id,
-            reference: reference.clone(),
-            incident_type: incident_type.clone(),
-            language: Some(lang.clone()),
-            description: reading.description.clone(),
-            location: None,
-        };
-        let (_, verdict) = self.store.record_incident(draft, reply, self.guard).await?;
+        let keywords = self.keywords.clone();
+        let decided = Arc::new(std::sync::Mutex::new(None));
+        let decided_in = decided.clone();
+        let for_turn = incoming.clone();
+        let result = self
+            .store
+            .conversation_turn(
+                incoming.message.id,
+                incoming.message.modem.clone(),
+                incoming.message.sender.clone(),
+                self.turn_settings(),
+                move |session| {
+                    let (plan, action) = dialogue::plan(&keywords, &for_turn, session);
+                    let incident_type = match &plan.write {
+                        TurnWrite::Incident(d) | TurnWrite::Finish { draft: d, .. } => {
+                            Some(d.incident_type.clone())
+                        }
+                        _ => None,
+                    };
+                    if let Ok(mut d) = decided_in.lock() {
+                        *d = Some((action, incident_type));
+                    }
+                    plan
+                },
+            )
+            .await?;
+        if !result.applied {
+            return Ok(());
+        }
+        let (action, incident_type) = decided
+            .lock()
+            .ok()
+            .and_then(|mut d| d.take())
+            .unwrap_or((Action::Report, None));
+        let m = &incoming.message;
+        let action = action.name();
+        let reference = &incoming.reference;
+        let incident_type = incident_type.unwrap_or_default();
         let from = crate::logging::mask_number(m.sender.as_deref());
-        match (&verdict, &may_reply) {
-            (Some(ReplyVerdict::Queued(_)), _) => {
-                tracing::info!(reference = %reference, %incident_type, language = %lang, %from, parts = m.parts, modem = %m.modem, "SMS in: report recorded, reply queued")
+        if let Some(partial) = &result.closed_partial {
+            tracing::info!(reference = %partial, %from, "survey left unanswered: forwarded as a partial report");
+        }
+        match &result.verdict {
+            Some(ReplyVerdict::Queued(_)) => {
+                tracing::info!(%reference, %action, %incident_type, language = %incoming.reading.language, %from, parts = m.parts, modem = %m.modem, "SMS in: recorded, reply queued")
             }
-            (Some(ReplyVerdict::Refused(why)), _) => {
-                tracing::warn!(reference = %reference, %incident_type, %from, reason = %why, "SMS in: report recorded, reply refused")
+            Some(ReplyVerdict::Refused(why)) => {
+                tracing::warn!(%reference, %action, %incident_type, %from, reason = %why, "SMS in: recorded, reply refused")
             }
-            (None, Err(why)) => {
-                tracing::info!(reference = %reference, %incident_type, %from, reason = %why, "SMS in: report recorded, no reply")
-            }
-            (None, Ok(())) => {
-                tracing::info!(reference = %reference, %incident_type, %from, "SMS in: report recorded")
+            None => {
+                tracing::info!(%reference, %action, %incident_type, %from, "SMS in: recorded, no reply")
             }
         }
         Ok(())
+    }
+
+    fn turn_settings(&self) -> TurnSettings {
+        TurnSettings {
+            guard: self.guard,
+            session_timeout_ms: i64::try_from(self.session_timeout.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Closes surveys left unanswered past the session timeout as partial reports.
+    pub async fn expire_sessions(&self) -> Result<usize, StoreError> {
+        let refs = self
+            .store
+            .expire_sessions(self.turn_settings().session_timeout_ms)
+            .await?;
+        for r in &refs {
+            tracing::info!(reference = %r, "survey left unanswered: forwarded as a partial report");
+        }
+        Ok(refs.len())
     }
 }
 

@@ -46,6 +46,8 @@ pub struct IncidentRow {
     pub parts: u32,
     pub decode_status: String,
     pub raw_pdus: Vec<String>,
+    /// Survey answers by step id (empty when the report came in one message).
+    pub survey_answers: std::collections::BTreeMap<String, String>,
 }
 
 /// One incident with its reply and forwarding state, for people (`demo`, `status`, `export`).
@@ -166,25 +168,7 @@ fn record_incident(
         return Ok((id, None));
     }
     let now = now_ms();
-    conn.execute(
-        "INSERT INTO incidents (message_id, reference, incident_type, language, description,
-                                location, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            draft.message_id,
-            draft.reference,
-            draft.incident_type,
-            draft.language,
-            draft.description,
-            draft.location,
-            now
-        ],
-    )?;
-    let incident_id = conn.last_insert_rowid();
-    conn.execute(
-        "UPDATE messages SET handled = 1 WHERE id = ?1",
-        [draft.message_id],
-    )?;
+    let incident_id = insert_incident(conn, &draft, None, now)?;
     let verdict = match reply {
         None => None,
         Some(out) => Some(match check_guard(conn, &out.recipient, &guard, now)? {
@@ -204,6 +188,36 @@ fn record_incident(
     Ok((incident_id, verdict))
 }
 
+/// Inserts an incident and marks its message handled.
+pub(super) fn insert_incident(
+    conn: &Connection,
+    draft: &IncidentDraft,
+    survey_answers: Option<&str>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO incidents (message_id, reference, incident_type, language, description,
+                                location, created_at_ms, survey_answers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            draft.message_id,
+            draft.reference,
+            draft.incident_type,
+            draft.language,
+            draft.description,
+            draft.location,
+            now,
+            survey_answers
+        ],
+    )?;
+    let incident_id = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE messages SET handled = 1 WHERE id = ?1",
+        [draft.message_id],
+    )?;
+    Ok(incident_id)
+}
+
 /// Loads incidents with everything the platform record needs, in id order.
 pub(super) fn load_incidents(
     conn: &Connection,
@@ -213,7 +227,7 @@ pub(super) fn load_incidents(
     let sql = format!(
         "SELECT i.id, i.reference, i.incident_type, i.language, i.description, i.location,
                 m.sender, m.sender_kind, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
-                m.decode_status, m.id
+                m.decode_status, m.id, i.survey_answers
          FROM incidents i JOIN messages m ON m.id = i.message_id
          WHERE {where_clause} ORDER BY i.id"
     );
@@ -237,6 +251,11 @@ pub(super) fn load_incidents(
                     parts: r.get(12)?,
                     decode_status: r.get(13)?,
                     raw_pdus: Vec::new(),
+                    // Written by this program as a JSON object; anything else is not ours.
+                    survey_answers: r
+                        .get::<_, Option<String>>(15)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
                 },
                 r.get::<_, i64>(14)?,
             ))

@@ -12,7 +12,9 @@ mod incidents;
 mod inspect;
 mod outgoing;
 mod received;
+mod replies;
 mod schema;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use inspect::{QuarantinedBatch, SavedModemStatus, StoreReader};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
+pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;

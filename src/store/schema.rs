@@ -118,6 +118,31 @@ CREATE TABLE modem_status (
 );
 "#,
     ),
+    // Issue 5: survey sessions, survey answers on incidents, refusal kinds for counting.
+    M::up(
+        r#"
+CREATE TABLE sessions (
+    sender          TEXT    PRIMARY KEY,
+    modem           TEXT    NOT NULL,
+    state           TEXT    NOT NULL,            -- dialogue::SessionState as JSON
+    -- What is forwarded if the survey is never finished (a partial report):
+    last_message_id INTEGER NOT NULL REFERENCES messages(id),
+    reference       TEXT    NOT NULL,
+    incident_type   TEXT    NOT NULL,
+    language        TEXT,
+    description     TEXT    NOT NULL,
+    location        TEXT,
+    answers         TEXT    NOT NULL,            -- JSON object, as in incidents.survey_answers
+    started_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX sessions_updated ON sessions(updated_at_ms);
+ALTER TABLE incidents ADD COLUMN survey_answers TEXT;
+ALTER TABLE reply_refusals ADD COLUMN kind TEXT;
+CREATE INDEX reply_refusals_at ON reply_refusals(at_ms);
+CREATE INDEX outgoing_created ON outgoing(created_at_ms);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.

@@ -1,0 +1,469 @@
+//! Reporter conversations: what one message does — a report, help, an info reply, or a turn of
+//! the Kufatilia survey (one question per SMS, the steps taken from the keyword table's
+//! `[survey]`, each answer checked and asked again once when it does not fit).
+//!
+//! This module only decides: given where a reporter's survey stands and their new message, what
+//! to record and which reply to send. The store keeps the state per sender and applies the
+//! decision in one transaction (see `store::sessions`), so a restart or a modem change never
+//! loses a half-done survey.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::intake::{AnswerKind, Intent, Keywords, Reading, Survey, UNKNOWN_TYPE};
+use crate::reply::{self, NoReply, TemplateValues};
+use crate::store::{IncidentDraft, MessageRow, NewOutgoing, ReplyPlan, TurnPlan, TurnWrite};
+
+/// Where one reporter's survey stands; kept in the store as JSON between messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    /// Index of the step whose answer is awaited.
+    pub step: usize,
+    /// Bad answers already given to this step.
+    pub retries: u32,
+    /// The reporter's language (the default until they choose).
+    pub language: String,
+    /// Answers by step id: a language code, a type id, or the reporter's text.
+    pub answers: BTreeMap<String, String>,
+}
+
+impl SessionState {
+    /// The chosen incident type, if that step was answered.
+    pub fn incident_type(&self, survey: &Survey) -> Option<&str> {
+        self.answer_of(survey, AnswerKind::Type)
+    }
+
+    /// The answer of the step with this id.
+    pub fn answer(&self, id: &str) -> Option<&str> {
+        self.answers.get(id).map(String::as_str)
+    }
+
+    fn answer_of(&self, survey: &Survey, kind: AnswerKind) -> Option<&str> {
+        survey
+            .steps
+            .iter()
+            .find(|s| s.answer == kind)
+            .and_then(|s| self.answer(&s.id))
+    }
+}
+
+/// What a message does to a survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// Ask `question`; the survey is now `state`.
+    Ask {
+        state: SessionState,
+        question: String,
+    },
+    /// The last step is answered: record the report.
+    Done { state: SessionState },
+}
+
+/// Everything known about a message before its sender's session is looked up.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub message: MessageRow,
+    pub reading: Reading,
+    /// The reference this message's incident gets (survey reports: the last message's).
+    pub reference: String,
+    /// Whether the sender may get a reply at all.
+    pub may_reply: Result<(), NoReply>,
+}
+
+/// What the message did, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Report,
+    Help,
+    Info,
+    SurveyStarted,
+    SurveyAnswer,
+    SurveyDone,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::Help => "help",
+            Action::Info => "info",
+            Action::SurveyStarted => "survey started",
+            Action::SurveyAnswer => "survey answer",
+            Action::SurveyDone => "survey complete",
+        }
+    }
+}
+
+/// Decides what `m` does, given the sender's live survey (if any).
+pub fn plan(
+    keywords: &Keywords,
+    m: &Incoming,
+    session: Option<SessionState>,
+) -> (TurnPlan, Action) {
+    let msg = &m.message;
+    let decoded = msg.decode_status != "undecodable";
+    // Only a reporter we may answer can hold a survey: a robot gets no questions.
+    let survey = keywords
+        .survey
+        .as_ref()
+        .filter(|_| decoded && m.may_reply.is_ok() && msg.sender.is_some());
+    if let Some(survey) = survey {
+        let turn = match (&m.reading.intent, session) {
+            // The trigger word (re)starts the survey, even in the middle of one.
+            (Intent::Survey, _) => Some((start(keywords, survey, &m.reading.language), true)),
+            (_, Some(state)) => Some((answer(keywords, survey, state, &msg.text), false)),
+            (_, None) => None,
+        };
+        if let Some((turn, started)) = turn {
+            return survey_plan(keywords, survey, m, turn, started);
+        }
+    }
+    let lang = m.reading.language.as_str();
+    // Help and info from a number we never answer (an operator's promo starting with "aide")
+    // are kept as reports, so nothing from outside goes unforwarded.
+    let answerable = decoded && m.may_reply.is_ok();
+    let (write, template, kind, action) = match (&m.reading.intent, answerable) {
+        (Intent::Help, true) => (
+            TurnWrite::Handled,
+            keywords.replies.help.get(lang).cloned(),
+            "help",
+            Action::Help,
+        ),
+        (Intent::Info(i), true) => (
+            TurnWrite::Handled,
+            keywords
+                .info
+                .get(*i)
+                .and_then(|info| info.reply.get(lang).cloned()),
+            "info",
+            Action::Info,
+        ),
+        (intent, _) => {
+            let (template, kind) = match intent {
+                Intent::Report(_) => (keywords.replies.ack.get(lang), "ack"),
+                _ => (keywords.replies.unknown.get(lang), "unknown"),
+            };
+            let incident_type = if decoded {
+                keywords.type_id(intent).to_string()
+            } else {
+                UNKNOWN_TYPE.to_string()
+            };
+            let draft = IncidentDraft {
+                message_id: msg.id,
+                reference: m.reference.clone(),
+                incident_type,
+                language: Some(lang.to_string()),
+                description: m.reading.description.clone(),
+                location: m.reading.location.clone(),
+            };
+            (
+                TurnWrite::Incident(draft),
+                template.filter(|_| decoded).cloned(),
+                kind,
+                Action::Report,
+            )
+        }
+    };
+    let text = template.map(|t| {
+        reply::render(
+            &t,
+            &TemplateValues {
+                reference: &m.reference,
+                type_label: &keywords.type_label(&m.reading.intent, lang),
+                keywords: &keywords.keyword_list(lang),
+            },
+        )
+    });
+    let reply = reply_plan(m, text, kind);
+    (TurnPlan { write, reply }, action)
+}
+
+fn survey_plan(
+    keywords: &Keywords,
+    survey: &Survey,
+    m: &Incoming,
+    turn: Turn,
+    started: bool,
+) -> (TurnPlan, Action) {
+    match turn {
+        Turn::Ask { state, question } => {
+            let partial = survey_draft(survey, m, &state);
+            let answers = answers_with(&state, "partial");
+            let kind = if started { "survey" } else { "question" };
+            let reply = reply_plan(m, Some(question), kind);
+            (
+                TurnPlan {
+                    write: TurnWrite::Continue {
+                        state,
+                        partial,
+                        answers,
+                    },
+                    reply,
+                },
+                if started {
+                    Action::SurveyStarted
+                } else {
+                    Action::SurveyAnswer
+                },
+            )
+        }
+        Turn::Done { state } => {
+            let draft = survey_draft(survey, m, &state);
+            let lang = state.language.as_str();
+            let intent = keywords
+                .types
+                .iter()
+                .position(|t| t.id == draft.incident_type)
+                .map_or(Intent::Unknown, Intent::Report);
+            let text = keywords.replies.ack.get(lang).map(|t| {
+                reply::render(
+                    t,
+                    &TemplateValues {
+                        reference: &m.reference,
+                        type_label: &keywords.type_label(&intent, lang),
+                        keywords: &keywords.keyword_list(lang),
+                    },
+                )
+            });
+            let reply = reply_plan(m, text, "ack");
+            let answers = answers_with(&state, "complete");
+            (
+                TurnPlan {
+                    write: TurnWrite::Finish { draft, answers },
+                    reply,
+                },
+                Action::SurveyDone,
+            )
+        }
+    }
+}
+
+/// The incident a survey gives, as far as it got; its reference is this message's.
+fn survey_draft(survey: &Survey, m: &Incoming, state: &SessionState) -> IncidentDraft {
+    IncidentDraft {
+        message_id: m.message.id,
+        reference: m.reference.clone(),
+        incident_type: state
+            .incident_type(survey)
+            .unwrap_or(UNKNOWN_TYPE)
+            .to_string(),
+        language: Some(state.language.clone()),
+        description: state.answer("description").unwrap_or_default().to_string(),
+        location: state.answer("place").map(str::to_string),
+    }
+}
+
+/// The answers as forwarded, with `survey` = `complete` or `partial`.
+fn answers_with(state: &SessionState, status: &str) -> BTreeMap<String, String> {
+    let mut answers = state.answers.clone();
+    answers.insert("survey".into(), status.into());
+    answers
+}
+
+fn reply_plan(m: &Incoming, text: Option<String>, kind: &str) -> ReplyPlan {
+    let Some(text) = text else {
+        return ReplyPlan::None;
+    };
+    match (&m.may_reply, &m.message.sender) {
+        (Ok(()), Some(sender)) => ReplyPlan::Send(NewOutgoing {
+            modem: m.message.modem.clone(),
+            recipient: sender.clone(),
+            text,
+            kind: kind.into(),
+        }),
+        (Err(why), sender) => ReplyPlan::Refused {
+            recipient: sender.clone().unwrap_or_default(),
+            kind: why.kind().into(),
+            reason: why.to_string(),
+        },
+        (Ok(()), None) => ReplyPlan::Refused {
+            recipient: String::new(),
+            kind: NoReply::NoSender.kind().into(),
+            reason: NoReply::NoSender.to_string(),
+        },
+    }
+}
+
+/// Starts a survey in `language` (the trigger's): the first question.
+pub fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
+    let state = SessionState {
+        step: 0,
+        retries: 0,
+        language: language.to_string(),
+        answers: BTreeMap::new(),
+    };
+    next(keywords, survey, state)
+}
+
+/// Takes the reporter's answer to the step awaited in `state`.
+pub fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, text: &str) -> Turn {
+    let Some(step) = survey.steps.get(state.step) else {
+        return Turn::Done { state };
+    };
+    match validate(keywords, survey, step.answer, text) {
+        Some(value) => {
+            if step.answer == AnswerKind::Language {
+                state.language = value.clone();
+            }
+            state.answers.insert(step.id.clone(), value);
+            state.step += 1;
+            state.retries = 0;
+            next(keywords, survey, state)
+        }
+        None if state.retries == 0 => {
+            state.retries = 1;
+            let question = format!(
+                "{} {}",
+                text_in(&survey.invalid, &state.language, &keywords.default_language),
+                question(keywords, survey, state.step, &state.language)
+            );
+            Turn::Ask { state, question }
+        }
+        // A second bad answer: leave the step empty rather than hold the reporter (or a robot)
+        // in a loop of questions.
+        None => {
+            state.step += 1;
+            state.retries = 0;
+            next(keywords, survey, state)
+        }
+    }
+}
+
+/// The question of step `step` in `language`, with the type menu filled in.
+pub fn question(keywords: &Keywords, survey: &Survey, step: usize, language: &str) -> String {
+    let Some(s) = survey.steps.get(step) else {
+        return String::new();
+    };
+    text_in(&s.question, language, &keywords.default_language)
+        .replace("{menu}", &keywords.type_menu(language))
+}
+
+fn next(keywords: &Keywords, survey: &Survey, state: SessionState) -> Turn {
+    if state.step >= survey.steps.len() {
+        return Turn::Done { state };
+    }
+    let question = question(keywords, survey, state.step, &state.language);
+    Turn::Ask { state, question }
+}
+
+/// The answer as stored, or None when it does not fit the step.
+fn validate(keywords: &Keywords, survey: &Survey, kind: AnswerKind, text: &str) -> Option<String> {
+    let text = text.trim();
+    match kind {
+        AnswerKind::Language => {
+            let n = menu_number(text)?;
+            survey.languages.get(n.checked_sub(1)? as usize).cloned()
+        }
+        AnswerKind::Type => {
+            if let Some(n) = menu_number(text) {
+                return keywords
+                    .types
+                    .iter()
+                    .find(|t| t.menu == n)
+                    .map(|t| t.id.clone());
+            }
+            // "ajali" is as good an answer as "1".
+            match keywords.read(text).intent {
+                Intent::Report(i) => keywords.types.get(i).map(|t| t.id.clone()),
+                _ => None,
+            }
+        }
+        AnswerKind::Text => text
+            .chars()
+            .any(char::is_alphanumeric)
+            .then(|| text.to_string()),
+    }
+}
+
+/// "2", "2.", " 2 " → 2; anything else is not a menu number.
+fn menu_number(text: &str) -> Option<u32> {
+    let t = text.trim_end_matches(|c: char| c == '.' || c == ')' || c.is_whitespace());
+    if t.is_empty() || t.len() > 3 || !t.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+fn text_in<'a>(set: &'a BTreeMap<String, String>, language: &str, default: &str) -> &'a str {
+    set.get(language)
+        .or_else(|| set.get(default))
+        .or_else(|| set.values().next())
+        .map_or("", String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw() -> Keywords {
+        Keywords::builtin().unwrap()
+    }
+
+    fn ask(turn: Turn) -> (SessionState, String) {
+        match turn {
+            Turn::Ask { state, question } => (state, question),
+            Turn::Done { state } => panic!("survey ended early: {state:?}"),
+        }
+    }
+
+    #[test]
+    fn a_french_survey_from_start_to_end() {
+        let k = kw();
+        let s = k.survey.clone().unwrap();
+        let (st, q) = ask(start(&k, &s, "sw"));
+        assert!(q.contains("1 Kiswahili 2 Francais 3 English"), "{q}");
+        let (st, q) = ask(answer(&k, &s, st, "2"));
+        assert_eq!(st.language, "fr");
+        assert!(
+            q.starts_with("Envoyez le numero: 1 Accident 2 Violence"),
+            "{q}"
+        );
+        let (st, q) = ask(answer(&k, &s, st, " 4. "));
+        assert!(q.starts_with("Ou?"), "{q}");
+        let (st, _) = ask(answer(&k, &s, st, "Nyabibwe"));
+        let Turn::Done { state } = answer(&k, &s, st, "Ils prennent 5000 FC par sac") else {
+            panic!("not done")
+        };
+        assert_eq!(state.incident_type(&s), Some("illegal_tax"));
+        assert_eq!(state.answer("place"), Some("Nyabibwe"));
+        assert_eq!(state.answers.len(), 4);
+    }
+
+    #[test]
+    fn a_bad_answer_is_asked_again_once_then_skipped() {
+        let k = kw();
+        let s = k.survey.clone().unwrap();
+        let (st, _) = ask(start(&k, &s, "sw"));
+        let (st, _) = ask(answer(&k, &s, st, "3"));
+        let (st, q) = ask(answer(&k, &s, st, "99"));
+        assert!(q.starts_with("Sorry. Send the number"), "{q}");
+        assert_eq!(st.step, 1);
+        let (st, q) = ask(answer(&k, &s, st, "what?"));
+        assert!(q.starts_with("Where?"), "moved on: {q}");
+        assert_eq!(st.incident_type(&s), None);
+        let (st, q) = ask(answer(&k, &s, st, "  ...  "));
+        assert!(q.starts_with("Sorry. Where?"), "{q}");
+        assert_eq!(st.step, 2);
+    }
+
+    #[test]
+    fn a_type_keyword_answers_the_menu() {
+        let k = kw();
+        let s = k.survey.clone().unwrap();
+        let (st, _) = ask(start(&k, &s, "sw"));
+        let (st, _) = ask(answer(&k, &s, st, "1"));
+        let (st, _) = ask(answer(&k, &s, st, "ajali"));
+        assert_eq!(st.incident_type(&s), Some("accident"));
+    }
+
+    #[test]
+    fn menu_numbers() {
+        assert_eq!(menu_number("2"), Some(2));
+        assert_eq!(menu_number("10."), Some(10));
+        assert_eq!(menu_number("2 3"), None);
+        assert_eq!(menu_number("-1"), None);
+        assert_eq!(menu_number("99999"), None);
+        assert_eq!(menu_number(""), None);
+    }
+}
