@@ -20,12 +20,14 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
     let modems = reader.modem_statuses()?;
     let quarantined = reader.quarantined_batches()?;
     let last = reader.last_incidents(5)?;
+    let refusals = reader.refusals_last_day()?;
     if json {
         let value = serde_json::json!({
             "gateway_id": config.gateway_id,
             "queues": depths,
             "modems": modems,
             "quarantined_batches": quarantined,
+            "replies_refused_last_24h": { "total": refusals.total, "by_kind": refusals.by_kind },
             "last_reports": last,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
@@ -74,6 +76,21 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
             .unwrap_or_default(),
         depths.queued_sms,
         depths.failed_sms
+    )?;
+    let kinds: Vec<String> = refusals
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    writeln!(
+        out,
+        "Replies refused in the last 24 h: {}{}",
+        refusals.total,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        }
     )?;
     if quarantined.is_empty() {
         writeln!(out, "Quarantined batches: none")?;

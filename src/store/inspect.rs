@@ -77,6 +77,11 @@ impl StoreReader {
         load_summaries(&self.conn, max - n as i64, i64::MIN, n)
     }
 
+    /// Replies refused in the last 24 hours, by kind (rate limit, budget, operator sender...).
+    pub fn refusals_last_day(&self) -> Result<super::RefusalCounts, StoreError> {
+        super::refusal_counts(&self.conn, now_ms() - 86_400_000)
+    }
+
     pub fn modem_statuses(&self) -> Result<Vec<SavedModemStatus>, StoreError> {
         let mut stmt = self
             .conn
