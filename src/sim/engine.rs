@@ -33,6 +33,9 @@ pub struct SentSms {
 pub struct Faults {
     /// Stop answering anything (the modem hangs). Received lines are still logged.
     pub hang: bool,
+    /// Hung as with `hang`, except that `AT+CFUN=1,1` still restarts it (the firmware's reset
+    /// path survives a hung AT stack on many sticks).
+    pub hang_until_reset: bool,
     /// Bytes put before every answer (line noise).
     pub garbage_before_reply: Option<Vec<u8>>,
     /// Every Nth AT+CMGS fails with `+CMS ERROR: <code>`.
@@ -417,7 +420,7 @@ impl Engine {
     }
 
     fn unsolicited(&self, lines: &[String]) -> Vec<u8> {
-        if self.faults.hang || lines.is_empty() {
+        if self.faults.hang || self.faults.hang_until_reset || lines.is_empty() {
             return Vec::new();
         }
         lines
@@ -500,6 +503,12 @@ impl Engine {
         let line = raw.trim();
         self.log_line(line);
         let echo = self.v.echo.then(|| format!("{raw}\r"));
+        if self.faults.hang_until_reset {
+            if !line.eq_ignore_ascii_case("AT+CFUN=1,1") {
+                return Reply::default();
+            }
+            self.faults.hang_until_reset = false;
+        }
         if self.faults.hang {
             return Reply::default();
         }
