@@ -7,6 +7,7 @@ pub mod at;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod forward;
 pub mod intake;
 pub mod logging;

@@ -216,7 +216,9 @@ async fn replies_of_an_unplugged_modem_go_out_once_through_its_fallback() {
     texts.sort();
     assert_eq!(
         texts,
-        ["Asante 1", "Asante 2", "Asante 3", "Asante 4", "Asante 5", "Merci"],
+        [
+            "Asante 1", "Asante 2", "Asante 3", "Asante 4", "Asante 5", "Merci"
+        ],
         "each reply exactly once"
     );
     let fallback_texts: BTreeSet<_> = through_vodacom.iter().map(|s| s.text.as_str()).collect();

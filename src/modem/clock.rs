@@ -18,7 +18,9 @@ pub enum ClockVerdict {
     /// The gateway's clock reads earlier than the release of this version.
     BeforeRelease,
     /// Gateway minus service centre, in seconds, beyond the allowed difference.
-    Skewed { seconds: i64 },
+    Skewed {
+        seconds: i64,
+    },
 }
 
 /// Compares the gateway clock `now` with a service-centre timestamp (if the message had a valid
@@ -64,7 +66,10 @@ mod tests {
     fn verdicts() {
         let now = datetime!(2027-03-01 12:00 UTC);
         assert_eq!(check(now, None, TEN_MIN), ClockVerdict::Fine);
-        assert_eq!(check(now, Some(now - Duration::from_secs(300)), TEN_MIN), ClockVerdict::Fine);
+        assert_eq!(
+            check(now, Some(now - Duration::from_secs(300)), TEN_MIN),
+            ClockVerdict::Fine
+        );
         assert_eq!(
             check(now, Some(now - Duration::from_secs(3600)), TEN_MIN),
             ClockVerdict::Skewed { seconds: 3600 }
@@ -74,7 +79,14 @@ mod tests {
             ClockVerdict::Skewed { seconds: -7200 }
         );
         let boot_1970 = datetime!(1970-01-01 00:01 UTC);
-        assert_eq!(check(boot_1970, Some(now), TEN_MIN), ClockVerdict::BeforeRelease);
-        assert!(warning(&ClockVerdict::Skewed { seconds: -7200 }).unwrap().contains("behind"));
+        assert_eq!(
+            check(boot_1970, Some(now), TEN_MIN),
+            ClockVerdict::BeforeRelease
+        );
+        assert!(
+            warning(&ClockVerdict::Skewed { seconds: -7200 })
+                .unwrap()
+                .contains("behind")
+        );
     }
 }

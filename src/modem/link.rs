@@ -18,9 +18,9 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::at::commands::{
-    At, Cfun, Cgmi, Cgmm, Cgmr, Cgsn, Ccid, Cimi, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi, CpinEnter, CpinQuery, CpmsSet,
-    CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState, Raw, RegStatus, rssi_to_dbm,
-    signal_word,
+    At, Ccid, Cfun, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi,
+    CpinEnter, CpinQuery, CpmsSet, CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState,
+    Raw, RegStatus, rssi_to_dbm, signal_word,
 };
 use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
 use crate::config::{ModemConfig, SmsConfig};
@@ -518,8 +518,14 @@ impl Session<'_> {
         let mut tries = vec![];
         if self.link.opts.submit.status_report {
             // Reports stored and announced (+CDSI), else pushed to us (+CDS).
-            tries.push(Cnmi { ds: 2, ..Cnmi::STORE_AND_NOTIFY });
-            tries.push(Cnmi { ds: 1, ..Cnmi::STORE_AND_NOTIFY });
+            tries.push(Cnmi {
+                ds: 2,
+                ..Cnmi::STORE_AND_NOTIFY
+            });
+            tries.push(Cnmi {
+                ds: 1,
+                ..Cnmi::STORE_AND_NOTIFY
+            });
         }
         tries.push(Cnmi::STORE_AND_NOTIFY);
         for cnmi in tries {
@@ -531,7 +537,9 @@ impl Session<'_> {
                     return Ok(());
                 }
                 Err(e) if e.is_link_fault() => return Err(e.into()),
-                Err(e) => tracing::info!(modem = %self.name(), command = %cnmi.line(), error = %e, "indication setting refused"),
+                Err(e) => {
+                    tracing::info!(modem = %self.name(), command = %cnmi.line(), error = %e, "indication setting refused")
+                }
             }
         }
         tracing::warn!(modem = %self.name(), "modem refuses AT+CNMI=2,1,0,0,0; relying on the periodic sweep");
@@ -923,8 +931,12 @@ impl Session<'_> {
             if !c.status.snapshot().down_for_at_least(c.after) {
                 continue;
             }
-            let (name, lock, status, after) =
-                (c.name.clone(), c.send_lock.clone(), c.status.clone(), c.after);
+            let (name, lock, status, after) = (
+                c.name.clone(),
+                c.send_lock.clone(),
+                c.status.clone(),
+                c.after,
+            );
             self.send_queue(&name, &lock, Some((status, after))).await?;
         }
         Ok(())
@@ -1073,7 +1085,8 @@ impl Session<'_> {
 
 /// Which quirks to follow, from the identification.
 pub fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
-    let text = format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
+    let text =
+        format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
     if text.contains("huawei") {
         "huawei"
     } else if text.contains("simcom") || text.contains("sim800") || text.contains("sim7600") {

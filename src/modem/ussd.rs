@@ -44,7 +44,8 @@ fn unpack_septets(octets: &[u8]) -> Vec<u8> {
 /// UCS-2; the hex forms are recognised and decoded, anything else is kept as it came.
 pub fn decode_answer(text: &str, dcs: Option<u8>) -> String {
     let t = text.trim();
-    let is_hex = t.len() >= 4 && t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex =
+        t.len() >= 4 && t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit());
     let Some(dcs) = dcs.filter(|_| is_hex) else {
         return t.to_string();
     };
@@ -103,11 +104,17 @@ mod tests {
 
     #[test]
     fn text_packed_gsm7_and_ucs2_answers() {
-        assert_eq!(decode_answer("Solde: 1250.00 FC", Some(15)), "Solde: 1250.00 FC");
+        assert_eq!(
+            decode_answer("Solde: 1250.00 FC", Some(15)),
+            "Solde: 1250.00 FC"
+        );
         // "Solde: 12" packed in GSM-7 (TS 23.038 §6.1.2.1.1).
         let packed = crate::sim::engine::pack_gsm7_hex("Solde: 12");
         assert_eq!(decode_answer(&packed, Some(15)), "Solde: 12");
-        assert_eq!(decode_answer("0053006F006C0064006500200035", Some(72)), "Solde 5");
+        assert_eq!(
+            decode_answer("0053006F006C0064006500200035", Some(72)),
+            "Solde 5"
+        );
         // UCS-2 with a language prefix (dcs 0x11) reads the same way.
         assert_eq!(decode_answer("00340032", Some(0x11)), "42");
         // Not hex, or no dcs: as it came.

@@ -57,7 +57,13 @@ impl Personality {
             Personality::Generic => &[],
             Personality::Huawei => &["^BOOT:20952548,0,0,0,75", "^SRVST: 2", "^MODE: 5,4"],
             Personality::Sim800 => &["RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"],
-            Personality::Quectel => &["RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"],
+            Personality::Quectel => &[
+                "RDY",
+                "+CFUN: 1",
+                "+CPIN: READY",
+                "+QUSIM: 1",
+                "+QIND: SMS DONE",
+            ],
         }
     }
 }

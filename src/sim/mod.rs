@@ -123,7 +123,8 @@ impl SimModem {
 
     /// The network sends a status report (PDU hex with its SMSC prefix, e.g. `00` for none).
     pub fn inject_status_report(&self, pdu_hex: &str) {
-        let bytes = lock(&self.inner.engine).deliver_status_report(pdu_hex.trim().to_ascii_uppercase());
+        let bytes =
+            lock(&self.inner.engine).deliver_status_report(pdu_hex.trim().to_ascii_uppercase());
         self.send_out(bytes);
     }
 
