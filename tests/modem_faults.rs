@@ -541,3 +541,46 @@ async fn huawei_boot_heartbeats_do_not_restart_the_set_up() {
     assert_eq!(link.status.snapshot().personality, "huawei");
     link.stop().await;
 }
+
+#[tokio::test]
+async fn a_sim800_behind_a_pin_is_reset_and_unlocked_again_after_it_re_enumerates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let pin_file = dir.path().join("pin");
+    kufatilia_gateway::secrets::write_secret(&pin_file, b"4321\n").unwrap();
+    let sim = SimModem::start(SimConfig {
+        personality: Personality::Sim800,
+        pin: Some("4321".into()),
+        link: Some(dir.path().join("sim800-by-id")),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = modem_config("sim800", &sim.device_path());
+    cfg.pin_file = Some(pin_file);
+    let mut link = start(cfg, &store);
+    link.wait_state(LinkState::Ready).await;
+    assert_eq!(link.status.snapshot().personality, "simcom");
+    sim.inject_pdu(&pdu(1));
+    eventually("first stored", || async { stored(&store).await.len() == 1 }).await;
+
+    sim.set_faults(|f| f.hang_until_reset = true);
+    sim.inject_pdu(&pdu(2));
+    link.wait_state(LinkState::Recovering).await;
+    eventually("the reset happened", || async { sim.resets() == 1 }).await;
+    link.wait_state(LinkState::Ready).await;
+    eventually("the message of the hung time stored", || async {
+        stored(&store).await.len() == 2
+    })
+    .await;
+    eventually("the SIM emptied", || async { sim.sim_used() == 0 }).await;
+    // One PIN entry per boot of the SIM, never a second try in a row.
+    let pins = sim
+        .command_log()
+        .iter()
+        .filter(|l| l.starts_with("AT+CPIN="))
+        .count();
+    assert_eq!(pins, 2, "{:?}", sim.command_log());
+    assert_reads_before_deletes(&sim.command_log());
+    link.stop().await;
+}

@@ -228,6 +228,12 @@ impl ModemLink {
             return Err(e).with_context(|| format!("modem {}", self.cfg.name));
         }
         let name = self.cfg.name.clone();
+        // No message needed to see a clock that reads earlier than this version's release.
+        let verdict = super::clock::check(OffsetDateTime::now_utc(), None, Duration::MAX);
+        if let Some(w) = super::clock::warning(&verdict) {
+            tracing::warn!(modem = %name, warning = %w, "clock check");
+            self.status.update(|s| s.clock_warning = Some(w));
+        }
         let mut backoff = self.opts.backoff_start;
         let mut silent_sessions = 0u32;
         let mut first = true;

@@ -158,13 +158,13 @@ fn crlf(line: &str) -> String {
 }
 
 /// Packs text into GSM 7-bit septets, as hex. Only the characters whose GSM code is their ASCII
-/// code are kept (letters, digits, space and most punctuation); others become '?'. Enough for the
+/// code are kept (letters, digits, space, CR, LF and most punctuation); others become '?'. Enough for the
 /// balance answers a test needs.
 pub fn pack_gsm7_hex(text: &str) -> String {
     let septets: Vec<u8> = text
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || " !\"#%&'()*+,-./:;<=>?".contains(c) {
+            if c.is_ascii_alphanumeric() || " !\"#%&'()*+,-./:;<=>?\r\n".contains(c) {
                 c as u8
             } else {
                 b'?'
