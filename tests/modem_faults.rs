@@ -185,6 +185,12 @@ async fn replies_of_an_unplugged_modem_go_out_once_through_its_fallback() {
     // While orange works, its replies go out on orange only.
     queue(&store, "orange", "+243811111111", "Asante 1").await;
     orange_sim.wait_for_sent(1, WAIT).await;
+    // Recorded as sent before the unplug (an unplug while the answer is on its way leaves the
+    // send in doubt, and it is retried: at least once).
+    eventually("the first reply marked sent", || async {
+        store.queue_depths().await.unwrap().queued_sms == 0
+    })
+    .await;
 
     orange_sim.unplug().await;
     orange.wait_state(LinkState::Recovering).await;
