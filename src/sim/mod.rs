@@ -26,6 +26,8 @@ use pty::Pty;
 
 /// Longest command line the simulated modem keeps; the rest is dropped, like a real modem's buffer.
 const MAX_INPUT: usize = 4096;
+/// How long the answer to `AT+CFUN=1,1` stays readable before the device goes away.
+const RESET_DRAIN: Duration = Duration::from_millis(100);
 /// How long a write may wait for a reader before the output is dropped.
 const WRITE_LIMIT: Duration = Duration::from_secs(2);
 
@@ -388,7 +390,9 @@ async fn io_task(
                     }
                     if reply.rebooted {
                         reset_reenumerate(Arc::clone(&inner));
-                        // The device goes away: its pty closes with this task.
+                        // The device goes away: its pty closes with this task, once the reader
+                        // had time to take the answer (a hangup discards unread input).
+                        tokio::time::sleep(RESET_DRAIN).await;
                         return;
                     }
                 }
