@@ -590,3 +590,41 @@ async fn a_sim800_behind_a_pin_is_reset_and_unlocked_again_after_it_re_enumerate
     assert_reads_before_deletes(&sim.command_log());
     link.stop().await;
 }
+
+#[tokio::test]
+async fn an_unregistered_modem_still_gives_its_stored_messages_and_keeps_its_replies_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig {
+        registration: 2,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.inject_pdu(&pdu(1));
+    let mut link = start(modem_config("searching", &sim.device_path()), &store);
+    link.wait_state(LinkState::Ready).await;
+    assert_eq!(
+        link.status.snapshot().registration.as_deref(),
+        Some("searching")
+    );
+    eventually("the stored message taken", || async {
+        stored(&store).await.len() == 1 && sim.sim_used() == 0
+    })
+    .await;
+    // Sending fails while not registered (+CMS ERROR: 331) and is retried later.
+    queue(&store, "searching", "+243812345678", "Asante.").await;
+    eventually("the failure recorded", || async {
+        link.status.snapshot().send_failures == 1
+    })
+    .await;
+    let depths = store.queue_depths().await.unwrap();
+    assert_eq!((depths.queued_sms, depths.failed_sms), (1, 0));
+    assert!(sim.sent().is_empty());
+    sim.set_registration(1);
+    eventually("registration seen", || async {
+        link.status.snapshot().registration.as_deref() == Some("home")
+    })
+    .await;
+    link.stop().await;
+}
