@@ -1,12 +1,22 @@
-//! The link task of one modem: open, initialise, take every received message into the store and
-//! only then delete it from the SIM, send the queued replies, and recover from faults.
+//! The link task of one modem: open, initialise, take every received message (and status report)
+//! into the store and only then delete it from the SIM, send the queued replies, and recover from
+//! faults.
 //!
-//! Recovery: a command that times out has already been resynchronised by the client; when the line
-//! is lost or the modem stays silent, the session ends, the port is closed and opened again with a
-//! backoff capped at `backoff_max`. After two sessions in a row in which the modem never answered,
-//! the next one starts with a modem reset (`AT+CFUN=1,1`). Nothing is lost across any of these: a
-//! message leaves the SIM only after the store said it is on disk, and the sweep at every start
-//! takes whatever is still there.
+//! Recovery ladder: a command that times out is retried once after the client resynchronised;
+//! then the session ends, the port is closed and opened again with a backoff capped at
+//! `backoff_max` (60 s). After two sessions in a row in which the modem never answered, the next
+//! one starts with a modem reset (`AT+CFUN=1,1`); a USB stick then drops off the bus and comes back
+//! at the same `/dev/serial/by-id` path, which the reopening waits for. Nothing is lost across any
+//! of these: a message leaves the SIM only after the store said it is on disk, and the sweep at
+//! every start takes whatever is still there.
+//!
+//! Fallback: a link may cover for other modems ([`ModemLink::cover_for`]); once one has been down
+//! for its `fallback_after`, this link also sends that modem's queue. Each modem's queue is sent
+//! under its own lock, taken by whichever link sends it, so no row goes out twice.
+//!
+//! A send that fails is recorded in the store, which retries it with backoff and finally marks it
+//! failed with the modem's reason. A send whose answer was lost with the line (unplugged between
+//! the PDU and `+CMGS:`) may have gone out; it is retried too — at least once, never silently lost.
 
 use std::sync::Arc;
 use std::time::Duration;
