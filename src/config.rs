@@ -103,6 +103,13 @@ pub struct ModemConfig {
     /// USSD code that asks the operator for the airtime balance (e.g. `*100#`).
     #[serde(default)]
     pub balance_ussd: Option<String>,
+    /// A balance (the first number of the USSD answer) below this raises a warning in the log
+    /// and in the heartbeat.
+    #[serde(default)]
+    pub low_balance_below: Option<f64>,
+    /// How long this modem must be down before its `fallback` sends its replies.
+    #[serde(default = "defaults::fallback_after", with = "humantime_serde")]
+    pub fallback_after: Duration,
 }
 
 /// Where and how incidents are forwarded.
@@ -170,6 +177,9 @@ pub struct SmsConfig {
     /// A long SMS still missing parts after this long is forwarded as incomplete.
     #[serde(default = "defaults::reassembly_timeout", with = "humantime_serde")]
     pub reassembly_timeout: Duration,
+    /// Warn when the gateway's clock and a message's service-centre time differ by more.
+    #[serde(default = "defaults::clock_warning_after", with = "humantime_serde")]
+    pub clock_warning_after: Duration,
 }
 
 /// What of the reporter leaves the box.
@@ -230,6 +240,12 @@ mod defaults {
     pub fn max_per_day() -> u32 {
         300
     }
+    pub fn fallback_after() -> Duration {
+        Duration::from_secs(120)
+    }
+    pub fn clock_warning_after() -> Duration {
+        Duration::from_secs(600)
+    }
     pub fn reassembly_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
@@ -258,6 +274,7 @@ impl Default for SmsConfig {
             validity: None,
             status_reports: false,
             reassembly_timeout: defaults::reassembly_timeout(),
+            clock_warning_after: defaults::clock_warning_after(),
         }
     }
 }

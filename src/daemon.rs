@@ -80,13 +80,27 @@ impl Daemon {
         });
 
         let options = ModemOptions::with_sms_config(&config.sms);
+        let mut links: Vec<ModemLink> = config
+            .modems
+            .iter()
+            .map(|m| ModemLink::new(m.clone(), store.clone(), options.clone()))
+            .collect();
+        // A modem's fallback sends its replies while it is down (config validation made sure
+        // the name is another modem's).
+        for (i, modem) in config.modems.iter().enumerate() {
+            if let Some(fallback) = &modem.fallback
+                && let Some(j) = config.modems.iter().position(|m| &m.name == fallback)
+            {
+                let (status, lock) = (links[i].status(), links[i].send_lock());
+                links[j].cover_for(&modem.name, status, lock, modem.fallback_after);
+            }
+        }
         let mut modems = Vec::new();
-        for modem in &config.modems {
-            let link = ModemLink::new(modem.clone(), store.clone(), options.clone());
+        for link in links {
             modems.push(link.status());
+            let name = format!("modem {}", link.name());
             // The link is kept across a restart of its task, so its status handle stays valid.
             let link = Arc::new(tokio::sync::Mutex::new(link));
-            let name = format!("modem {}", modem.name);
             spawn_stage(&mut tasks, &name, shutdown.clone(), move |s| {
                 let link = link.clone();
                 async move { link.lock().await.run(s).await }

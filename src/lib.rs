@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod dialogue;
+pub mod doctor;
 pub mod forward;
 pub mod intake;
 pub mod logging;

@@ -54,6 +54,15 @@ enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Check each modem (device, identity, SIM, PIN, network, signal, storage, balance) and the
+    /// platform, with what to fix; exit 0 when all is good, 69 otherwise.
+    #[command(
+        after_help = "Example:\n  kufatilia-gateway doctor --config /etc/kufatilia-gateway/gateway.toml\n\nThe modems the running gateway holds show as busy: stop the service first to check them."
+    )]
+    Doctor {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
     #[command(after_help = "Example:\n  kufatilia-gateway demo")]
     Demo,
@@ -142,6 +151,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::CheckConfig { config } => check_config(config),
+        Command::Doctor { config } => doctor(config),
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
         Command::DecodePdu { hex } => decode_pdu(&hex),
         Command::Status { config, json } => with_config(&config, |c| {
@@ -284,6 +294,33 @@ fn check_config(path: PathBuf) -> ExitCode {
             eprintln!("error: {e}");
         }
         ExitCode::from(exit::CONFIG)
+    }
+}
+
+fn doctor(path: PathBuf) -> ExitCode {
+    let config = match load_config(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut good = false;
+    let code = with_runtime(|rt| {
+        let report = rt.block_on(kufatilia_gateway::doctor::run(
+            &config,
+            &kufatilia_gateway::doctor::DoctorOptions::default(),
+        ));
+        print!("{}", report.text);
+        good = report.all_good();
+        if good {
+            println!("all good");
+        } else {
+            println!("{} problem(s) to fix", report.problems.len());
+        }
+        Ok(())
+    });
+    if good {
+        code
+    } else {
+        ExitCode::from(exit::UNAVAILABLE)
     }
 }
 

@@ -38,6 +38,8 @@ fn modem_config(name: &str, device: &Path) -> ModemConfig {
         send_gap: Duration::ZERO,
         fallback: None,
         balance_ussd: None,
+        low_balance_below: None,
+        fallback_after: Duration::from_millis(500),
     }
 }
 

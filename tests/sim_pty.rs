@@ -141,3 +141,74 @@ async fn the_port_is_opened_at_a_known_speed_only() {
         drop(port::open(&sim.device_path(), *baud).unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_reset_drops_the_device_and_a_new_one_appears_at_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("usb-modem-if00");
+    let sim = SimModem::start(SimConfig {
+        link: Some(link.clone()),
+        reset_gone_for: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut port = port::open(&link, 115200).unwrap();
+    exchange(&mut port, b"ATE0\r", DONE).await;
+    let ok = exchange(&mut port, b"AT+CFUN=1,1\r", DONE).await;
+    assert!(ok.ends_with("OK\r\n"), "{ok:?}");
+    // The old device goes away: its line ends.
+    let mut buf = [0u8; 64];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, port.read(&mut buf))
+            .await
+            .expect("the line never ended after the reset")
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue, // boot lines, if any
+        }
+    }
+    drop(port);
+    // Gone from the bus for a while (the path disappears), then back at the same path.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while std::fs::symlink_metadata(&link).is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "never went away");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = loop {
+        if let Ok(p) = std::fs::read_link(&link)
+            && sim.is_plugged()
+        {
+            break p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never came back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(after.exists(), "a new device after re-enumeration");
+    assert_eq!(sim.resets(), 1);
+    let mut port = port::open(&link, 115200).unwrap();
+    // A fresh start: echo is on again.
+    let answer = exchange(&mut port, b"AT\r", DONE).await;
+    assert!(answer.contains("AT\r"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn status_reports_follow_the_cnmi_ds_setting() {
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let mut port = port::open(&sim.device_path(), 115200).unwrap();
+    exchange(&mut port, b"ATE0\r", DONE).await;
+    const REPORT: &str = "0006D60B911326880736F4111011719551401110117195714000";
+    // ds=1: straight to the line.
+    exchange(&mut port, b"AT+CNMI=2,1,0,1,0\r", DONE).await;
+    sim.inject_status_report(REPORT);
+    let pushed = exchange(&mut port, b"", &[&format!("{REPORT}\r\n")]).await;
+    assert!(pushed.contains("+CDS: 25\r\n"), "{pushed:?}");
+    assert_eq!(sim.sim_used(), 0);
+    // ds=2: stored and announced.
+    exchange(&mut port, b"AT+CNMI=2,1,0,2,0\r", DONE).await;
+    sim.inject_status_report(REPORT);
+    let announced = exchange(&mut port, b"", &["+CDSI: \"SM\",1\r\n"]).await;
+    assert!(announced.contains("+CDSI"), "{announced:?}");
+    assert_eq!(sim.sim_used(), 1);
+}

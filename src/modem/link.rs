@@ -1,25 +1,36 @@
-//! The link task of one modem: open, initialise, take every received message into the store and
-//! only then delete it from the SIM, send the queued replies, and recover from faults.
+//! The link task of one modem: open, initialise, take every received message (and status report)
+//! into the store and only then delete it from the SIM, send the queued replies, and recover from
+//! faults.
 //!
-//! Recovery: a command that times out has already been resynchronised by the client; when the line
-//! is lost or the modem stays silent, the session ends, the port is closed and opened again with a
-//! backoff capped at `backoff_max`. After two sessions in a row in which the modem never answered,
-//! the next one starts with a modem reset (`AT+CFUN=1,1`). Nothing is lost across any of these: a
-//! message leaves the SIM only after the store said it is on disk, and the sweep at every start
-//! takes whatever is still there.
+//! Recovery ladder: a command that times out is retried once after the client resynchronised;
+//! then the session ends, the port is closed and opened again with a backoff capped at
+//! `backoff_max` (60 s). After two sessions in a row in which the modem never answered, the next
+//! one starts with a modem reset (`AT+CFUN=1,1`); a USB stick then drops off the bus and comes back
+//! at the same `/dev/serial/by-id` path, which the reopening waits for. Nothing is lost across any
+//! of these: a message leaves the SIM only after the store said it is on disk, and the sweep at
+//! every start takes whatever is still there.
+//!
+//! Fallback: a link may cover for other modems ([`ModemLink::cover_for`]); once one has been down
+//! for its `fallback_after`, this link also sends that modem's queue. Each modem's queue is sent
+//! under its own lock, taken by whichever link sends it, so no row goes out twice.
+//!
+//! A send that fails is recorded in the store, which retries it with backoff and finally marks it
+//! failed with the modem's reason. A send whose answer was lost with the line (unplugged between
+//! the PDU and `+CMGS:`) may have gone out; it is retried too — at least once, never silently lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::at::commands::{
-    At, Cfun, Cgmi, Cgmm, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi, CpinEnter, CpinQuery, CpmsSet,
-    CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState, Raw, RegStatus, rssi_to_dbm,
-    signal_word,
+    At, Ccid, Cfun, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi,
+    CpinEnter, CpinQuery, CpmsSet, CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState,
+    Raw, RegStatus, rssi_to_dbm, signal_word,
 };
 use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
 use crate::config::{ModemConfig, SmsConfig};
@@ -53,8 +64,13 @@ pub struct ModemOptions {
     /// How often the airtime balance is asked by USSD (when the modem has a `balance_ussd` code).
     pub balance_interval: Duration,
     /// How replies are encoded (transliteration, validity, status reports); the concatenation
-    /// reference is rotated by the link.
+    /// reference is rotated by the link. With status reports asked, the modem is also told to
+    /// pass them on (`AT+CNMI=...,2,...`).
     pub submit: SubmitOptions,
+    /// Longest wait at start-up for the modem to register on the network.
+    pub registration_wait: Duration,
+    /// A message whose service-centre time differs from the gateway's clock by more is logged.
+    pub clock_warning_after: Duration,
 }
 
 impl ModemOptions {
@@ -67,6 +83,7 @@ impl ModemOptions {
                 transliterate: sms.transliterate,
                 ..SubmitOptions::default()
             },
+            clock_warning_after: sms.clock_warning_after,
             ..ModemOptions::default()
         }
     }
@@ -89,6 +106,8 @@ impl Default for ModemOptions {
                 transliterate: true,
                 ..SubmitOptions::default()
             },
+            registration_wait: Duration::from_secs(60),
+            clock_warning_after: Duration::from_secs(600),
         }
     }
 }
@@ -113,6 +132,25 @@ impl From<AtError> for SessionEnd {
     }
 }
 
+/// Asks a running link for the airtime balance now (the answer lands in its status).
+#[derive(Debug, Clone)]
+pub struct BalanceRequest(Arc<Notify>);
+
+impl BalanceRequest {
+    pub fn ask(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Another modem whose replies this link sends while that one is down.
+#[derive(Debug)]
+struct Covered {
+    name: String,
+    status: StatusHandle,
+    send_lock: Arc<Mutex<()>>,
+    after: Duration,
+}
+
 /// One modem's link task. See the module documentation.
 pub struct ModemLink {
     cfg: ModemConfig,
@@ -122,6 +160,11 @@ pub struct ModemLink {
     concat_reference: u8,
     /// A PIN was refused once: it is never tried again.
     pin_refused: bool,
+    /// Held while this modem's queue is being sent, by this link or by its fallback, so that no
+    /// row goes out twice.
+    send_lock: Arc<Mutex<()>>,
+    covers: Vec<Covered>,
+    balance_now: Arc<Notify>,
 }
 
 impl std::fmt::Debug for ModemLink {
@@ -143,7 +186,37 @@ impl ModemLink {
             status,
             concat_reference: rand::random(),
             pin_refused: false,
+            send_lock: Arc::new(Mutex::new(())),
+            covers: Vec::new(),
+            balance_now: Arc::new(Notify::new()),
         }
+    }
+
+    /// The lock held while this modem's queue is sent; give it to the link that covers for it.
+    pub fn send_lock(&self) -> Arc<Mutex<()>> {
+        self.send_lock.clone()
+    }
+
+    /// Makes this link the fallback of modem `name`: once `status` has been down for `after`,
+    /// this link also sends the replies queued for `name`, under `send_lock`.
+    pub fn cover_for(
+        &mut self,
+        name: &str,
+        status: StatusHandle,
+        send_lock: Arc<Mutex<()>>,
+        after: Duration,
+    ) {
+        self.covers.push(Covered {
+            name: name.to_string(),
+            status,
+            send_lock,
+            after,
+        });
+    }
+
+    /// A handle to ask for the balance now, on demand.
+    pub fn balance_request(&self) -> BalanceRequest {
+        BalanceRequest(self.balance_now.clone())
     }
 
     /// The status of this modem, readable from anywhere while the link runs.
@@ -165,6 +238,12 @@ impl ModemLink {
             return Err(e).with_context(|| format!("modem {}", self.cfg.name));
         }
         let name = self.cfg.name.clone();
+        // No message needed to see a clock that reads earlier than this version's release.
+        let verdict = super::clock::check(OffsetDateTime::now_utc(), None, Duration::MAX);
+        if let Some(w) = super::clock::warning(&verdict) {
+            tracing::warn!(modem = %name, warning = %w, "clock check");
+            self.status.update(|s| s.clock_warning = Some(w));
+        }
         let mut backoff = self.opts.backoff_start;
         let mut silent_sessions = 0u32;
         let mut first = true;
@@ -376,17 +455,13 @@ impl Session<'_> {
         }
         self.identify().await?;
         self.unlock_sim().await?;
+        self.identify_sim().await?;
         self.cmd(&Cmgf::Pdu).await.map_err(|e| match e {
             e if e.is_link_fault() => SessionEnd::from(e),
             e => SessionEnd::Fatal(format!("modem refuses PDU mode (AT+CMGF=0): {e}")),
         })?;
         self.select_storage("SM").await?;
-        if let Err(e) = self.cmd(&Cnmi::STORE_AND_NOTIFY).await {
-            if e.is_link_fault() {
-                return Err(e.into());
-            }
-            tracing::warn!(modem = %self.name(), error = %e, "modem refuses AT+CNMI=2,1,0,0,0; relying on the periodic sweep");
-        }
+        self.set_indications().await?;
         match self.cmd(&CscaQuery).await {
             Ok(smsc) => {
                 if smsc.is_none() {
@@ -397,6 +472,7 @@ impl Session<'_> {
             Err(e) if e.is_link_fault() => return Err(e.into()),
             Err(e) => tracing::info!(modem = %self.name(), error = %e, "AT+CSCA? refused"),
         }
+        self.wait_registration().await?;
         self.refresh_health().await?;
         self.link.status.set_state(LinkState::Ready, None);
         tracing::info!(modem = %self.name(), "modem ready");
@@ -406,10 +482,10 @@ impl Session<'_> {
     async fn identify(&mut self) -> Result<(), SessionEnd> {
         let manufacturer = self.optional(&Cgmi).await?;
         let model = self.optional(&Cgmm).await?;
-        let huawei = manufacturer
-            .as_deref()
-            .is_some_and(|m| m.to_ascii_lowercase().contains("huawei"));
-        if huawei {
+        let revision = self.optional(&Cgmr).await?;
+        let imei = self.optional(&Cgsn).await?;
+        let personality = personality_of(manufacturer.as_deref(), model.as_deref());
+        if personality == "huawei" {
             // Huawei sticks flood the line with ^RSSI/^MODE/^BOOT unless told not to.
             if let Err(e) = self.cmd(&Raw::new("AT^CURC=0")).await {
                 if e.is_link_fault() {
@@ -418,12 +494,95 @@ impl Session<'_> {
                 tracing::info!(modem = %self.name(), error = %e, "AT^CURC=0 refused");
             }
         }
-        tracing::info!(modem = %self.name(), manufacturer = ?manufacturer, model = ?model, "modem identified");
+        tracing::info!(modem = %self.name(), manufacturer = ?manufacturer, model = ?model, revision = ?revision, personality, "modem identified");
         self.link.status.update(|s| {
             s.manufacturer = manufacturer;
             s.model = model;
+            s.revision = revision;
+            s.imei = imei;
+            s.personality = personality.into();
         });
         Ok(())
+    }
+
+    /// The SIM's IMSI and ICCID (readable once the PIN is in); either may be missing.
+    async fn identify_sim(&mut self) -> Result<(), SessionEnd> {
+        let imsi = self.optional(&Cimi).await?;
+        let iccid = match self.optional(&Ccid).await? {
+            Some(c) => Some(c),
+            // Huawei has it as AT^ICCID?.
+            None if self.link.status.handle().snapshot().personality == "huawei" => self
+                .optional(&Raw::new("AT^ICCID?"))
+                .await?
+                .and_then(|lines| {
+                    lines
+                        .iter()
+                        .find_map(|l| l.strip_prefix("^ICCID:").map(|v| v.trim().to_string()))
+                }),
+            None => None,
+        };
+        tracing::info!(modem = %self.name(), imsi = ?imsi, iccid = ?iccid, "SIM identified");
+        self.link.status.update(|s| {
+            s.imsi = imsi;
+            s.iccid = iccid;
+        });
+        Ok(())
+    }
+
+    /// New messages (and status reports, when asked for) stored and announced by index.
+    async fn set_indications(&mut self) -> Result<(), SessionEnd> {
+        let mut tries = vec![];
+        if self.link.opts.submit.status_report {
+            // Reports stored and announced (+CDSI), else pushed to us (+CDS).
+            tries.push(Cnmi {
+                ds: 2,
+                ..Cnmi::STORE_AND_NOTIFY
+            });
+            tries.push(Cnmi {
+                ds: 1,
+                ..Cnmi::STORE_AND_NOTIFY
+            });
+        }
+        tries.push(Cnmi::STORE_AND_NOTIFY);
+        for cnmi in tries {
+            match self.cmd(&cnmi).await {
+                Ok(()) => {
+                    if self.link.opts.submit.status_report && cnmi.ds == 0 {
+                        tracing::warn!(modem = %self.name(), "modem refuses to pass status reports on; the sweep will still find stored ones");
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_link_fault() => return Err(e.into()),
+                Err(e) => {
+                    tracing::info!(modem = %self.name(), command = %cnmi.line(), error = %e, "indication setting refused")
+                }
+            }
+        }
+        tracing::warn!(modem = %self.name(), "modem refuses AT+CNMI=2,1,0,0,0; relying on the periodic sweep");
+        Ok(())
+    }
+
+    /// Waits (bounded) for the modem to register; a modem that does not is still used, since the
+    /// messages already on its SIM can be taken.
+    async fn wait_registration(&mut self) -> Result<(), SessionEnd> {
+        let deadline = Instant::now() + self.link.opts.registration_wait;
+        loop {
+            let stat = self.optional(&CregQuery).await?.map(|r| r.stat);
+            match stat {
+                Some(RegStatus::Roaming) => {
+                    tracing::warn!(modem = %self.name(), "registered while roaming: every SMS may cost more");
+                    return Ok(());
+                }
+                Some(s) if s.is_registered() => return Ok(()),
+                // A modem without AT+CREG? tells nothing: go on.
+                None => return Ok(()),
+                Some(s) if Instant::now() >= deadline => {
+                    tracing::warn!(modem = %self.name(), registration = ?s, "not registered on the network; receiving what is on the SIM, sending will fail until it is");
+                    return Ok(());
+                }
+                Some(_) => sleep(Duration::from_secs(1)).await,
+            }
+        }
     }
 
     /// Runs a command whose failure (other than the link's) only means "not supported".
@@ -580,6 +739,7 @@ impl Session<'_> {
 
     /// Commits one message to the store, and only then deletes it from the modem.
     async fn take(&mut self, storage: &str, index: u32, pdu: String) -> Result<(), SessionEnd> {
+        self.check_clock(&pdu);
         let received = NewReceived {
             modem: self.link.cfg.name.clone(),
             storage: storage.to_string(),
@@ -613,6 +773,50 @@ impl Session<'_> {
         }
     }
 
+    /// Compares the message's service-centre time with the gateway clock; warns once per change.
+    fn check_clock(&mut self, pdu_hex: &str) {
+        let smsc_time = match crate::pdu::decode(pdu_hex) {
+            Ok(crate::pdu::Pdu::Deliver(d)) => d.timestamp.to_offset_datetime(),
+            Ok(crate::pdu::Pdu::StatusReport(r)) => r.timestamp.to_offset_datetime(),
+            _ => None,
+        };
+        let verdict = super::clock::check(
+            OffsetDateTime::now_utc(),
+            smsc_time,
+            self.link.opts.clock_warning_after,
+        );
+        let warning = super::clock::warning(&verdict);
+        let before = self.link.status.handle().snapshot().clock_warning;
+        if warning.is_some() && before.is_none() {
+            tracing::warn!(modem = %self.name(), warning = ?warning, "clock check");
+        } else if warning.is_none() && before.is_some() {
+            tracing::info!(modem = %self.name(), "the gateway clock agrees with the network again");
+        }
+        self.link.status.update(|s| s.clock_warning = warning);
+    }
+
+    /// Commits a message or report the modem pushed without storing it (`+CMT`, `+CDS`).
+    async fn commit_direct(&mut self, storage: &str, pdu: String) {
+        self.check_clock(&pdu);
+        let received = NewReceived {
+            modem: self.link.cfg.name.clone(),
+            storage: storage.into(),
+            sim_index: None,
+            pdu_hex: pdu,
+            received_at: OffsetDateTime::now_utc(),
+        };
+        match self.link.store.insert_received(received).await {
+            // Not stored on the modem: the store is the only copy from now on.
+            Err(e) => {
+                tracing::error!(modem = %self.name(), storage, error = %e, "a message the modem pushed could not be stored")
+            }
+            Ok(_) => self.link.status.update(|s| {
+                s.received += 1;
+                s.last_message_at = Some(OffsetDateTime::now_utc());
+            }),
+        }
+    }
+
     async fn serve(&mut self, shutdown: &CancellationToken) -> Result<(), SessionEnd> {
         let notify = self.link.store.outgoing_notify();
         let sweep_every = self.link.cfg.sweep_interval.max(Duration::from_secs(1));
@@ -622,6 +826,7 @@ impl Session<'_> {
         // The balance is asked at once, then on its schedule.
         let mut next_balance = Instant::now();
         let balance_code = self.link.cfg.balance_ussd.clone();
+        let balance_now = self.link.balance_now.clone();
         // A modem that restarted by itself is set up again once its boot lines have passed.
         let mut reinit_at: Option<Instant> = None;
         loop {
@@ -664,6 +869,10 @@ impl Session<'_> {
                     }
                     next_balance = Instant::now() + self.link.opts.balance_interval;
                 }
+                _ = balance_now.notified() => match &balance_code {
+                    Some(code) => self.ask_balance(code).await?,
+                    None => tracing::warn!(modem = %self.name(), "balance asked, but this modem has no balance_ussd code"),
+                },
                 _ = sleep_until(next_health) => {
                     self.refresh_health().await?;
                     next_health = Instant::now() + self.link.opts.health_interval;
@@ -675,7 +884,7 @@ impl Session<'_> {
     /// Handles one URC; true when the modem seems to have restarted.
     async fn on_urc(&mut self, u: Urc) -> Result<bool, SessionEnd> {
         match u {
-            Urc::NewMessage { storage, index } => {
+            Urc::NewMessage { storage, index } | Urc::StatusReportIndex { storage, index } => {
                 match self.select_storage(&storage).await {
                     Ok(()) => {}
                     Err(SessionEnd::Link { error, .. }) if !error.is_link_fault() => {
@@ -698,24 +907,8 @@ impl Session<'_> {
                 }
                 self.select_storage("SM").await?;
             }
-            Urc::Deliver { pdu } => {
-                // Not stored on the modem: the store is the only copy from now on.
-                let received = NewReceived {
-                    modem: self.link.cfg.name.clone(),
-                    storage: "direct".into(),
-                    sim_index: None,
-                    pdu_hex: pdu,
-                    received_at: OffsetDateTime::now_utc(),
-                };
-                if let Err(e) = self.link.store.insert_received(received).await {
-                    tracing::error!(modem = %self.name(), error = %e, "a message routed directly (+CMT) could not be stored");
-                } else {
-                    self.link.status.update(|s| {
-                        s.received += 1;
-                        s.last_message_at = Some(OffsetDateTime::now_utc());
-                    });
-                }
-            }
+            Urc::Deliver { pdu } => self.commit_direct("direct", pdu).await,
+            Urc::StatusReport { pdu } => self.commit_direct("SR", pdu).await,
             Urc::MemoryFull => {
                 tracing::warn!(modem = %self.name(), "modem says its storage is full; sweeping now");
                 self.sweep().await?;
@@ -733,14 +926,9 @@ impl Session<'_> {
                     .status
                     .update(|s| s.registration = Some(registration_word(stat).into()));
             }
-            Urc::Ussd { status, text, dcs } => {
-                // Issue 4 will decode packed GSM-7 / UCS-2 answers with the PDU codec; plain text
-                // (what modems give in the "GSM" character set) is kept as it is.
-                tracing::info!(modem = %self.name(), status, ?text, ?dcs, "USSD answer");
-                if let Some(t) = text.filter(|_| status == 0 || status == 1) {
-                    self.link.status.update(|s| s.balance = Some(t));
-                }
-            }
+            Urc::Ussd { status, text, dcs } => self.on_ussd(status, text, dcs),
+            // Huawei sticks repeat ^BOOT as a heartbeat until AT^CURC=0; it is not a restart.
+            Urc::Boot if self.link.status.handle().snapshot().personality == "huawei" => {}
             Urc::Boot | Urc::Ready(_) => return Ok(true),
             Urc::SimState(s) if !s.eq_ignore_ascii_case("READY") => return Ok(true),
             other => tracing::debug!(modem = %self.name(), urc = ?other, "URC noted"),
@@ -748,12 +936,48 @@ impl Session<'_> {
         Ok(false)
     }
 
-    /// Sends what the store has queued for this modem, paced by `send_gap`.
+    /// Sends what the store has queued for this modem, then, for each modem this one covers and
+    /// that has been down long enough, that modem's queue.
     async fn send_due(&mut self) -> Result<(), SessionEnd> {
+        let own = self.link.cfg.name.clone();
+        let lock = self.link.send_lock.clone();
+        self.send_queue(&own, &lock, None).await?;
+        for i in 0..self.link.covers.len() {
+            let c = &self.link.covers[i];
+            if !c.status.snapshot().down_for_at_least(c.after) {
+                continue;
+            }
+            let (name, lock, status, after) = (
+                c.name.clone(),
+                c.send_lock.clone(),
+                c.status.clone(),
+                c.after,
+            );
+            self.send_queue(&name, &lock, Some((status, after))).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the due rows of `owner`'s queue, paced by `send_gap`, holding `owner`'s send lock so
+    /// that the owner and its fallback never send the same row. `covering` is the owner's status
+    /// when this link sends for another modem: checked again under the lock, since the owner may
+    /// have come back meanwhile.
+    async fn send_queue(
+        &mut self,
+        owner: &str,
+        lock: &Arc<Mutex<()>>,
+        covering: Option<(StatusHandle, Duration)>,
+    ) -> Result<(), SessionEnd> {
+        let _sending = lock.lock().await;
+        if let Some((status, after)) = &covering
+            && !status.snapshot().down_for_at_least(*after)
+        {
+            return Ok(());
+        }
         let due = match self
             .link
             .store
-            .due_outgoing(&self.link.cfg.name, self.link.opts.send_batch)
+            .due_outgoing(owner, self.link.opts.send_batch)
             .await
         {
             Ok(d) => d,
@@ -762,6 +986,9 @@ impl Session<'_> {
                 return Ok(());
             }
         };
+        if covering.is_some() && !due.is_empty() {
+            tracing::warn!(modem = %self.name(), down = owner, count = due.len(), "sending the replies of a modem that is down (fallback)");
+        }
         for out in due {
             let reference = self.link.next_concat_reference();
             let opts = SubmitOptions {
@@ -799,7 +1026,7 @@ impl Session<'_> {
                     if let Err(e) = self.link.store.mark_sent(out.id, references).await {
                         tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
                     }
-                    tracing::info!(modem = %self.name(), id = out.id, to = %crate::logging::mask_number(Some(&out.recipient)), "SMS out: reply sent");
+                    tracing::info!(modem = %self.name(), queue = owner, id = out.id, to = %crate::logging::mask_number(Some(&out.recipient)), "SMS out: reply sent");
                     self.link.status.update(|s| {
                         s.sent += 1;
                         s.last_sent_at = Some(OffsetDateTime::now_utc());
@@ -807,9 +1034,16 @@ impl Session<'_> {
                 }
                 Some(e) => {
                     let link_fault = e.is_link_fault();
+                    let memory_full = e.cms_code() == Some(322) || e.cme_code() == Some(20);
                     self.send_failed(out.id, e.to_string()).await;
                     if link_fault {
                         return Err(e.into());
+                    }
+                    if memory_full {
+                        // Some modems keep a copy of what they send: make room by taking what
+                        // is stored, then the retry finds space.
+                        tracing::warn!(modem = %self.name(), "modem memory full while sending; taking the stored messages first");
+                        self.sweep().await?;
                     }
                 }
             }
@@ -823,6 +1057,29 @@ impl Session<'_> {
         if let Err(e) = self.link.store.mark_send_failed(id, error).await {
             tracing::error!(modem = %self.name(), id, error = %e, "cannot record the send failure");
         }
+    }
+
+    /// A USSD answer: decoded, kept in the status, compared with the low-balance threshold.
+    fn on_ussd(&mut self, status: u8, text: Option<String>, dcs: Option<u8>) {
+        let Some(raw) = text.filter(|_| status == 0 || status == 1) else {
+            tracing::warn!(modem = %self.name(), status, "USSD request gave no answer (network or code not supported)");
+            return;
+        };
+        let answer = super::ussd::decode_answer(&raw, dcs);
+        let amount = super::ussd::first_amount(&answer);
+        let threshold = self.link.cfg.low_balance_below;
+        let low = matches!((amount, threshold), (Some(a), Some(t)) if a < t);
+        if low {
+            tracing::warn!(modem = %self.name(), balance = %answer, below = ?threshold, "airtime balance low: top up this SIM or replies will stop");
+        } else {
+            tracing::info!(modem = %self.name(), balance = %answer, "airtime balance");
+        }
+        self.link.status.update(|s| {
+            s.balance = Some(answer);
+            s.balance_amount = amount;
+            s.balance_at = Some(OffsetDateTime::now_utc());
+            s.low_balance = low;
+        });
     }
 
     /// Asks the network for the airtime balance; the answer comes as a `+CUSD` URC.
@@ -842,7 +1099,22 @@ impl Session<'_> {
     }
 }
 
-fn registration_word(stat: RegStatus) -> &'static str {
+/// Which quirks to follow, from the identification.
+pub fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
+    let text =
+        format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
+    if text.contains("huawei") {
+        "huawei"
+    } else if text.contains("simcom") || text.contains("sim800") || text.contains("sim7600") {
+        "simcom"
+    } else if text.contains("quectel") {
+        "quectel"
+    } else {
+        "generic"
+    }
+}
+
+pub fn registration_word(stat: RegStatus) -> &'static str {
     match stat {
         RegStatus::Home => "home",
         RegStatus::Roaming => "roaming",

@@ -1,5 +1,8 @@
 //! Opening a modem's serial port: the configured speed, 8N1, no flow control, and exclusive, so that
 //! another program (ModemManager, a technician's minicom) cannot slip commands in between ours.
+//!
+//! Exclusive twice over (done by `serialport`): `TIOCEXCL`, which root ignores, and an advisory
+//! `flock` on the device, which root respects too, as do ModemManager and our `doctor`.
 
 use std::path::Path;
 
@@ -53,6 +56,12 @@ pub fn open(device: &Path, baud: u32) -> Result<SerialStream, PortError> {
 fn classify(device: &str, e: tokio_serial::Error) -> PortError {
     let detail = e.to_string();
     match e.kind {
+        // serialport says "no device" both when it is gone and when another program holds
+        // the port (TIOCEXCL's EBUSY, or the flock taken).
+        tokio_serial::ErrorKind::NoDevice if Path::new(device).exists() => PortError::Busy {
+            device: device.into(),
+            detail,
+        },
         tokio_serial::ErrorKind::NoDevice => PortError::NotFound {
             device: device.into(),
         },

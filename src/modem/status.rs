@@ -35,8 +35,18 @@ pub struct ModemStatus {
     pub state_since: OffsetDateTime,
     /// The last problem, in words a technician can act on.
     pub detail: Option<String>,
+    /// Since when the link has not been ready (`None` while it is): the fallback modem takes
+    /// over this modem's replies after a while.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub down_since: Option<OffsetDateTime>,
     pub manufacturer: Option<String>,
     pub model: Option<String>,
+    pub revision: Option<String>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+    pub iccid: Option<String>,
+    /// The quirks followed: huawei, simcom, quectel or generic.
+    pub personality: String,
     /// The configured label, else what the network says.
     pub operator: Option<String>,
     pub registration: Option<String>,
@@ -46,8 +56,16 @@ pub struct ModemStatus {
     pub sim_used: Option<u32>,
     pub sim_total: Option<u32>,
     pub smsc: Option<String>,
-    /// The last USSD answer (airtime balance), as the network gave it.
+    /// The last USSD answer (airtime balance), decoded.
     pub balance: Option<String>,
+    /// The first number of that answer.
+    pub balance_amount: Option<f64>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub balance_at: Option<OffsetDateTime>,
+    /// The balance is below the modem's `low_balance_below`: replies will soon stop going out.
+    pub low_balance: bool,
+    /// The last disagreement between the gateway's clock and the network's, in words.
+    pub clock_warning: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_message_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -67,8 +85,14 @@ impl ModemStatus {
             state: LinkState::Opening,
             state_since: OffsetDateTime::now_utc(),
             detail: None,
+            down_since: Some(OffsetDateTime::now_utc()),
             manufacturer: None,
             model: None,
+            revision: None,
+            imei: None,
+            imsi: None,
+            iccid: None,
+            personality: "generic".into(),
             operator,
             registration: None,
             signal_dbm: None,
@@ -77,6 +101,10 @@ impl ModemStatus {
             sim_total: None,
             smsc: None,
             balance: None,
+            balance_amount: None,
+            balance_at: None,
+            low_balance: false,
+            clock_warning: None,
             last_message_at: None,
             last_sent_at: None,
             received: 0,
@@ -84,6 +112,16 @@ impl ModemStatus {
             send_failures: 0,
             reconnects: 0,
         }
+    }
+}
+
+impl ModemStatus {
+    /// Not ready for at least `after` (a link that never came up counts from its start).
+    pub fn down_for_at_least(&self, after: std::time::Duration) -> bool {
+        self.state != LinkState::Ready
+            && self
+                .down_since
+                .is_some_and(|t| OffsetDateTime::now_utc() - t >= after)
     }
 }
 
@@ -130,6 +168,11 @@ impl StatusWriter {
             if s.state != state {
                 s.state = state;
                 s.state_since = OffsetDateTime::now_utc();
+            }
+            if state == LinkState::Ready {
+                s.down_since = None;
+            } else if s.down_since.is_none() {
+                s.down_since = Some(OffsetDateTime::now_utc());
             }
             if detail.is_some() || state == LinkState::Ready {
                 s.detail = detail;

@@ -15,6 +15,8 @@ pub enum Personality {
     /// SIMCom SIM800-like: `RDY`, `+CFUN: 1`, `+CPIN: READY`, `Call Ready`, `SMS Ready` at start;
     /// reading an empty slot answers a bare `OK`.
     Sim800,
+    /// Quectel EC25-like: `RDY`, `+CPIN: READY`, `+QUSIM: 1`, `+QIND: SMS DONE` at start.
+    Quectel,
 }
 
 impl Personality {
@@ -23,6 +25,7 @@ impl Personality {
             Personality::Generic => "Kufatilia",
             Personality::Huawei => "huawei",
             Personality::Sim800 => "SIMCOM_Ltd",
+            Personality::Quectel => "Quectel",
         }
     }
     pub fn model(&self) -> &'static str {
@@ -30,6 +33,7 @@ impl Personality {
             Personality::Generic => "SIMULATED-MODEM",
             Personality::Huawei => "E173",
             Personality::Sim800 => "SIMCOM_SIM800L",
+            Personality::Quectel => "EC25",
         }
     }
     pub fn revision(&self) -> &'static str {
@@ -37,6 +41,7 @@ impl Personality {
             Personality::Generic => "1.0",
             Personality::Huawei => "11.126.85.00.209",
             Personality::Sim800 => "Revision:1418B05SIM800L24",
+            Personality::Quectel => "EC25EFAR06A06M4G",
         }
     }
     /// Index of the first storage slot.
@@ -52,6 +57,13 @@ impl Personality {
             Personality::Generic => &[],
             Personality::Huawei => &["^BOOT:20952548,0,0,0,75", "^SRVST: 2", "^MODE: 5,4"],
             Personality::Sim800 => &["RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"],
+            Personality::Quectel => &[
+                "RDY",
+                "+CFUN: 1",
+                "+CPIN: READY",
+                "+QUSIM: 1",
+                "+QIND: SMS DONE",
+            ],
         }
     }
 }
@@ -62,6 +74,18 @@ pub struct UssdReply {
     /// The code that asks for it, e.g. `*100#`; any other code gets "unknown application".
     pub code: String,
     pub text: String,
+    /// How the modem prints the answer in `+CUSD`.
+    pub encoding: UssdEncoding,
+}
+
+/// How a modem prints a USSD answer: as text, or as hex of what the network sent (the packed
+/// GSM 7-bit alphabet with dcs 15, or UCS-2 with dcs 72), depending on make and `AT+CSCS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UssdEncoding {
+    #[default]
+    Text,
+    PackedGsm7Hex,
+    Ucs2Hex,
 }
 
 /// How to build a simulated modem.
@@ -91,6 +115,9 @@ pub struct SimConfig {
     /// `AT+CREG?` status (1 home, 5 roaming, 2 searching...).
     pub registration: u8,
     pub ussd: Option<UssdReply>,
+    /// After `AT+CFUN=1,1` the modem drops off the USB bus for this long, then comes back as a new
+    /// device at the same link path (a real USB re-enumeration).
+    pub reset_gone_for: Duration,
     /// Period of the Huawei `^RSSI` flood (only with [`Personality::Huawei`], until `AT^CURC=0`).
     pub flood_every: Option<Duration>,
 }
@@ -115,7 +142,9 @@ impl Default for SimConfig {
             ussd: Some(UssdReply {
                 code: "*100#".into(),
                 text: "Solde: 1250.00 FC".into(),
+                encoding: UssdEncoding::Text,
             }),
+            reset_gone_for: Duration::from_millis(300),
             flood_every: None,
         }
     }

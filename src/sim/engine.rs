@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::config::{Personality, SimConfig};
+use super::config::{Personality, SimConfig, UssdEncoding};
 use super::sms;
 
 /// One line the simulated modem received, with when.
@@ -33,6 +33,9 @@ pub struct SentSms {
 pub struct Faults {
     /// Stop answering anything (the modem hangs). Received lines are still logged.
     pub hang: bool,
+    /// Hung as with `hang`, except that `AT+CFUN=1,1` still restarts it (the firmware's reset
+    /// path survives a hung AT stack on many sticks).
+    pub hang_until_reset: bool,
     /// Bytes put before every answer (line noise).
     pub garbage_before_reply: Option<Vec<u8>>,
     /// Every Nth AT+CMGS fails with `+CMS ERROR: <code>`.
@@ -138,7 +141,7 @@ pub struct Engine {
     sm: Vec<Option<Stored>>,
     me: Vec<Option<Stored>>,
     /// Messages the network holds because the storage was full.
-    network_queue: VecDeque<String>,
+    network_queue: VecDeque<(String, bool)>,
     pin_tries_left: u8,
     puk_required: bool,
     pub faults: Faults,
@@ -152,6 +155,38 @@ pub struct Engine {
 
 fn crlf(line: &str) -> String {
     format!("\r\n{line}\r\n")
+}
+
+/// Packs text into GSM 7-bit septets, as hex. Only the characters whose GSM code is their ASCII
+/// code are kept (letters, digits, space, CR, LF and most punctuation); others become '?'. Enough for the
+/// balance answers a test needs.
+pub fn pack_gsm7_hex(text: &str) -> String {
+    let septets: Vec<u8> = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " !\"#%&'()*+,-./:;<=>?\r\n".contains(c) {
+                c as u8
+            } else {
+                b'?'
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for s in septets {
+        acc |= u32::from(s) << bits;
+        bits += 7;
+        while bits >= 8 {
+            out.push((acc & 0xFF) as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push((acc & 0xFF) as u8);
+    }
+    out.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// TPDU length of a PDU in hex that starts with its SMSC field, if the hex is well formed.
@@ -343,7 +378,19 @@ impl Engine {
             let len = tpdu_len(&pdu).unwrap_or(0);
             return self.unsolicited(&[format!("+CMT: ,{len}"), pdu]);
         }
-        self.network_queue.push_back(pdu);
+        self.network_queue.push_back((pdu, false));
+        self.store_from_network()
+    }
+
+    /// The network returns a status report (PDU with SMSC prefix) for a message sent earlier. As
+    /// `AT+CNMI`'s `<ds>` says: 1 straight to the line (`+CDS`), 2 stored and announced with
+    /// `+CDSI`, 0 stored silently (a sweep finds it).
+    pub fn deliver_status_report(&mut self, pdu: String) -> Vec<u8> {
+        if self.v.cnmi[3] == 1 && self.v.cnmi[0] != 0 && self.v.pin_entered {
+            let len = tpdu_len(&pdu).unwrap_or(0);
+            return self.unsolicited(&[format!("+CDS: {len}"), pdu]);
+        }
+        self.network_queue.push_back((pdu, true));
         self.store_from_network()
     }
 
@@ -357,11 +404,15 @@ impl Engine {
         let first = self.cfg.personality.first_index();
         let mut lines = Vec::new();
         while let Some(slot) = self.storage(mem).iter().position(Option::is_none) {
-            let Some(pdu) = self.network_queue.pop_front() else {
+            let Some((pdu, report)) = self.network_queue.pop_front() else {
                 break;
             };
             self.storage_mut(mem)[slot] = Some(Stored { pdu, stat: 0 });
-            if self.v.cnmi[0] != 0 && self.v.cnmi[1] == 1 {
+            if report {
+                if self.v.cnmi[0] != 0 && self.v.cnmi[3] == 2 {
+                    lines.push(format!("+CDSI: \"{}\",{}", mem.name(), slot as u32 + first));
+                }
+            } else if self.v.cnmi[0] != 0 && self.v.cnmi[1] == 1 {
                 lines.push(format!("+CMTI: \"{}\",{}", mem.name(), slot as u32 + first));
             }
         }
@@ -369,7 +420,7 @@ impl Engine {
     }
 
     fn unsolicited(&self, lines: &[String]) -> Vec<u8> {
-        if self.faults.hang || lines.is_empty() {
+        if self.faults.hang || self.faults.hang_until_reset || lines.is_empty() {
             return Vec::new();
         }
         lines
@@ -452,6 +503,12 @@ impl Engine {
         let line = raw.trim();
         self.log_line(line);
         let echo = self.v.echo.then(|| format!("{raw}\r"));
+        if self.faults.hang_until_reset {
+            if !line.eq_ignore_ascii_case("AT+CFUN=1,1") {
+                return Reply::default();
+            }
+            self.faults.hang_until_reset = false;
+        }
         if self.faults.hang {
             return Reply::default();
         }
@@ -909,7 +966,20 @@ impl Engine {
             return Err(Fail::Cme(30));
         }
         let line = match &self.cfg.ussd {
-            Some(u) if u.code == a[1] => format!("+CUSD: 0,\"{}\",15", u.text),
+            Some(u) if u.code == a[1] => match u.encoding {
+                UssdEncoding::Text => format!("+CUSD: 0,\"{}\",15", u.text),
+                UssdEncoding::PackedGsm7Hex => {
+                    format!("+CUSD: 0,\"{}\",15", pack_gsm7_hex(&u.text))
+                }
+                UssdEncoding::Ucs2Hex => {
+                    let hex: String = u
+                        .text
+                        .encode_utf16()
+                        .map(|unit| format!("{unit:04X}"))
+                        .collect();
+                    format!("+CUSD: 0,\"{hex}\",72")
+                }
+            },
             _ => "+CUSD: 4".into(),
         };
         self.after_reply.push(line);

@@ -13,19 +13,21 @@ pub mod pty;
 pub mod sms;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use config::{Personality, SimConfig, UssdReply};
+pub use config::{Personality, SimConfig, UssdEncoding, UssdReply};
 pub use engine::{Engine, Faults, LoggedCommand, SentSms};
 use pty::Pty;
 
 /// Longest command line the simulated modem keeps; the rest is dropped, like a real modem's buffer.
 const MAX_INPUT: usize = 4096;
+/// How long the answer to `AT+CFUN=1,1` stays readable before the device goes away.
+const RESET_DRAIN: Duration = Duration::from_millis(100);
 /// How long a write may wait for a reader before the output is dropped.
 const WRITE_LIMIT: Duration = Duration::from_secs(2);
 
@@ -42,6 +44,7 @@ struct Inner {
     sent_notify: Notify,
     plugged: Mutex<Option<Plugged>>,
     concat_reference: AtomicU8,
+    resets: AtomicUsize,
 }
 
 /// A running simulated modem. Dropping it unplugs it.
@@ -72,6 +75,7 @@ impl SimModem {
                 sent_notify: Notify::new(),
                 plugged: Mutex::new(None),
                 concat_reference: AtomicU8::new(1),
+                resets: AtomicUsize::new(0),
             }),
         };
         sim.replug().await?;
@@ -97,45 +101,38 @@ impl SimModem {
     /// The modem disappears: the pty closes (the gateway's reads end) and the link goes away. The
     /// SIM keeps its messages.
     pub async fn unplug(&self) {
-        let plugged = lock(&self.inner.plugged).take();
-        if let Some(mut p) = plugged {
-            if let Some(stop) = p.stop.take() {
-                let _ = stop.send(());
-            }
-            if let Err(e) = (&mut p.task).await
-                && e.is_panic()
-            {
-                tracing::error!("simulated modem task panicked");
-            }
-        }
-        if let Some(l) = &self.inner.link {
-            pty::remove_link(l);
-        }
+        unplug(&self.inner).await;
     }
 
     /// The modem comes back (after an unplug, or a USB re-enumeration): a new pty, the same link
     /// path, and a fresh start (echo on, indications off, PIN asked again).
     pub async fn replug(&self) -> std::io::Result<()> {
-        self.unplug().await;
-        let pty = Pty::open()?;
-        let slave_path = pty.slave_path().to_path_buf();
-        if let Some(l) = &self.inner.link {
-            pty::make_link(l, &slave_path)?;
-        }
-        let (out_tx, out_rx) = mpsc::unbounded_channel();
-        let boot = lock(&self.inner.engine).boot();
-        if !boot.is_empty() {
-            let _ = out_tx.send(boot);
-        }
-        let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(io_task(pty, Arc::clone(&self.inner), out_rx, stop_rx));
-        *lock(&self.inner.plugged) = Some(Plugged {
-            slave_path,
-            out_tx,
-            stop: Some(stop),
-            task,
+        replug(&self.inner).await
+    }
+
+    /// Unplugs now and plugs back at the same link path after `gone_for`, without waiting (as
+    /// a stick does that browns out on a weak USB hub).
+    pub async fn unplug_for(&self, gone_for: Duration) {
+        unplug(&self.inner).await;
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(gone_for).await;
+            if let Err(e) = replug(&inner).await {
+                tracing::error!(error = %e, "simulated modem could not come back");
+            }
         });
-        Ok(())
+    }
+
+    /// The network sends a status report (PDU hex with its SMSC prefix, e.g. `00` for none).
+    pub fn inject_status_report(&self, pdu_hex: &str) {
+        let bytes =
+            lock(&self.inner.engine).deliver_status_report(pdu_hex.trim().to_ascii_uppercase());
+        self.send_out(bytes);
+    }
+
+    /// Times the modem restarted by `AT+CFUN=1,1`.
+    pub fn resets(&self) -> usize {
+        self.inner.resets.load(Ordering::Relaxed)
     }
 
     fn send_out(&self, bytes: Vec<u8>) {
@@ -261,6 +258,60 @@ impl Drop for SimModem {
     }
 }
 
+async fn unplug(inner: &Arc<Inner>) {
+    let plugged = lock(&inner.plugged).take();
+    if let Some(mut p) = plugged {
+        if let Some(stop) = p.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(e) = (&mut p.task).await
+            && e.is_panic()
+        {
+            tracing::error!("simulated modem task panicked");
+        }
+    }
+    if let Some(l) = &inner.link {
+        pty::remove_link(l);
+    }
+}
+
+async fn replug(inner: &Arc<Inner>) -> std::io::Result<()> {
+    unplug(inner).await;
+    let pty = Pty::open()?;
+    let slave_path = pty.slave_path().to_path_buf();
+    if let Some(l) = &inner.link {
+        pty::make_link(l, &slave_path)?;
+    }
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let boot = lock(&inner.engine).boot();
+    if !boot.is_empty() {
+        let _ = out_tx.send(boot);
+    }
+    let (stop, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(io_task(pty, Arc::clone(inner), out_rx, stop_rx));
+    *lock(&inner.plugged) = Some(Plugged {
+        slave_path,
+        out_tx,
+        stop: Some(stop),
+        task,
+    });
+    Ok(())
+}
+
+/// `AT+CFUN=1,1` on a USB stick: it answers, drops off the bus (the device goes away), and comes
+/// back as a new device after a while.
+fn reset_reenumerate(inner: Arc<Inner>) {
+    inner.resets.fetch_add(1, Ordering::Relaxed);
+    let gone_for = lock(&inner.engine).config().reset_gone_for;
+    tokio::spawn(async move {
+        unplug(&inner).await;
+        tokio::time::sleep(gone_for).await;
+        if let Err(e) = replug(&inner).await {
+            tracing::error!(error = %e, "simulated modem could not come back after its reset");
+        }
+    });
+}
+
 async fn tick(t: &mut Option<tokio::time::Interval>) {
     match t {
         Some(i) => {
@@ -336,6 +387,13 @@ async fn io_task(
                     }
                     if was_payload {
                         inner.sent_notify.notify_waiters();
+                    }
+                    if reply.rebooted {
+                        reset_reenumerate(Arc::clone(&inner));
+                        // The device goes away: its pty closes with this task, once the reader
+                        // had time to take the answer (a hangup discards unread input).
+                        tokio::time::sleep(RESET_DRAIN).await;
+                        return;
                     }
                 }
             }

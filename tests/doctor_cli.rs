@@ -1,0 +1,153 @@
+//! `kufatilia-gateway doctor` as a technician runs it: the real binary against simulated modems on
+//! real ptys and an HTTP server on 127.0.0.1.
+
+use std::path::Path;
+use std::process::Command;
+
+use kufatilia_gateway::modem::port;
+use kufatilia_gateway::sim::{SimConfig, SimModem};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A server that answers every request with 204, as a platform's gateway API root might.
+async fn http_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn modem_section(name: &str, device: &Path, extra: &str) -> String {
+    format!(
+        "[[modem]]\nname = \"{name}\"\ndevice = \"{}\"\n{extra}\n",
+        device.display()
+    )
+}
+
+async fn doctor(dir: &Path, modems: &str, platform_port: u16) -> (i32, String) {
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n{modems}\n[platform]\nurl = \"http://127.0.0.1:{platform_port}/api/gateway/v1\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+            .args(["doctor", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_modem_and_platform_give_one_good_screen_and_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    sim.inject("+243812345678", "AJALI");
+    let port = http_server().await;
+    let modems = modem_section(
+        "vodacom",
+        &sim.device_path(),
+        "operator = \"Vodacom\"\nbalance_ussd = \"*100#\"\nlow_balance_below = 500",
+    );
+    let (code, out) = doctor(dir.path(), &modems, port).await;
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "== modem vodacom",
+        "device     found",
+        "Kufatilia SIMULATED-MODEM",
+        "IMEI 356938035643809",
+        "SIM        ready",
+        "IMSI 630010123456789",
+        "registered (home network)",
+        "Vodacom CD",
+        "-73 dBm (good)",
+        "SIM 1/10 messages",
+        "Solde: 1250.00 FC",
+        "reachable (HTTP 204",
+        "all good",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    // The doctor reads, never takes: the message is still on the SIM for the gateway.
+    assert_eq!(sim.sim_used(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_busy_locked_and_offline_each_say_their_fix_and_exit_69() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = SimModem::start(SimConfig::default()).await.unwrap();
+    // The running gateway holds this one.
+    let _held = port::open(&busy.device_path(), 115200).unwrap();
+    let pin = SimModem::start(SimConfig {
+        pin: Some("1234".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let low = SimModem::start(SimConfig {
+        rssi: 3,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let modems = [
+        modem_section("gone", &dir.path().join("usb-Nothing-if00"), ""),
+        modem_section("held", &busy.device_path(), ""),
+        modem_section("locked", &pin.device_path(), ""),
+        modem_section(
+            "poor",
+            &low.device_path(),
+            "balance_ussd = \"*100#\"\nlow_balance_below = 5000",
+        ),
+    ]
+    .concat();
+    let (code, out) = doctor(dir.path(), &modems, closed_port()).await;
+    assert_eq!(code, 69, "{out}");
+    for expected in [
+        "NOT found",
+        "/dev/serial/by-id",
+        "plug the modem in",
+        "busy",
+        "systemctl stop kufatilia-gateway",
+        "asks for its PIN, and no `pin_file` is configured",
+        "(weak)",
+        "raise the antenna",
+        "LOW (below 5000)",
+        "top up",
+        "NOT reachable",
+        "problem(s) to fix",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    // The PIN was never tried.
+    assert!(!pin.command_log().iter().any(|l| l.starts_with("AT+CPIN=")));
+    // The held port was never written to by the doctor.
+    assert!(busy.command_log().is_empty(), "{:?}", busy.command_log());
+}
