@@ -11,6 +11,7 @@ mod batches;
 mod incidents;
 mod outgoing;
 mod received;
+mod reports;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use batches::{PendingBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use reports::{Delivery, DeliveryReport, StoredReport};
 
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
