@@ -486,3 +486,75 @@ fn link_parts(conn: &Connection, ids: &[i64], message_id: i64) -> Result<(), Sto
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(seq: u8, text: &str, user_data: &[u8]) -> DecodedPart {
+        DecodedPart::Part {
+            sender: "+243812345678".into(),
+            sender_kind: "international".into(),
+            smsc_time: None,
+            text: text.into(),
+            reference: 9,
+            total: 2,
+            seq,
+            encoding: Encoding::Gsm7,
+            user_data: user_data.to_vec(),
+        }
+    }
+
+    fn insert(conn: &Connection, pdu: &str) -> i64 {
+        conn.execute(
+            "INSERT INTO received (modem, storage, pdu_hex, pdu_sha256, received_at_ms)
+             VALUES ('m1', 'SM', ?1, ?1, 0)",
+            [pdu],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    #[test]
+    fn a_part_stored_before_the_upgrade_joins_by_text() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let first = insert(&conn, "01");
+        record_decoded(&conn, first, part(1, "AJALI ", b"AJALI ")).unwrap();
+        // What an older gateway left: the part's text, no alphabet nor user data.
+        conn.execute(
+            "UPDATE received SET encoding = NULL, user_data = NULL WHERE id = ?1",
+            [first],
+        )
+        .unwrap();
+        let second = insert(&conn, "02");
+        let message = record_decoded(&conn, second, part(2, "mgodi", b"mgodi"))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "AJALI mgodi");
+    }
+
+    #[test]
+    fn complete_parts_are_decoded_from_their_joined_user_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let a = insert(&conn, "01");
+        let b = insert(&conn, "02");
+        // 0x1B 0x65 is "€"; each part's own text has lost it.
+        record_decoded(&conn, b, part(2, "e5", &[0x65, b'5'])).unwrap();
+        let message = record_decoded(&conn, a, part(1, "Bei ", &[b'B', b'e', b'i', b' ', 0x1B]))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "Bei €5");
+    }
+}
