@@ -122,11 +122,17 @@ pub(super) fn record_sent_parts(
     message_references: &[u8],
     now: i64,
 ) -> Result<(), StoreError> {
-    let recipient: String = conn.query_row(
-        "SELECT recipient FROM outgoing WHERE id = ?1",
-        [outgoing_id],
-        |r| r.get(0),
-    )?;
+    let recipient: Option<String> = conn
+        .query_row(
+            "SELECT recipient FROM outgoing WHERE id = ?1",
+            [outgoing_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // No such SMS: nothing a report could be matched to.
+    let Some(recipient) = recipient else {
+        return Ok(());
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT INTO sent_parts (outgoing_id, part, message_ref, recipient, sent_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
