@@ -77,7 +77,8 @@ for t in "${targets[@]}"; do
   if [ "$smoke" = 1 ]; then
     q=$(qemu_for "$t")
     echo "== running $t under $q"
-    "$q" -L "/usr/$p" "$bin" decode-pdu 07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37 | grep -q '"hellohello"'
+    out=$("$q" -L "/usr/$p" "$bin" decode-pdu 07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37)
+    case "$out" in *'"hellohello"'*) ;; *) echo "decode-pdu under $q printed: $out" >&2; exit 1 ;; esac
     "$q" -L "/usr/$p" "$bin" --version
   fi
 done

@@ -294,6 +294,12 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
             "  {}: {} SMS ({:?}, {} characters)",
             c.name, c.cost.parts, c.cost.encoding, c.characters
         ));
+        if c.cost.parts > 1 && config.replies.allow_multipart {
+            r.warnings.push(format!(
+                "{} costs {} SMS per reply (allowed by replies.allow_multipart)",
+                c.name, c.cost.parts
+            ));
+        }
     }
     r.errors.extend(errors);
     r

@@ -148,6 +148,15 @@ fn main() -> ExitCode {
         }
     };
     logging::init(cli.verbose);
+    if matches!(
+        cli.command,
+        Command::CheckConfig { .. }
+            | Command::DecodePdu { .. }
+            | Command::Status { .. }
+            | Command::Export { .. }
+    ) {
+        die_quietly_on_closed_pipe();
+    }
     match cli.command {
         Command::Run { config } => run(config),
         Command::CheckConfig { config } => check_config(config),
@@ -203,6 +212,17 @@ fn main() -> ExitCode {
             token_file,
             secret_file,
         } => platform_stub(listen, db, token_file, secret_file),
+    }
+}
+
+/// A printing command piped into `head` must end quietly when the pipe closes, as Unix filters
+/// do, instead of panicking on the failed write. Only for commands that talk to no socket: with
+/// SIGPIPE at its default a write to a closed TCP connection would kill the process.
+fn die_quietly_on_closed_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called before any other thread exists, and SIG_DFL installs no handler code.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
     }
 }
 

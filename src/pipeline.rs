@@ -222,6 +222,8 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
                     reference: c.reference,
                     total: c.total,
                     seq: c.seq,
+                    encoding: d.encoding,
+                    user_data: d.data,
                 },
                 _ => DecodedPart::Single {
                     sender,
@@ -231,12 +233,17 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
                 },
             }
         }
-        Ok(Pdu::StatusReport(s)) => DecodedPart::NotAMessage {
-            note: format!(
-                "status report for message reference {}: status {}",
-                s.message_reference, s.status
-            ),
-        },
+        Ok(Pdu::StatusReport(s)) => DecodedPart::StatusReport(crate::store::DeliveryReport {
+            message_reference: s.message_reference,
+            recipient: s.recipient.value.clone(),
+            status: s.status,
+            state: s.delivery_state(),
+            status_text: s.status_text().to_string(),
+            discharge_time: s
+                .discharge_time
+                .to_offset_datetime()
+                .and_then(|t| t.format(&Rfc3339).ok()),
+        }),
         Ok(Pdu::Submit(_)) => DecodedPart::NotAMessage {
             note: "an SMS-SUBMIT (outgoing) found in the inbox".into(),
         },

@@ -24,6 +24,9 @@ fn part(seq: u8, text: &str) -> DecodedPart {
         reference: 7,
         total: 3,
         seq,
+        // Plain letters are the same codes in GSM-7 as in ASCII.
+        encoding: kufatilia_gateway::pdu::Encoding::Gsm7,
+        user_data: text.as_bytes().to_vec(),
     }
 }
 

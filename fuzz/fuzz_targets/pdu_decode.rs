@@ -1,6 +1,7 @@
 //! Fuzzes the PDU decoder with arbitrary bytes: as a TPDU, as the hex a modem prints, and as
 //! raw text from a serial line. Any panic is a bug. Valid UTF-8 input is also sent through the
-//! SMS-SUBMIT encoder and must decode back to the same text.
+//! SMS-SUBMIT encoder and must decode back to the same text. The bytes are also cut in two and
+//! joined as the user data of two parts of a long SMS (what the store does on reassembly).
 //!
 //! The `pdu` module's source is compiled here directly rather than through the gateway crate:
 //! the module depends only on a few small crates, and building the whole gateway (SQLite, TLS,
@@ -20,6 +21,19 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = pdu::decode(&hex::encode(data)) {
         let json = pdu::to_json(&p);
         assert!(json.get("type").is_some());
+        if let pdu::Pdu::StatusReport(r) = &p {
+            let _ = (r.delivery_state(), r.status_text());
+        }
+    }
+    if let Some((&first, rest)) = data.split_first() {
+        let cut = usize::from(first).min(rest.len());
+        let (a, b) = rest.split_at(cut);
+        let encoding = match first % 3 {
+            0 => pdu::Encoding::Gsm7,
+            1 => pdu::Encoding::Ucs2,
+            _ => pdu::Encoding::EightBit,
+        };
+        let _ = pdu::decode_concatenated(encoding, &[a, b]);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = pdu::decode(text);

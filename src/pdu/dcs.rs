@@ -26,6 +26,16 @@ impl Encoding {
             Encoding::EightBit => "8bit",
         }
     }
+
+    /// The inverse of [`Encoding::as_str`] (for an alphabet read back from the store).
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        match name {
+            "gsm7" => Some(Encoding::Gsm7),
+            "ucs2" => Some(Encoding::Ucs2),
+            "8bit" => Some(Encoding::EightBit),
+            _ => None,
+        }
+    }
 }
 
 /// What a TP-DCS octet says.
@@ -94,6 +104,14 @@ pub(crate) fn octet_for(encoding: Encoding) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoding_names_read_back() {
+        for e in [Encoding::Gsm7, Encoding::Ucs2, Encoding::EightBit] {
+            assert_eq!(Encoding::from_name(e.as_str()), Some(e));
+        }
+        assert_eq!(Encoding::from_name("utf8"), None);
+    }
 
     #[test]
     fn groups() {

@@ -13,6 +13,7 @@ mod inspect;
 mod outgoing;
 mod received;
 mod replies;
+mod reports;
 mod schema;
 mod sessions;
 
@@ -29,6 +30,7 @@ pub use inspect::{QuarantinedBatch, SavedModemStatus, StoreReader};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
+pub use reports::{Delivery, DeliveryReport, StoredReport};
 pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
 /// Most jobs the store thread runs in one transaction.

@@ -5,6 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::incidents::NewOutgoing;
 use super::received::now_ms;
+use super::reports;
 use super::{Store, StoreError};
 
 /// Attempts before a queued SMS is given up as failed.
@@ -75,9 +76,11 @@ impl Store {
         .await
     }
 
-    /// The modem accepted every part; `message_references` are the TP-MRs it answered.
+    /// The modem accepted every part; `message_references` are the TP-MRs it answered, one
+    /// per part in order (kept per part, so the network's status reports can be matched).
     pub async fn mark_sent(&self, id: i64, message_references: Vec<u8>) -> Result<(), StoreError> {
         self.call(move |conn| {
+            let now = now_ms();
             let refs = message_references
                 .iter()
                 .map(u8::to_string)
@@ -87,8 +90,9 @@ impl Store {
                 "UPDATE outgoing SET state = 'sent', attempts = attempts + 1, message_refs = ?2,
                         sent_at_ms = ?3, last_error = NULL
                  WHERE id = ?1",
-                params![id, refs, now_ms()],
+                params![id, refs, now],
             )?;
+            reports::record_sent_parts(conn, id, &message_references, now)?;
             Ok(())
         })
         .await

@@ -7,7 +7,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::reports::{self, DeliveryReport};
 use super::{Store, StoreError};
+use crate::pdu::{self, Encoding};
 
 /// A PDU as read from a modem, to be committed before the SIM copy is deleted.
 #[derive(Debug, Clone)]
@@ -52,13 +54,22 @@ pub enum DecodedPart {
         sender: String,
         sender_kind: String,
         smsc_time: Option<String>,
+        /// This part decoded on its own: what an incomplete message is made of.
         text: String,
         reference: u16,
         total: u8,
         seq: u8,
+        /// Alphabet of `user_data`.
+        encoding: Encoding,
+        /// User data without the header (septets for GSM-7, octets otherwise): the complete
+        /// parts are joined from these before decoding, so a character the sender split
+        /// across two parts (an escape pair, a surrogate pair) comes out whole.
+        user_data: Vec<u8>,
     },
-    /// Not an SMS from a person (e.g. a status report): kept, decoded, and not turned into a
-    /// message.
+    /// The network's report on an SMS we sent: matched to it, not turned into a message.
+    StatusReport(DeliveryReport),
+    /// Not an SMS from a person (e.g. an SMS-SUBMIT found in the inbox): kept, decoded, and
+    /// not turned into a message.
     NotAMessage { note: String },
     /// The PDU could not be decoded; it still becomes a message, marked so, with the raw PDU.
     Undecodable { error: String },
@@ -270,6 +281,14 @@ fn record_decoded(
             link_parts(conn, &[received_id], message_id)?;
             Ok(Some(message_id))
         }
+        DecodedPart::StatusReport(report) => {
+            let note = reports::record_report(conn, received_id, received_at_ms, &report)?;
+            conn.execute(
+                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
+                params![received_id, note],
+            )?;
+            Ok(None)
+        }
         DecodedPart::NotAMessage { note } => {
             conn.execute(
                 "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
@@ -285,6 +304,8 @@ fn record_decoded(
             reference,
             total,
             seq,
+            encoding,
+            user_data,
         } => {
             let already: Option<i64> = conn
                 .query_row(
@@ -301,7 +322,8 @@ fn record_decoded(
             };
             conn.execute(
                 "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
-                        text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9
+                        text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9,
+                        encoding = ?10, user_data = ?11
                  WHERE id = ?1",
                 params![
                     received_id,
@@ -312,7 +334,9 @@ fn record_decoded(
                     text,
                     reference,
                     total,
-                    seq
+                    seq,
+                    encoding.as_str(),
+                    user_data
                 ],
             )?;
             if already.is_some() {
@@ -334,10 +358,23 @@ fn record_decoded(
     }
 }
 
-/// id, modem, text, sender kind, SMSC time, received at.
-type WaitingPart = (i64, String, String, Option<String>, Option<String>, i64);
+/// One waiting part of a concatenated SMS, as stored.
+struct WaitingPart {
+    id: i64,
+    modem: String,
+    text: String,
+    sender_kind: Option<String>,
+    smsc_time: Option<String>,
+    received_at_ms: i64,
+    encoding: Option<String>,
+    user_data: Option<Vec<u8>>,
+}
 
 /// Joins the waiting parts of one group into a message, in sequence order.
+///
+/// A complete message is decoded from the parts' user data joined together; only when that
+/// cannot be done (8-bit data, parts in different alphabets, parts stored before the user data
+/// was kept) or the message is incomplete are the parts' own texts put end to end.
 fn join_group(
     conn: &Connection,
     sender: &str,
@@ -347,19 +384,22 @@ fn join_group(
 ) -> Result<i64, StoreError> {
     let parts: Vec<WaitingPart> = {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms FROM received
+            "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms, encoding, user_data
+             FROM received
              WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3
              ORDER BY concat_seq",
         )?;
         stmt.query_map(params![sender, reference, total], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
+            Ok(WaitingPart {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                text: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                sender_kind: r.get(3)?,
+                smsc_time: r.get(4)?,
+                received_at_ms: r.get(5)?,
+                encoding: r.get(6)?,
+                user_data: r.get(7)?,
+            })
         })?
         .collect::<Result<_, _>>()?
     };
@@ -368,21 +408,44 @@ fn join_group(
             "no waiting parts for sender {sender} reference {reference}"
         )));
     };
-    let text: String = parts.iter().map(|p| p.2.as_str()).collect();
+    let text = if status == "ok" {
+        joined_user_data(&parts)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| parts.iter().map(|p| p.text.as_str()).collect());
     let message_id = insert_message(
         conn,
-        &first.1,
+        &first.modem,
         Some(sender),
-        first.3.as_deref(),
+        first.sender_kind.as_deref(),
         &text,
         parts.len() as u32,
         status,
-        first.4.as_deref(),
-        parts.iter().map(|p| p.5).max().unwrap_or(first.5),
+        first.smsc_time.as_deref(),
+        parts
+            .iter()
+            .map(|p| p.received_at_ms)
+            .max()
+            .unwrap_or(first.received_at_ms),
     )?;
-    let ids: Vec<i64> = parts.iter().map(|p| p.0).collect();
+    let ids: Vec<i64> = parts.iter().map(|p| p.id).collect();
     link_parts(conn, &ids, message_id)?;
     Ok(message_id)
+}
+
+/// The text of the parts' user data decoded as one, when every part has it in the same
+/// alphabet.
+fn joined_user_data(parts: &[WaitingPart]) -> Option<String> {
+    let name = parts.first()?.encoding.as_deref()?;
+    if parts.iter().any(|p| p.encoding.as_deref() != Some(name)) {
+        return None;
+    }
+    let data: Vec<&[u8]> = parts
+        .iter()
+        .map(|p| p.user_data.as_deref())
+        .collect::<Option<_>>()?;
+    pdu::decode_concatenated(Encoding::from_name(name)?, &data)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -422,4 +485,76 @@ fn link_parts(conn: &Connection, ids: &[i64], message_id: i64) -> Result<(), Sto
         stmt.execute(params![id, message_id])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(seq: u8, text: &str, user_data: &[u8]) -> DecodedPart {
+        DecodedPart::Part {
+            sender: "+243812345678".into(),
+            sender_kind: "international".into(),
+            smsc_time: None,
+            text: text.into(),
+            reference: 9,
+            total: 2,
+            seq,
+            encoding: Encoding::Gsm7,
+            user_data: user_data.to_vec(),
+        }
+    }
+
+    fn insert(conn: &Connection, pdu: &str) -> i64 {
+        conn.execute(
+            "INSERT INTO received (modem, storage, pdu_hex, pdu_sha256, received_at_ms)
+             VALUES ('m1', 'SM', ?1, ?1, 0)",
+            [pdu],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    #[test]
+    fn a_part_stored_before_the_upgrade_joins_by_text() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let first = insert(&conn, "01");
+        record_decoded(&conn, first, part(1, "AJALI ", b"AJALI ")).unwrap();
+        // What an older gateway left: the part's text, no alphabet nor user data.
+        conn.execute(
+            "UPDATE received SET encoding = NULL, user_data = NULL WHERE id = ?1",
+            [first],
+        )
+        .unwrap();
+        let second = insert(&conn, "02");
+        let message = record_decoded(&conn, second, part(2, "mgodi", b"mgodi"))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "AJALI mgodi");
+    }
+
+    #[test]
+    fn complete_parts_are_decoded_from_their_joined_user_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let a = insert(&conn, "01");
+        let b = insert(&conn, "02");
+        // 0x1B 0x65 is "€"; each part's own text has lost it.
+        record_decoded(&conn, b, part(2, "e5", &[0x65, b'5'])).unwrap();
+        let message = record_decoded(&conn, a, part(1, "Bei ", &[b'B', b'e', b'i', b' ', 0x1B]))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "Bei €5");
+    }
 }

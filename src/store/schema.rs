@@ -143,6 +143,53 @@ CREATE INDEX reply_refusals_at ON reply_refusals(at_ms);
 CREATE INDEX outgoing_created ON outgoing(created_at_ms);
 "#,
     ),
+    // Multipart reassembly from the parts' raw user data, and delivery reports.
+    M::up(
+        r#"
+-- The alphabet and raw user data of each part (septets for GSM-7, octets otherwise), so the
+-- parts are joined before decoding: an escape or surrogate pair split by the sender survives.
+ALTER TABLE received ADD COLUMN encoding TEXT;
+ALTER TABLE received ADD COLUMN user_data BLOB;
+
+-- One row per part the modem accepted, with the TP-MR it answered: what a status report is
+-- matched against.
+CREATE TABLE sent_parts (
+    id              INTEGER PRIMARY KEY,
+    outgoing_id     INTEGER NOT NULL REFERENCES outgoing(id),
+    part            INTEGER NOT NULL,            -- 1-based
+    message_ref     INTEGER NOT NULL CHECK (message_ref BETWEEN 0 AND 255),
+    recipient       TEXT    NOT NULL,
+    sent_at_ms      INTEGER NOT NULL,
+    delivery_state  TEXT    CHECK (delivery_state IN ('delivered', 'pending', 'failed')),
+    status          INTEGER,                     -- TP-ST of the latest report
+    status_text     TEXT,
+    reported_at_ms  INTEGER
+);
+CREATE INDEX sent_parts_ref ON sent_parts(message_ref, sent_at_ms);
+CREATE INDEX sent_parts_outgoing ON sent_parts(outgoing_id);
+
+-- Delivery of the whole SMS, from its parts' reports (NULL: no report yet).
+ALTER TABLE outgoing ADD COLUMN delivery_state TEXT
+    CHECK (delivery_state IN ('delivered', 'pending', 'failed'));
+ALTER TABLE outgoing ADD COLUMN delivery_status TEXT;
+ALTER TABLE outgoing ADD COLUMN delivery_at_ms INTEGER;
+
+-- Every status report received, matched or not (outgoing_id NULL: it matched nothing).
+CREATE TABLE status_reports (
+    id              INTEGER PRIMARY KEY,
+    received_id     INTEGER NOT NULL UNIQUE REFERENCES received(id),
+    message_ref     INTEGER NOT NULL,
+    recipient       TEXT    NOT NULL,
+    status          INTEGER NOT NULL,
+    delivery_state  TEXT    NOT NULL CHECK (delivery_state IN ('delivered', 'pending', 'failed')),
+    status_text     TEXT    NOT NULL,
+    discharge_time  TEXT,
+    sent_part_id    INTEGER REFERENCES sent_parts(id),
+    outgoing_id     INTEGER REFERENCES outgoing(id),
+    received_at_ms  INTEGER NOT NULL
+);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.
