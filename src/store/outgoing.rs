@@ -20,6 +20,10 @@ pub struct Outgoing {
     pub recipient: String,
     pub text: String,
     pub attempts: u32,
+    /// What it is (`ack`, `help`, `platform`, `test`...) and the incident's reference, if it
+    /// answers one: for the "SMS out" log line.
+    pub kind: String,
+    pub reference: Option<String>,
 }
 
 /// Limits the store applies, in the same transaction, before queueing a reply.
@@ -57,9 +61,10 @@ impl Store {
         let modem = modem.to_string();
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, recipient, text, attempts FROM outgoing
-                 WHERE state = 'queued' AND modem = ?1 AND next_attempt_ms <= ?2
-                 ORDER BY id LIMIT ?3",
+                "SELECT o.id, o.recipient, o.text, o.attempts, o.kind, i.reference
+                 FROM outgoing o LEFT JOIN incidents i ON i.id = o.incident_id
+                 WHERE o.state = 'queued' AND o.modem = ?1 AND o.next_attempt_ms <= ?2
+                 ORDER BY o.id LIMIT ?3",
             )?;
             let rows = stmt
                 .query_map(params![modem, now_ms(), limit as i64], |r| {
@@ -68,6 +73,8 @@ impl Store {
                         recipient: r.get(1)?,
                         text: r.get(2)?,
                         attempts: r.get(3)?,
+                        kind: r.get(4)?,
+                        reference: r.get(5)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
