@@ -9,8 +9,11 @@
 
 mod batches;
 mod incidents;
+mod outbound;
 mod outgoing;
 mod received;
+mod reporters;
+mod retention;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +23,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use batches::{PendingBatch, QueueDepths};
+pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
+pub use outbound::{OutboundOutcome, UnreportedOutbound};
+pub use reporters::ReporterSeen;
+pub use retention::PurgeCounts;
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};

@@ -13,8 +13,9 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE received (
     id              INTEGER PRIMARY KEY,
     modem           TEXT    NOT NULL,
@@ -106,7 +107,39 @@ CREATE TABLE reply_refusals (
     at_ms           INTEGER NOT NULL
 );
 "#,
-)];
+    ),
+    // Platform contract, round 2: the pseudonym -> number map for replies, outbound messages
+    // pulled from the platform, quarantine details for the heartbeat, and the retention purge.
+    M::up(
+        r#"
+CREATE TABLE reporters (
+    name            TEXT    PRIMARY KEY,         -- as the platform knows it (pseudonym or number)
+    number          TEXT    NOT NULL,
+    modem           TEXT    NOT NULL,            -- the modem that received the last report
+    last_incident   INTEGER,
+    last_seen_ms    INTEGER NOT NULL
+);
+
+CREATE TABLE outbound (
+    id              TEXT    PRIMARY KEY,         -- the platform's id: one SMS per id, ever
+    recipient_kind  TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    outgoing_id     INTEGER REFERENCES outgoing(id),
+    state           TEXT    NOT NULL
+                    CHECK (state IN ('accepted', 'sent', 'failed', 'undeliverable')),
+    detail          TEXT,
+    reported_state  TEXT,                        -- the last state the platform acknowledged
+    received_at_ms  INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+
+ALTER TABLE batches ADD COLUMN quarantined_at_ms INTEGER;
+ALTER TABLE batches ADD COLUMN last_status INTEGER;
+ALTER TABLE incidents ADD COLUMN purged_at_ms INTEGER;
+CREATE INDEX incidents_purgeable ON incidents(delivered_at_ms) WHERE purged_at_ms IS NULL;
+"#,
+    ),
+];
 
 /// Brings the schema to the newest version.
 pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
