@@ -357,8 +357,14 @@ impl Config {
             );
         }
         for (k, d) in [
-            ("platform.heartbeat_interval", self.platform.heartbeat_interval),
-            ("platform.outbound_poll_interval", self.platform.outbound_poll_interval),
+            (
+                "platform.heartbeat_interval",
+                self.platform.heartbeat_interval,
+            ),
+            (
+                "platform.outbound_poll_interval",
+                self.platform.outbound_poll_interval,
+            ),
         ] {
             if d < std::time::Duration::from_millis(100) {
                 return err(k, "must be at least 100ms (e.g. \"5min\")".into());

@@ -15,8 +15,8 @@ use crate::config::Config;
 use crate::forward::{Forwarder, ReporterId};
 use crate::heartbeat::HeartbeatSender;
 use crate::intake::Keywords;
-use crate::outbound::OutboundPuller;
 use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
 use crate::platform::client::{PlatformClient, PlatformClientConfig};
 use crate::store::Store;
@@ -32,6 +32,8 @@ pub struct Daemon {
     pub store: Store,
     /// One status per configured modem, in config order (for `status`, STATUS= and the heartbeat).
     pub modems: Vec<StatusHandle>,
+    /// The platform client every stage shares (its clock offset with it).
+    pub client: Arc<PlatformClient>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -111,7 +113,7 @@ impl Daemon {
         });
         let outbound = Arc::new(OutboundPuller::new(
             store.clone(),
-            client,
+            client.clone(),
             config.gateway_id.clone(),
             config.platform.outbound_poll_interval,
         ));
@@ -130,6 +132,7 @@ impl Daemon {
         Ok(Daemon {
             store,
             modems,
+            client,
             shutdown,
             tasks,
         })

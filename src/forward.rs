@@ -157,8 +157,12 @@ impl Forwarder {
                 // That is no fault of the batch; sign with the platform's clock and retry.
                 let delay = backoff.next_delay(None);
                 match self.client.adopt_observed_clock() {
-                    Some(offset) => tracing::warn!(batch = %batch.id, offset_secs = offset, "platform refused our timestamp; signing with the platform's clock from now on"),
-                    None => tracing::error!(batch = %batch.id, "platform refused our timestamp and sent no usable Date; check the gateway clock"),
+                    Some(offset) => {
+                        tracing::warn!(batch = %batch.id, offset_secs = offset, "platform refused our timestamp; signing with the platform's clock from now on")
+                    }
+                    None => {
+                        tracing::error!(batch = %batch.id, "platform refused our timestamp and sent no usable Date; check the gateway clock")
+                    }
                 }
                 self.store
                     .mark_batch_attempt_failed(&batch.id, e.to_string())
@@ -168,7 +172,9 @@ impl Forwarder {
             Err(PostError::Rejected { status, body }) => {
                 let error = format!("HTTP {status}: {body}");
                 tracing::error!(batch = %batch.id, %error, "platform refused the batch; quarantined (see `kufatilia-gateway status`)");
-                self.store.quarantine_batch(&batch.id, status, error).await?;
+                self.store
+                    .quarantine_batch(&batch.id, status, error)
+                    .await?;
                 Ok(Step::Sent)
             }
         }

@@ -97,10 +97,8 @@ impl PostError {
     /// the request nor the credentials.
     pub fn is_clock_refusal(&self) -> bool {
         match self {
-            PostError::Rejected { status: 401, body } => {
-                serde_json::from_str::<ErrorBody>(body)
-                    .is_ok_and(|e| e.code == "timestamp_out_of_window")
-            }
+            PostError::Rejected { status: 401, body } => serde_json::from_str::<ErrorBody>(body)
+                .is_ok_and(|e| e.code == "timestamp_out_of_window"),
             _ => false,
         }
     }

@@ -24,12 +24,12 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
-pub use outbound::{OutboundOutcome, UnreportedOutbound};
-pub use reporters::ReporterSeen;
-pub use retention::PurgeCounts;
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
+pub use outbound::{OutboundOutcome, UnreportedOutbound};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use reporters::ReporterSeen;
+pub use retention::PurgeCounts;
 
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
