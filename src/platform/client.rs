@@ -659,6 +659,32 @@ mod tests {
     }
 
     #[test]
+    fn only_a_stale_timestamp_is_a_clock_refusal() {
+        let body = |code: &str| format!(r#"{{"code":"{code}","message":"x","server_time":null}}"#);
+        let rejected = |status, body| PostError::Rejected { status, body };
+        assert!(rejected(401, body("timestamp_out_of_window")).is_clock_refusal());
+        assert!(!rejected(401, body("bad_signature")).is_clock_refusal());
+        assert!(!rejected(400, body("timestamp_out_of_window")).is_clock_refusal());
+        assert!(!rejected(401, "not json".into()).is_clock_refusal());
+        let retry = PostError::Retry {
+            reason: String::new(),
+            retry_after: None,
+        };
+        assert!(!retry.is_clock_refusal());
+    }
+
+    #[test]
+    fn the_observed_skew_becomes_the_signing_offset() {
+        let client = PlatformClient::new(&cfg("http://127.0.0.1:9")).unwrap();
+        assert_eq!(client.adopt_observed_clock(), None, "nothing seen yet");
+        *client.observed_skew.lock().unwrap() = Some(7200);
+        client.set_clock_offset(-100);
+        assert_eq!(client.adopt_observed_clock(), Some(7100));
+        assert_eq!(client.clock_offset(), 7100);
+        assert_eq!(client.adopt_observed_clock(), None, "already folded in");
+    }
+
+    #[test]
     fn statuses_are_classified() {
         let now = datetime!(2025-03-14 07:00:00 UTC);
         let none = HeaderMap::new();
