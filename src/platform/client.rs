@@ -659,6 +659,13 @@ mod tests {
     }
 
     #[test]
+    fn the_mozilla_roots_are_built_in() {
+        // Without them a box lacking ca-certificates could reach no https platform at all.
+        assert!(built_in_roots().len() > 100, "{}", built_in_roots().len());
+        assert!(PlatformClient::new(&cfg("https://platform.example.org/api")).is_ok());
+    }
+
+    #[test]
     fn only_a_stale_timestamp_is_a_clock_refusal() {
         let body = |code: &str| format!(r#"{{"code":"{code}","message":"x","server_time":null}}"#);
         let rejected = |status, body| PostError::Rejected { status, body };
