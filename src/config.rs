@@ -137,6 +137,16 @@ pub struct PlatformConfig {
     /// Longest wait between two delivery attempts.
     #[serde(default = "defaults::retry_max", with = "humantime_serde")]
     pub retry_max: Duration,
+    /// How often a heartbeat (health, queues, clock) is sent to the platform.
+    #[serde(default = "defaults::heartbeat_interval", with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// How often the platform is asked for messages to reporters.
+    #[serde(default = "defaults::outbound_poll_interval", with = "humantime_serde")]
+    pub outbound_poll_interval: Duration,
+    /// PEM file of extra CA certificates to trust (a platform with a private CA), on top of
+    /// the Mozilla roots built into the gateway.
+    #[serde(default)]
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 /// Who gets a reply, and how many.
@@ -182,8 +192,8 @@ pub struct SmsConfig {
     pub clock_warning_after: Duration,
 }
 
-/// What of the reporter leaves the box.
-#[derive(Debug, Clone, Deserialize, Default)]
+/// What of the reporter leaves the box, and how long the box keeps it.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// Send reporters' phone numbers to the platform instead of pseudonyms.
@@ -192,6 +202,20 @@ pub struct PrivacyConfig {
     /// File holding the secret key of the pseudonyms (created on first start if missing).
     #[serde(default)]
     pub pseudonym_secret_file: Option<PathBuf>,
+    /// Days after delivery when numbers, texts and raw PDUs are erased from this box
+    /// (0: never).
+    #[serde(default = "defaults::retention_days")]
+    pub retention_days: u32,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            share_phone_numbers: false,
+            pseudonym_secret_file: None,
+            retention_days: defaults::retention_days(),
+        }
+    }
 }
 
 mod defaults {
@@ -227,6 +251,15 @@ mod defaults {
     }
     pub fn retry_max() -> Duration {
         Duration::from_secs(600)
+    }
+    pub fn heartbeat_interval() -> Duration {
+        Duration::from_secs(300)
+    }
+    pub fn outbound_poll_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn retention_days() -> u32 {
+        90
     }
     pub fn yes() -> bool {
         true
@@ -330,6 +363,9 @@ impl Config {
         if let Some(p) = &mut self.platform.hmac_secret_file {
             resolve(p);
         }
+        if let Some(p) = &mut self.platform.extra_ca_file {
+            resolve(p);
+        }
         if let Some(p) = &mut self.privacy.pseudonym_secret_file {
             resolve(p);
         }
@@ -362,6 +398,20 @@ impl Config {
                 "reference_prefix",
                 "must be 1 to 4 letters or digits (e.g. \"K7\"), since it is in every reply".into(),
             );
+        }
+        for (k, d) in [
+            (
+                "platform.heartbeat_interval",
+                self.platform.heartbeat_interval,
+            ),
+            (
+                "platform.outbound_poll_interval",
+                self.platform.outbound_poll_interval,
+            ),
+        ] {
+            if d < std::time::Duration::from_millis(100) {
+                return err(k, "must be at least 100ms (e.g. \"5min\")".into());
+            }
         }
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {

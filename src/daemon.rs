@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::forward::{Forwarder, ReporterId};
+use crate::heartbeat::HeartbeatSender;
 use crate::intake::Keywords;
 use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
 use crate::platform::client::{PlatformClient, PlatformClientConfig};
 use crate::secrets;
@@ -32,6 +34,8 @@ pub struct Daemon {
     pub store: Store,
     /// One status per configured modem, in config order (for `status`, STATUS= and the heartbeat).
     pub modems: Vec<StatusHandle>,
+    /// The platform client every stage shares (its clock offset with it).
+    pub client: Arc<PlatformClient>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -47,8 +51,11 @@ impl Daemon {
         }
         let store = Store::open(&config.database)
             .with_context(|| format!("cannot open the store {}", config.database.display()))?;
-        let client = PlatformClient::new(&platform_client_config(&config)?)
-            .context("cannot set up the platform client")?;
+        let started = Instant::now();
+        let client = Arc::new(
+            PlatformClient::new(&platform_client_config(&config)?)
+                .context("cannot set up the platform client")?,
+        );
         let reporter = if config.privacy.share_phone_numbers {
             ReporterId::PhoneNumber
         } else {
@@ -73,7 +80,12 @@ impl Daemon {
             async move { p.run(s).await }
         });
 
-        let forwarder = Arc::new(Forwarder::new(&config, store.clone(), client, reporter));
+        let forwarder = Arc::new(Forwarder::new(
+            &config,
+            store.clone(),
+            client.clone(),
+            reporter,
+        ));
         spawn_stage(&mut tasks, "forwarding", shutdown.clone(), move |s| {
             let f = forwarder.clone();
             async move { f.run(s).await }
@@ -111,9 +123,41 @@ impl Daemon {
         spawn_stage(&mut tasks, "status", shutdown.clone(), move |s| {
             save_statuses(saver_store.clone(), saver_modems.clone(), s)
         });
+
+        let heartbeat = Arc::new(HeartbeatSender::new(
+            store.clone(),
+            client.clone(),
+            modems.clone(),
+            config.gateway_id.clone(),
+            config.platform.heartbeat_interval,
+            started,
+        ));
+        spawn_stage(&mut tasks, "heartbeat", shutdown.clone(), move |s| {
+            let h = heartbeat.clone();
+            async move { h.run(s).await }
+        });
+        let outbound = Arc::new(OutboundPuller::new(
+            store.clone(),
+            client.clone(),
+            config.gateway_id.clone(),
+            config.platform.outbound_poll_interval,
+        ));
+        spawn_stage(&mut tasks, "outbound", shutdown.clone(), move |s| {
+            let o = outbound.clone();
+            async move { o.run(s).await }
+        });
+        let retention_days = config.privacy.retention_days;
+        if retention_days > 0 {
+            let st = store.clone();
+            spawn_stage(&mut tasks, "retention", shutdown.clone(), move |s| {
+                let st = st.clone();
+                async move { Ok(st.run_retention(retention_days, s).await?) }
+            });
+        }
         Ok(Daemon {
             store,
             modems,
+            client,
             shutdown,
             tasks,
         })
@@ -188,7 +232,7 @@ fn platform_client_config(config: &Config) -> anyhow::Result<PlatformClientConfi
         token,
         hmac_secret,
         timeout: config.platform.timeout,
-        extra_ca_file: None,
+        extra_ca_file: config.platform.extra_ca_file.clone(),
     })
 }
 

@@ -17,7 +17,7 @@ use crate::platform::api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use crate::platform::backoff::Backoff;
 use crate::platform::client::{PlatformClient, PostError};
 use crate::platform::sign;
-use crate::store::{IncidentRow, PendingBatch, Store, StoreError};
+use crate::store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
 
 /// How reporters are named in what leaves the box.
 #[derive(Clone)]
@@ -46,7 +46,7 @@ impl ReporterId {
 /// The forwarding stage.
 pub struct Forwarder {
     store: Store,
-    client: PlatformClient,
+    client: Arc<PlatformClient>,
     gateway_id: String,
     batch_max: usize,
     flush_after: Duration,
@@ -59,7 +59,7 @@ impl Forwarder {
     pub fn new(
         config: &Config,
         store: Store,
-        client: PlatformClient,
+        client: Arc<PlatformClient>,
         reporter: ReporterId,
     ) -> Forwarder {
         Forwarder {
@@ -124,6 +124,11 @@ impl Forwarder {
             return Ok(Step::Idle);
         };
         let body = self.to_api(&batch);
+        // The map is written before the post: a reply may come back for a reporter as soon as
+        // the platform has the batch.
+        self.store
+            .remember_reporters(self.reporters_of(&batch, &body))
+            .await?;
         match self.client.post_batch(&body).await {
             Ok(ack) => {
                 self.store.mark_batch_delivered(&batch.id).await?;
@@ -147,13 +152,55 @@ impl Forwarder {
                     .await?;
                 Ok(Step::Retry(delay))
             }
+            Err(e) if e.is_clock_refusal() => {
+                // No RTC: the clock may be hours off after a power cut without network time.
+                // That is no fault of the batch; sign with the platform's clock and retry.
+                let delay = backoff.next_delay(None);
+                match self.client.adopt_observed_clock() {
+                    Some(offset) => {
+                        tracing::warn!(batch = %batch.id, offset_secs = offset, "platform refused our timestamp; signing with the platform's clock from now on")
+                    }
+                    None => {
+                        tracing::error!(batch = %batch.id, "platform refused our timestamp and sent no usable Date; check the gateway clock")
+                    }
+                }
+                self.store
+                    .mark_batch_attempt_failed(&batch.id, e.to_string())
+                    .await?;
+                Ok(Step::Retry(delay))
+            }
             Err(PostError::Rejected { status, body }) => {
                 let error = format!("HTTP {status}: {body}");
                 tracing::error!(batch = %batch.id, %error, "platform refused the batch; quarantined (see `kufatilia-gateway status`)");
-                self.store.quarantine_batch(&batch.id, error).await?;
+                self.store
+                    .quarantine_batch(&batch.id, status, error)
+                    .await?;
                 Ok(Step::Sent)
             }
         }
+    }
+
+    /// Who the platform will know by which name, for routing its replies back.
+    fn reporters_of(&self, batch: &PendingBatch, body: &Batch) -> Vec<ReporterSeen> {
+        batch
+            .incidents
+            .iter()
+            .zip(&body.incidents)
+            .filter_map(|(row, record)| {
+                let number = row.sender.clone()?;
+                // Operators' names and purged numbers cannot be answered.
+                if record.reporter.is_empty() || !number.chars().any(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                Some(ReporterSeen {
+                    name: record.reporter.clone(),
+                    number,
+                    modem: row.modem.clone(),
+                    incident_id: row.id,
+                    seen_ms: row.received_at_ms,
+                })
+            })
+            .collect()
     }
 
     /// True when the oldest unbatched incident has waited `flush_after` already.

@@ -215,7 +215,7 @@ async fn batches_are_stable_until_delivered_and_quarantine_moves_on() {
     };
     assert_eq!(ids(&again), ids(&first));
     store
-        .quarantine_batch(&again.id, "400 bad schema".into())
+        .quarantine_batch(&again.id, 400, "400 bad schema".into())
         .await
         .unwrap();
     let second = store.next_batch("gw", 2).await.unwrap().unwrap();

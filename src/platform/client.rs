@@ -1,8 +1,11 @@
 //! The gateway's HTTP client for the platform: signs each request, posts batches and heartbeats,
 //! pulls outbound messages, and sorts every failure into "retry later" or "rejected".
 //!
-//! TLS is rustls with the operating system's trust store, plus an optional extra CA file (a
-//! platform with a private CA). Plain `http://` is refused unless it goes to loopback, where the
+//! TLS is rustls trusting the Mozilla roots compiled into the binary (`webpki-root-certs`), plus
+//! an optional extra CA file (a platform with a private CA). Not the operating system's store: a
+//! Raspberry Pi image without `ca-certificates` would otherwise trust nobody and the box would
+//! never deliver, while the built-in roots behave the same on every box; the price is that a
+//! root change needs a gateway update, and a private CA must be named in `extra_ca_file`. Plain `http://` is refused unless it goes to loopback, where the
 //! reference receiver runs for tests and the demo.
 
 use std::path::PathBuf;
@@ -90,6 +93,16 @@ pub enum PostError {
 }
 
 impl PostError {
+    /// A 401 for a signing timestamp outside the platform's window: the clock is wrong, not
+    /// the request nor the credentials.
+    pub fn is_clock_refusal(&self) -> bool {
+        match self {
+            PostError::Rejected { status: 401, body } => serde_json::from_str::<ErrorBody>(body)
+                .is_ok_and(|e| e.code == "timestamp_out_of_window"),
+            _ => false,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             PostError::Retry { retry_after, .. } => *retry_after,
@@ -133,9 +146,11 @@ impl PlatformClient {
             .user_agent(concat!("kufatilia-gateway/", env!("CARGO_PKG_VERSION")))
             // A redirect could lead a signed request to plain http or another host: never follow.
             .redirect(reqwest::redirect::Policy::none());
+        let mut roots = built_in_roots();
         if let Some(path) = &cfg.extra_ca_file {
-            builder = builder.tls_certs_merge(load_ca_file(path)?);
+            roots.extend(load_ca_file(path)?);
         }
+        builder = builder.tls_certs_only(roots);
         let http = builder.build().map_err(PlatformError::Http)?;
         Ok(PlatformClient {
             http,
@@ -156,6 +171,24 @@ impl PlatformClient {
     /// real time elsewhere (see `observed_clock_skew`) can correct its signatures with it.
     pub fn set_clock_offset(&self, secs: i64) {
         self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// The current signing clock offset in seconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// After a refused timestamp: sign with the platform's clock (as last seen in a `Date`
+    /// header) from now on. Returns the new offset, or `None` when no usable `Date` was seen.
+    pub fn adopt_observed_clock(&self) -> Option<i64> {
+        let skew = self.observed_clock_skew().filter(|s| *s != 0)?;
+        let offset = self.clock_offset().saturating_add(skew);
+        self.set_clock_offset(offset);
+        // The skew is now folded into the offset; the next answer measures it afresh.
+        if let Ok(mut seen) = self.observed_skew.lock() {
+            *seen = Some(0);
+        }
+        Some(offset)
     }
 
     /// Platform clock minus our signing clock, in seconds, from the `Date` header of the last
@@ -443,6 +476,14 @@ fn is_loopback_host(host: &str) -> bool {
     }
 }
 
+/// The Mozilla roots shipped inside the binary.
+fn built_in_roots() -> Vec<reqwest::Certificate> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+        .collect()
+}
+
 fn load_ca_file(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, PlatformError> {
     let pem = std::fs::read(path).map_err(|source| PlatformError::CaFileRead {
         path: path.clone(),
@@ -615,6 +656,39 @@ mod tests {
             PlatformClient::new(&c),
             Err(PlatformError::CaFileInvalid { .. })
         ));
+    }
+
+    #[test]
+    fn the_mozilla_roots_are_built_in() {
+        // Without them a box lacking ca-certificates could reach no https platform at all.
+        assert!(built_in_roots().len() > 100, "{}", built_in_roots().len());
+        assert!(PlatformClient::new(&cfg("https://platform.example.org/api")).is_ok());
+    }
+
+    #[test]
+    fn only_a_stale_timestamp_is_a_clock_refusal() {
+        let body = |code: &str| format!(r#"{{"code":"{code}","message":"x","server_time":null}}"#);
+        let rejected = |status, body| PostError::Rejected { status, body };
+        assert!(rejected(401, body("timestamp_out_of_window")).is_clock_refusal());
+        assert!(!rejected(401, body("bad_signature")).is_clock_refusal());
+        assert!(!rejected(400, body("timestamp_out_of_window")).is_clock_refusal());
+        assert!(!rejected(401, "not json".into()).is_clock_refusal());
+        let retry = PostError::Retry {
+            reason: String::new(),
+            retry_after: None,
+        };
+        assert!(!retry.is_clock_refusal());
+    }
+
+    #[test]
+    fn the_observed_skew_becomes_the_signing_offset() {
+        let client = PlatformClient::new(&cfg("http://127.0.0.1:9")).unwrap();
+        assert_eq!(client.adopt_observed_clock(), None, "nothing seen yet");
+        *client.observed_skew.lock().unwrap() = Some(7200);
+        client.set_clock_offset(-100);
+        assert_eq!(client.adopt_observed_clock(), Some(7100));
+        assert_eq!(client.clock_offset(), 7100);
+        assert_eq!(client.adopt_observed_clock(), None, "already folded in");
     }
 
     #[test]

@@ -17,6 +17,16 @@ pub struct PendingBatch {
     pub incidents: Vec<IncidentRow>,
 }
 
+/// A batch the platform refused, waiting for a person.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuarantinedBatch {
+    pub id: String,
+    /// The HTTP status of the refusal.
+    pub status: u16,
+    pub error: String,
+    pub since_ms: i64,
+}
+
 /// How much work waits in each stage, for `status`, STATUS= and the heartbeat.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct QueueDepths {
@@ -102,15 +112,47 @@ impl Store {
 
     /// The platform refused the batch for good (a 4xx other than 408/429): kept aside with the
     /// reason, for a technician or a developer to look at, while the rest keeps flowing.
-    pub async fn quarantine_batch(&self, batch_id: &str, error: String) -> Result<(), StoreError> {
+    pub async fn quarantine_batch(
+        &self,
+        batch_id: &str,
+        status: u16,
+        error: String,
+    ) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             conn.execute(
-                "UPDATE batches SET state = 'quarantined', attempts = attempts + 1, last_error = ?2
+                "UPDATE batches SET state = 'quarantined', attempts = attempts + 1, last_error = ?2,
+                        last_status = ?3, quarantined_at_ms = ?4
                  WHERE id = ?1",
-                params![batch_id, error],
+                params![batch_id, error, status, now_ms()],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Quarantined batches, oldest first (at most `limit`), for `status` and the heartbeat.
+    pub async fn quarantined_batches(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<QuarantinedBatch>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, COALESCE(last_status, 0), COALESCE(last_error, ''),
+                        COALESCE(quarantined_at_ms, created_at_ms)
+                 FROM batches WHERE state = 'quarantined' ORDER BY seq LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(QuarantinedBatch {
+                        id: r.get(0)?,
+                        status: r.get(1)?,
+                        error: r.get(2)?,
+                        since_ms: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }

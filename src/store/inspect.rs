@@ -20,7 +20,7 @@ pub struct SavedModemStatus {
 
 /// A batch the platform refused.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct QuarantinedBatch {
+pub struct QuarantineEntry {
     pub id: String,
     pub incidents: u64,
     pub attempts: u32,
@@ -99,7 +99,7 @@ impl StoreReader {
         Ok(rows)
     }
 
-    pub fn quarantined_batches(&self) -> Result<Vec<QuarantinedBatch>, StoreError> {
+    pub fn quarantined_batches(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT b.id, (SELECT COUNT(*) FROM incidents i WHERE i.batch_id = b.id), b.attempts,
                     b.last_error, b.created_at_ms
@@ -107,7 +107,7 @@ impl StoreReader {
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(QuarantinedBatch {
+                Ok(QuarantineEntry {
                     id: r.get(0)?,
                     incidents: r.get::<_, i64>(1)?.max(0) as u64,
                     attempts: r.get(2)?,

@@ -10,10 +10,13 @@
 mod batches;
 mod incidents;
 mod inspect;
+mod outbound;
 mod outgoing;
 mod received;
 mod replies;
+mod reporters;
 mod reports;
+mod retention;
 mod schema;
 mod sessions;
 
@@ -24,13 +27,16 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use batches::{PendingBatch, QueueDepths};
+pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
-pub use inspect::{QuarantinedBatch, SavedModemStatus, StoreReader};
+pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
+pub use outbound::{OutboundOutcome, UnreportedOutbound};
 pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
+pub use reporters::ReporterSeen;
 pub use reports::{Delivery, DeliveryReport, StoredReport};
+pub use retention::PurgeCounts;
 pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
 /// Most jobs the store thread runs in one transaction.

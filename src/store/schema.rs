@@ -190,6 +190,40 @@ CREATE TABLE status_reports (
 );
 "#,
     ),
+    // Platform contract, round 2: the pseudonym -> number map for replies, outbound messages
+    // pulled from the platform, quarantine details for the heartbeat, and the retention purge.
+    M::up(
+        r#"
+CREATE TABLE reporters (
+    name            TEXT    PRIMARY KEY,         -- as the platform knows it (pseudonym or number)
+    number          TEXT    NOT NULL,
+    modem           TEXT    NOT NULL,            -- the modem that received the last report
+    last_incident   INTEGER,
+    last_seen_ms    INTEGER NOT NULL
+);
+
+CREATE TABLE outbound (
+    id              TEXT    PRIMARY KEY,         -- the platform's id: one SMS per id, ever
+    recipient_kind  TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    outgoing_id     INTEGER REFERENCES outgoing(id),
+    state           TEXT    NOT NULL
+                    CHECK (state IN ('accepted', 'sent', 'failed', 'undeliverable')),
+    detail          TEXT,
+    reported_state  TEXT,                        -- the last state the platform acknowledged
+    received_at_ms  INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+
+ALTER TABLE batches ADD COLUMN quarantined_at_ms INTEGER;
+ALTER TABLE batches ADD COLUMN last_status INTEGER;
+ALTER TABLE incidents ADD COLUMN purged_at_ms INTEGER;
+CREATE INDEX incidents_purgeable ON incidents(delivered_at_ms) WHERE purged_at_ms IS NULL;
+-- Cutting a batch loads each incident's raw PDUs: without this, a scan of all PDUs per incident
+-- (seconds per batch with a 100,000-report backlog).
+CREATE INDEX received_message ON received(message_id);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.

@@ -1,0 +1,206 @@
+//! Messages pulled from the platform for reporters: each platform id is queued as an SMS at most
+//! once, however often the platform offers it again, and its state (accepted, sent, failed,
+//! undeliverable) is kept until the platform has acknowledged it.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::incidents::NewOutgoing;
+use super::outgoing::insert_outgoing;
+use super::received::now_ms;
+use super::reporters::resolve_name;
+use super::{Store, StoreError};
+
+/// What became of a pulled message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundOutcome {
+    /// Queued as SMS `outgoing_id` on `modem`.
+    Accepted { outgoing_id: i64, modem: String },
+    /// Nobody to send it to (unknown pseudonym or incident, or the number was purged).
+    Undeliverable(String),
+    /// Seen before: nothing new was queued; its state will be reported again.
+    AlreadyKnown,
+}
+
+/// A state the platform has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreportedOutbound {
+    pub id: String,
+    pub state: String,
+    pub detail: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+impl Store {
+    /// Takes a pulled message: queues its SMS (kind `platform`) in the same transaction that
+    /// records its id, or records it as undeliverable. `recipient_kind` is `reporter` or
+    /// `incident`; an incident is named by its platform id (`<gateway>-<n>`) or its reference.
+    pub async fn accept_outbound(
+        &self,
+        id: &str,
+        recipient_kind: &str,
+        recipient: &str,
+        text: &str,
+        gateway_id: &str,
+    ) -> Result<OutboundOutcome, StoreError> {
+        let (id, kind, recipient, text) = (
+            id.to_string(),
+            recipient_kind.to_string(),
+            recipient.to_string(),
+            text.to_string(),
+        );
+        let gateway_id = gateway_id.to_string();
+        let signals = self.signals.clone();
+        let outcome = self
+            .call(move |conn| accept(conn, &id, &kind, &recipient, &text, &gateway_id))
+            .await?;
+        if matches!(outcome, OutboundOutcome::Accepted { .. }) {
+            signals.outgoing.notify_waiters();
+            signals.outgoing.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Moves accepted messages whose SMS was sent or given up to `sent` / `failed`, then lists
+    /// up to `limit` states the platform has not acknowledged.
+    pub async fn unreported_outbound(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UnreportedOutbound>, StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE outbound SET
+                    state = (SELECT o.state FROM outgoing o WHERE o.id = outbound.outgoing_id),
+                    detail = (SELECT o.last_error FROM outgoing o WHERE o.id = outbound.outgoing_id),
+                    updated_at_ms = ?1
+                 WHERE state = 'accepted' AND outgoing_id IN
+                    (SELECT id FROM outgoing WHERE state IN ('sent', 'failed'))",
+                [now_ms()],
+            )?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, state, detail, updated_at_ms FROM outbound
+                 WHERE reported_state IS NULL OR reported_state != state
+                 ORDER BY updated_at_ms, id LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(UnreportedOutbound {
+                        id: r.get(0)?,
+                        state: r.get(1)?,
+                        detail: r.get(2)?,
+                        updated_at_ms: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The platform acknowledged these states.
+    pub async fn mark_outbound_reported(
+        &self,
+        reported: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE outbound SET reported_state = ?2 WHERE id = ?1 AND state = ?2",
+            )?;
+            for (id, state) in &reported {
+                stmt.execute(params![id, state])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn accept(
+    conn: &Connection,
+    id: &str,
+    kind: &str,
+    recipient: &str,
+    text: &str,
+    gateway_id: &str,
+) -> Result<OutboundOutcome, StoreError> {
+    let now = now_ms();
+    let known = conn
+        .query_row("SELECT 1 FROM outbound WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?;
+    if known.is_some() {
+        // Offered again: our status report may have been lost, so send it once more.
+        conn.execute(
+            "UPDATE outbound SET reported_state = NULL WHERE id = ?1",
+            [id],
+        )?;
+        return Ok(OutboundOutcome::AlreadyKnown);
+    }
+    let target = match kind {
+        "reporter" => resolve_name(conn, recipient)?,
+        "incident" => resolve_incident(conn, recipient, gateway_id)?,
+        _ => None,
+    };
+    let (outgoing_id, state, detail, outcome) = match target {
+        Some((number, modem)) if !number.is_empty() => {
+            let out = NewOutgoing {
+                modem: modem.clone(),
+                recipient: number,
+                text: text.to_string(),
+                kind: "platform".into(),
+            };
+            let outgoing_id = insert_outgoing(conn, &out, None, now)?;
+            (
+                Some(outgoing_id),
+                "accepted",
+                None,
+                OutboundOutcome::Accepted { outgoing_id, modem },
+            )
+        }
+        _ => {
+            let why = format!("no reporter known for {kind} {recipient:?} on this gateway");
+            (
+                None,
+                "undeliverable",
+                Some(why.clone()),
+                OutboundOutcome::Undeliverable(why),
+            )
+        }
+    };
+    conn.execute(
+        "INSERT INTO outbound (id, recipient_kind, recipient, outgoing_id, state, detail,
+                               received_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![id, kind, recipient, outgoing_id, state, detail, now],
+    )?;
+    Ok(outcome)
+}
+
+/// The reporter of an incident: its number and the modem of that reporter's latest report.
+fn resolve_incident(
+    conn: &Connection,
+    incident: &str,
+    gateway_id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    let local_id = incident
+        .strip_prefix(gateway_id)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|n| n.parse::<i64>().ok());
+    let found: Option<(Option<String>, String)> = conn
+        .query_row(
+            "SELECT m.sender, m.modem FROM incidents i JOIN messages m ON m.id = i.message_id
+             WHERE i.id = ?1 OR i.reference = ?2",
+            params![local_id, incident],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((Some(number), modem)) = found else {
+        return Ok(None);
+    };
+    let latest: Option<String> = conn
+        .query_row(
+            "SELECT modem FROM reporters WHERE number = ?1 ORDER BY last_seen_ms DESC LIMIT 1",
+            [&number],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(Some((number, latest.unwrap_or(modem))))
+}

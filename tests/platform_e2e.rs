@@ -1,0 +1,509 @@
+//! The platform contract end to end with real parts: the simulated modem on a pseudo-terminal,
+//! the gateway daemon on a SQLite file, and the reference receiver on 127.0.0.1. Outages are
+//! time-compressed (short retry caps), never mocked.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kufatilia_gateway::config::Config;
+use kufatilia_gateway::daemon::Daemon;
+use kufatilia_gateway::intake::Keywords;
+use kufatilia_gateway::platform::Recipient;
+use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
+use kufatilia_gateway::secrets;
+use kufatilia_gateway::sim::{SimConfig, SimModem};
+use kufatilia_gateway::store::OutboundOutcome;
+
+const TOKEN: &str = "test-token";
+const SECRET: &str = "test-secret";
+
+struct Rig {
+    dir: tempfile::TempDir,
+    stub: Option<PlatformStub>,
+    addr: SocketAddr,
+    sim: SimModem,
+    daemon: Daemon,
+}
+
+impl Rig {
+    fn stub(&self) -> &PlatformStub {
+        self.stub.as_ref().expect("the stub is running")
+    }
+
+    fn stub_config(dir: &Path) -> StubConfig {
+        StubConfig {
+            db: dir.join("platform.db"),
+            token: TOKEN.into(),
+            secret: Some(SECRET.as_bytes().to_vec()),
+        }
+    }
+
+    /// The platform goes away: connections are refused.
+    async fn stop_stub(&mut self) {
+        if let Some(s) = self.stub.take() {
+            s.shutdown().await;
+        }
+    }
+
+    /// The platform comes back on the same address with the same database.
+    async fn restart_stub(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match PlatformStub::start(self.addr, Rig::stub_config(self.dir.path())).await {
+                Ok(s) => {
+                    self.stub = Some(s);
+                    return;
+                }
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("stub restart: {e:#}; trying again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot restart the stub: {e:#}"),
+            }
+        }
+    }
+
+    async fn stop(self) {
+        self.daemon.stop().await;
+        if let Some(s) = self.stub {
+            s.shutdown().await;
+        }
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.db")
+    }
+}
+
+/// `gateway_secret`: what the gateway signs with (the stub always expects `SECRET`).
+async fn rig(sim_slots: usize, gateway_secret: &str, extra: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
+    secrets::write_secret(&dir.path().join("secret"), gateway_secret.as_bytes()).unwrap();
+    let stub = PlatformStub::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Rig::stub_config(dir.path()),
+    )
+    .await
+    .unwrap();
+    let addr = stub.addr();
+    let sim = SimModem::start(SimConfig {
+        slots: sim_slots,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        r#"
+gateway_id = "test-gw"
+reference_prefix = "K7"
+database = "gateway.db"
+
+[[modem]]
+name = "vodacom"
+device = {:?}
+operator = "Vodacom"
+sweep_interval = "2s"
+send_gap = "10ms"
+
+[platform]
+url = {:?}
+token_file = "token"
+hmac_secret_file = "secret"
+flush_after = "200ms"
+batch_max = 25
+retry_max = "500ms"
+heartbeat_interval = "300ms"
+outbound_poll_interval = "200ms"
+{extra}
+"#,
+        sim.device_path(),
+        stub.url()
+    );
+    let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
+    let daemon = Daemon::start(config, Keywords::builtin().unwrap())
+        .await
+        .unwrap();
+    Rig {
+        dir,
+        stub: Some(stub),
+        addr,
+        sim,
+        daemon,
+    }
+}
+
+/// Waits until `done` holds, or fails the test after a generous bound.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_depths(
+    r: &Rig,
+    what: &str,
+    mut done: impl FnMut(&kufatilia_gateway::store::QueueDepths) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let d = r.daemon.store.queue_depths().await.unwrap();
+        if done(&d) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn sender(i: usize) -> String {
+    format!("+24381{i:07}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_reports_during_an_outage_arrive_exactly_once() {
+    // Replies off: this test is about the platform side, and 500 acks would only slow it.
+    let mut r = rig(30, SECRET, "[replies]\nenabled = false").await;
+    // First half of the burst: the platform is unreachable (connections refused).
+    r.stop_stub().await;
+    for i in 0..250 {
+        r.sim.inject(&sender(i), &format!("AJALI mgodi namba {i}"));
+    }
+    wait_for_depths(&r, "250 incidents stored while offline", |d| {
+        d.undelivered_incidents == 250
+    })
+    .await;
+    // Second half: the platform is back but overloaded (503 with Retry-After).
+    r.restart_stub().await;
+    r.stub().fail_next_with_retry_after(503, 1_000_000, "1");
+    for i in 250..500 {
+        r.sim
+            .inject(&sender(i), &format!("VURUGU sokoni namba {i}"));
+    }
+    wait_for_depths(&r, "500 incidents stored", |d| {
+        d.undelivered_incidents == 500
+    })
+    .await;
+    wait_until("the gateway trying the overloaded platform", || {
+        r.stub().batch_posts() > 0
+    })
+    .await;
+    assert!(r.stub().incidents().is_empty(), "nothing got through a 503");
+    // Recovery.
+    r.stub().fail_next(503, 0);
+    wait_until("all 500 reports on the platform", || {
+        r.stub().incidents().len() >= 500
+    })
+    .await;
+    wait_for_depths(&r, "everything marked delivered", |d| {
+        d.undelivered_incidents == 0
+    })
+    .await;
+    let incidents = r.stub().incidents();
+    assert_eq!(incidents.len(), 500);
+    let ids: HashSet<_> = incidents.iter().map(|i| i.id.clone()).collect();
+    assert_eq!(ids.len(), 500, "each report exactly once");
+    assert_eq!(
+        r.stub().conflicts_seen(),
+        0,
+        "a retried batch never changes"
+    );
+    let texts: HashSet<_> = incidents.iter().map(|i| i.raw_text.clone()).collect();
+    for i in 0..500 {
+        let word = if i < 250 {
+            "AJALI mgodi"
+        } else {
+            "VURUGU sokoni"
+        };
+        assert!(
+            texts.contains(&format!("{word} namba {i}")),
+            "report {i} arrived"
+        );
+    }
+    // Delivered in order: platform arrival order follows the gateway's incident ids.
+    let local: Vec<u64> = incidents
+        .iter()
+        .map(|i| i.id.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    let mut sorted = local.clone();
+    sorted.sort_unstable();
+    assert_eq!(local, sorted, "the backlog drains oldest first");
+    let db = rusqlite::Connection::open(r.db_path()).unwrap();
+    let (batches, largest): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), MAX(n) FROM
+               (SELECT COUNT(*) AS n FROM incidents GROUP BY batch_id)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(largest <= 25, "batch_max holds: {largest}");
+    assert_eq!(r.stub().batches_received() as i64, batches);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_with_400_is_quarantined_and_reported_while_the_rest_flows() {
+    let r = rig(20, SECRET, "").await;
+    r.stub().fail_next(400, 1);
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_for_depths(&r, "one quarantined batch", |d| d.quarantined_batches == 1).await;
+    let q = r.daemon.store.quarantined_batches(10).await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].status, 400);
+    assert!(q[0].error.contains("injected_failure"), "{:?}", q[0].error);
+
+    r.sim.inject(&sender(2), "Vurugu sokoni karibu na mgodi");
+    wait_until("the next report delivered", || {
+        r.stub().incidents().len() == 1
+    })
+    .await;
+    wait_until("a heartbeat naming the quarantined batch", || {
+        r.stub().heartbeats().iter().any(|h| {
+            h.queues.quarantined_batches == 1
+                && h.quarantined
+                    .iter()
+                    .any(|b| b.batch_id == q[0].id && b.status == 400)
+        })
+    })
+    .await;
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_refused_quarantined_and_explained() {
+    let r = rig(20, "not-the-secret", "").await;
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_for_depths(&r, "the batch quarantined", |d| d.quarantined_batches == 1).await;
+    let q = r.daemon.store.quarantined_batches(10).await.unwrap();
+    assert_eq!(q[0].status, 401);
+    assert!(q[0].error.contains("bad_signature"), "{:?}", q[0].error);
+    assert!(r.stub().incidents().is_empty(), "nothing unsigned got in");
+    assert!(
+        r.stub().heartbeats().is_empty(),
+        "heartbeats are signed too"
+    );
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_clock_is_corrected_from_the_platform_and_the_batch_delivered() {
+    let r = rig(20, SECRET, "").await;
+    // A Pi without RTC that booted two hours in the past.
+    r.daemon.client.set_clock_offset(-7200);
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_until("the report delivered", || r.stub().incidents().len() == 1).await;
+    // This machine's clock is right, so the corrected offset cancels the injected error.
+    assert!(
+        r.daemon.client.clock_offset().abs() <= 2,
+        "offset now {}",
+        r.daemon.client.clock_offset()
+    );
+    let d = r.daemon.store.queue_depths().await.unwrap();
+    assert_eq!(d.quarantined_batches, 0, "a clock problem is not a refusal");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_reports_modems_queues_and_clock() {
+    let r = rig(20, SECRET, "").await;
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_until("a heartbeat after the report", || {
+        r.stub().heartbeats().iter().any(|h| {
+            h.modems.len() == 1
+                && h.modems[0].name == "vodacom"
+                && h.modems[0].state == "ready"
+                && h.modems[0].last_message_at.is_some()
+                && h.queues.undelivered_incidents == 0
+        })
+    })
+    .await;
+    let h = r.stub().heartbeats().pop().unwrap();
+    assert_eq!(h.gateway_id, "test-gw");
+    assert_eq!(h.version, env!("CARGO_PKG_VERSION"));
+    assert!(h.modems[0].signal_dbm.is_some(), "{h:?}");
+    assert_eq!(h.modems[0].operator.as_deref(), Some("Vodacom"));
+    assert!(
+        time::OffsetDateTime::parse(&h.clock, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_back() {
+    let r = rig(20, SECRET, "").await;
+    let to = sender(7);
+    r.sim.inject(&to, "AJALI mgodi wa Kalimbi");
+    wait_until("the report on the platform and its ack", || {
+        r.stub().incidents().len() == 1 && r.sim.sent().len() == 1
+    })
+    .await;
+    let incident = r.stub().incidents().pop().unwrap();
+    assert!(!incident.reporter.starts_with("+243"), "a pseudonym");
+
+    let by_reporter = r
+        .stub()
+        .enqueue_outbound(
+            Recipient::Reporter(incident.reporter.clone()),
+            "Kesi yako inafuatiliwa",
+        )
+        .unwrap();
+    let by_incident = r
+        .stub()
+        .enqueue_outbound(Recipient::Incident(incident.id.clone()), "Tutakupigia simu")
+        .unwrap();
+    wait_until("both messages on the line", || {
+        let sent = r.sim.sent();
+        sent.iter()
+            .any(|s| s.to == to && s.text == "Kesi yako inafuatiliwa")
+            && sent
+                .iter()
+                .any(|s| s.to == to && s.text == "Tutakupigia simu")
+    })
+    .await;
+    wait_until("both reported sent to the platform", || {
+        let out = r.stub().outbound();
+        [&by_reporter.id, &by_incident.id]
+            .iter()
+            .all(|id| out.iter().any(|o| &&o.id == id && o.state == "sent"))
+    })
+    .await;
+    // Offered again (our status report lost, the lease ran out): never queued twice.
+    let again = r
+        .daemon
+        .store
+        .accept_outbound(
+            &by_reporter.id,
+            "reporter",
+            &incident.reporter,
+            "Kesi yako inafuatiliwa",
+            "test-gw",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, OutboundOutcome::AlreadyKnown);
+    let db = rusqlite::Connection::open(r.db_path()).unwrap();
+    let platform_sms: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM outgoing WHERE kind = 'platform'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(platform_sms, 2);
+    assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);
+
+    // After the retention purge the box no longer knows the number: undeliverable, said so.
+    r.daemon
+        .store
+        .purge_before(time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 60_000)
+        .await
+        .unwrap();
+    let late = r
+        .stub()
+        .enqueue_outbound(Recipient::Incident(incident.id.clone()), "Habari?")
+        .unwrap();
+    wait_until("the late message reported undeliverable", || {
+        r.stub()
+            .outbound()
+            .iter()
+            .any(|o| o.id == late.id && o.state == "undeliverable")
+    })
+    .await;
+    assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_erases_numbers_and_texts_of_delivered_reports_only() {
+    let mut r = rig(20, SECRET, "").await;
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_for_depths(&r, "the first report delivered", |d| {
+        d.undelivered_incidents == 0 && d.unhandled_messages == 0 && d.queued_sms == 0
+    })
+    .await;
+    wait_until("delivered", || r.stub().incidents().len() == 1).await;
+    r.stop_stub().await;
+    r.sim.inject(&sender(2), "Vurugu sokoni karibu na mgodi");
+    wait_for_depths(&r, "the second report stored, undelivered", |d| {
+        d.undelivered_incidents == 1 && d.queued_sms == 0
+    })
+    .await;
+
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    // Nothing was delivered 90 days ago.
+    let none = r
+        .daemon
+        .store
+        .purge_before(now_ms - 90 * 86_400_000)
+        .await
+        .unwrap();
+    assert_eq!(none.incidents, 0);
+    let counts = r.daemon.store.purge_before(now_ms + 60_000).await.unwrap();
+    assert_eq!(counts.incidents, 1, "{counts:?}");
+    assert!(
+        counts.pdus >= 1 && counts.sms >= 1 && counts.reporters >= 1,
+        "{counts:?}"
+    );
+
+    let db = rusqlite::Connection::open(r.db_path()).unwrap();
+    let rows: Vec<(String, String, String, Option<String>, String, bool)> = db
+        .prepare(
+            "SELECT i.reference, i.incident_type, i.description, m.sender, m.text,
+                    i.delivered_at_ms IS NOT NULL
+             FROM incidents i JOIN messages m ON m.id = i.message_id ORDER BY i.id",
+        )
+        .unwrap()
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let (reference, kind, description, number, text, delivered) = &rows[0];
+    assert!(reference.starts_with("K7-") && *delivered);
+    assert_eq!(kind, "accident", "the skeleton stays");
+    assert_eq!(
+        (description.as_str(), number, text.as_str()),
+        ("", &None, "")
+    );
+    let (_, _, _, number, text, delivered) = &rows[1];
+    assert!(!*delivered);
+    assert_eq!(
+        number.as_deref(),
+        Some(sender(2).as_str()),
+        "undelivered: kept"
+    );
+    assert!(text.starts_with("Vurugu"));
+    let leftover: i64 = db
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM received WHERE pdu_hex != ''
+                       AND message_id = (SELECT message_id FROM incidents ORDER BY id LIMIT 1))
+                  + (SELECT COUNT(*) FROM outgoing WHERE recipient = ?1)
+                  + (SELECT COUNT(*) FROM reporters WHERE number = ?1)",
+            [sender(1)],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        leftover, 0,
+        "no raw PDU, reply or map entry of the purged reporter"
+    );
+    r.stop().await;
+}
