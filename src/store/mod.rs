@@ -172,6 +172,20 @@ impl Store {
     }
 }
 
+/// Runs a query and collects every row through `map`.
+pub(crate) fn query_all<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params, map)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let open = |e| StoreError::Open {
         path: path.to_path_buf(),

@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use super::incidents::NewOutgoing;
 use super::received::now_ms;
 use super::reports;
-use super::{Store, StoreError};
+use super::{Store, StoreError, query_all};
 
 /// Attempts before a queued SMS is given up as failed.
 pub const MAX_SEND_ATTEMPTS: u32 = 5;
@@ -60,14 +60,14 @@ impl Store {
     ) -> Result<Vec<Outgoing>, StoreError> {
         let modem = modem.to_string();
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            query_all(
+                conn,
                 "SELECT o.id, o.recipient, o.text, o.attempts, o.kind, i.reference
                  FROM outgoing o LEFT JOIN incidents i ON i.id = o.incident_id
                  WHERE o.state = 'queued' AND o.modem = ?1 AND o.next_attempt_ms <= ?2
                  ORDER BY o.id LIMIT ?3",
-            )?;
-            let rows = stmt
-                .query_map(params![modem, now_ms(), limit as i64], |r| {
+                params![modem, now_ms(), limit as i64],
+                |r| {
                     Ok(Outgoing {
                         id: r.get(0)?,
                         recipient: r.get(1)?,
@@ -76,9 +76,8 @@ impl Store {
                         kind: r.get(4)?,
                         reference: r.get(5)?,
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                },
+            )
         })
         .await
     }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::reports::{self, DeliveryReport};
-use super::{Store, StoreError};
+use super::{Store, StoreError, query_all};
 use crate::pdu::{self, Encoding};
 
 /// A PDU as read from a modem, to be committed before the SIM copy is deleted.
@@ -140,21 +140,20 @@ impl Store {
     /// Committed PDUs not yet decoded, oldest first.
     pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            query_all(
+                conn,
                 "SELECT id, modem, pdu_hex, received_at_ms FROM received
                  WHERE state = 'new' ORDER BY id LIMIT ?1",
-            )?;
-            let rows = stmt
-                .query_map([limit as i64], |r| {
+                [limit as i64],
+                |r| {
                     Ok(ReceivedRow {
                         id: r.get(0)?,
                         modem: r.get(1)?,
                         pdu_hex: r.get(2)?,
                         received_at_ms: r.get(3)?,
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                },
+            )
         })
         .await
     }
@@ -194,13 +193,13 @@ impl Store {
     /// Whole messages not yet turned into incidents, oldest first.
     pub async fn unhandled_messages(&self, limit: usize) -> Result<Vec<MessageRow>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            query_all(
+                conn,
                 "SELECT id, modem, sender, sender_kind, text, parts, decode_status, smsc_time,
                         received_at_ms
                  FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
-            )?;
-            let rows = stmt
-                .query_map([limit as i64], |r| {
+                [limit as i64],
+                |r| {
                     Ok(MessageRow {
                         id: r.get(0)?,
                         modem: r.get(1)?,
@@ -212,9 +211,8 @@ impl Store {
                         smsc_time: r.get(7)?,
                         received_at_ms: r.get(8)?,
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                },
+            )
         })
         .await
     }
