@@ -31,6 +31,9 @@ pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
 pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
+/// Test-only: the environment variable that caps the database's page count (a full disk).
+pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
+
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
@@ -135,6 +138,15 @@ impl Store {
             let completion: Completion = Box::new(move |commit: Result<(), &StoreError>| {
                 let answer = match commit {
                     Ok(()) => result,
+                    // The job's own error names the cause (a full disk) better than the commit's.
+                    Err(_) if result.as_ref().is_err_and(StoreError::is_disk_problem) => result,
+                    Err(StoreError::Commit {
+                        detail,
+                        disk_problem,
+                    }) => Err(StoreError::Commit {
+                        detail: detail.clone(),
+                        disk_problem: *disk_problem,
+                    }),
                     Err(e) => Err(StoreError::Commit {
                         detail: e.to_string(),
                         disk_problem: e.is_disk_problem(),
@@ -179,6 +191,20 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open)?;
+    // Test-only write-failure injection (tests/fault_disk.rs): caps the file at this many pages
+    // (never below its current size), so SQLite answers "database or disk is full" as on a full
+    // SD card. Not a setting: production never sets this variable.
+    if let Some(pages) = std::env::var(TEST_MAX_PAGES)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        tracing::warn!(
+            pages,
+            "{TEST_MAX_PAGES} is set: the database is capped (test only)"
+        );
+        conn.pragma_update(None, "max_page_count", pages)
+            .map_err(open)?;
+    }
     Ok(conn)
 }
 
@@ -221,7 +247,8 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
         }
     };
     let mut completions = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut rest = jobs.into_iter();
+    while let Some(job) = rest.next() {
         match tx.savepoint() {
             Ok(mut sp) => {
                 let (ok, completion) = job(Ok(&*sp));
@@ -241,6 +268,23 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
                 let (_, completion) = job(Err(&e));
                 completion(Err(&e));
             }
+        }
+        if tx.is_autocommit() {
+            // SQLite rolled back the whole transaction itself, as it does when the disk
+            // is full or failing: nothing of this group is saved, and the jobs left must
+            // not run outside a transaction.
+            let e = StoreError::Commit {
+                detail: "SQLite rolled back the transaction: the disk is full or cannot be written"
+                    .into(),
+                disk_problem: true,
+            };
+            tracing::error!(error = %e, "store: nothing of this group was saved");
+            completions.into_iter().for_each(|c| c(Err(&e)));
+            for job in rest.by_ref() {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
         }
     }
     match tx.commit() {
