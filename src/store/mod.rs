@@ -296,3 +296,57 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A job that inserts `size` bytes and records how its group ended (`Err(true)`: a disk
+    /// problem).
+    fn insert_job(size: usize, ends: &Arc<Mutex<Vec<Result<(), bool>>>>) -> Job {
+        let ends = Arc::clone(ends);
+        Box::new(move |conn| {
+            let ok = conn
+                .map(|c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [vec![7u8; size]])
+                        .is_ok()
+                })
+                .unwrap_or(false);
+            let completion: Completion = Box::new(move |commit| {
+                let end = commit.map_err(StoreError::is_disk_problem);
+                ends.lock().unwrap_or_else(|p| p.into_inner()).push(end);
+            });
+            (ok, completion)
+        })
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_whole_group_with_the_disk_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("full.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let pages: u32 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        run_jobs(
+            &mut conn,
+            vec![
+                insert_job(10, &ends),
+                insert_job(200_000, &ends),
+                insert_job(10, &ends),
+            ],
+        );
+        assert_eq!(
+            *ends.lock().unwrap(),
+            vec![Err(true), Err(true), Err(true)],
+            "every job of the group hears that the disk is full"
+        );
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "no job ran outside the rolled-back transaction");
+    }
+}
