@@ -23,7 +23,9 @@ use kufatilia_gateway::sim::{SimConfig, SimModem, sms};
 const TOKEN: &str = "crash-token";
 const SECRET: &str = "crash-secret";
 const MESSAGES: usize = 200;
-const KILLS: usize = 24;
+const KILLS: usize = 30;
+/// The burst comes in this many waves, one every `KILLS / WAVES` kills.
+const WAVES: usize = 5;
 const SEED: u64 = 0x6b75_6661_7469_6c69;
 /// Worst case for the whole test; each wait below takes a share of it.
 const BOUND: Duration = Duration::from_secs(180);
@@ -305,25 +307,35 @@ async fn sigkill_during_a_burst_loses_nothing_and_deletes_only_committed_slots()
     let long = injected.iter().filter(|m| m.pdus.len() > 1).count();
     assert!(long >= 5, "a few multipart messages ({long})");
 
-    // The burst arrives in chunks while the gateway is killed at random points: during start-up,
-    // while reading, between commit and delete, while forwarding.
+    // The burst arrives in a few waves while the gateway is killed at random points: during
+    // start-up, while reading, between commit and delete, while replying or forwarding.
     let mut rng = StdRng::seed_from_u64(SEED);
-    let per_round = MESSAGES.div_ceil(KILLS);
+    let per_wave = MESSAGES / WAVES;
     let mut next = 0;
+    let mut kills_with_work_in_flight = 0;
     gw.start();
-    for _ in 0..KILLS {
-        for m in &injected[next..(next + per_round).min(MESSAGES)] {
-            for pdu in &m.pdus {
-                sim.inject_pdu(pdu);
+    for k in 0..KILLS {
+        if k % (KILLS / WAVES) == 0 && next < MESSAGES {
+            for m in &injected[next..next + per_wave] {
+                for pdu in &m.pdus {
+                    sim.inject_pdu(pdu);
+                }
             }
+            next += per_wave;
         }
-        next = (next + per_round).min(MESSAGES);
-        let run_for = Duration::from_millis(rng.random_range(80..1500));
+        let run_for = Duration::from_millis(rng.random_range(30..600));
         tokio::time::sleep(run_for).await;
+        if stub.incidents().len() < next || sim.sim_used() > 0 || sim.network_queue_len() > 0 {
+            kills_with_work_in_flight += 1;
+        }
         gw.kill();
         gw.start();
     }
     assert_eq!(next, MESSAGES);
+    assert!(
+        kills_with_work_in_flight >= WAVES,
+        "the kills hit a busy gateway ({kills_with_work_in_flight} of {KILLS} did)"
+    );
     assert!(gw.starts > KILLS, "{} starts", gw.starts);
 
     let platform_has_all = || {
@@ -376,7 +388,7 @@ async fn sigkill_during_a_burst_loses_nothing_and_deletes_only_committed_slots()
         delivered.len()
     );
     eprintln!(
-        "{} starts, {} PDUs, {} deletes, {} platform posts, {:?}",
+        "{} starts ({kills_with_work_in_flight} kills with work in flight), {} PDUs, {} deletes, {} platform posts, {:?}",
         gw.starts,
         delivered.len(),
         deletes,
