@@ -39,6 +39,9 @@ pub use reports::{Delivery, DeliveryReport, StoredReport};
 pub use retention::PurgeCounts;
 pub use sessions::{TurnPlan, TurnResult, TurnSettings, TurnWrite};
 
+/// Test-only: the environment variable that caps the database's page count (a full disk).
+pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
+
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
@@ -143,6 +146,15 @@ impl Store {
             let completion: Completion = Box::new(move |commit: Result<(), &StoreError>| {
                 let answer = match commit {
                     Ok(()) => result,
+                    // The job's own error names the cause (a full disk) better than the commit's.
+                    Err(_) if result.as_ref().is_err_and(StoreError::is_disk_problem) => result,
+                    Err(StoreError::Commit {
+                        detail,
+                        disk_problem,
+                    }) => Err(StoreError::Commit {
+                        detail: detail.clone(),
+                        disk_problem: *disk_problem,
+                    }),
                     Err(e) => Err(StoreError::Commit {
                         detail: e.to_string(),
                         disk_problem: e.is_disk_problem(),
@@ -201,6 +213,20 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open)?;
+    // Test-only write-failure injection (tests/fault_disk.rs): caps the file at this many pages
+    // (never below its current size), so SQLite answers "database or disk is full" as on a full
+    // SD card. Not a setting: production never sets this variable.
+    if let Some(pages) = std::env::var(TEST_MAX_PAGES)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        tracing::warn!(
+            pages,
+            "{TEST_MAX_PAGES} is set: the database is capped (test only)"
+        );
+        conn.pragma_update(None, "max_page_count", pages)
+            .map_err(open)?;
+    }
     Ok(conn)
 }
 
@@ -243,7 +269,8 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
         }
     };
     let mut completions = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut rest = jobs.into_iter();
+    while let Some(job) = rest.next() {
         match tx.savepoint() {
             Ok(mut sp) => {
                 let (ok, completion) = job(Ok(&*sp));
@@ -264,6 +291,23 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
                 completion(Err(&e));
             }
         }
+        if tx.is_autocommit() {
+            // SQLite rolled back the whole transaction itself, as it does when the disk
+            // is full or failing: nothing of this group is saved, and the jobs left must
+            // not run outside a transaction.
+            let e = StoreError::Commit {
+                detail: "SQLite rolled back the transaction: the disk is full or cannot be written"
+                    .into(),
+                disk_problem: true,
+            };
+            tracing::error!(error = %e, "store: nothing of this group was saved");
+            completions.into_iter().for_each(|c| c(Err(&e)));
+            for job in rest.by_ref() {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
+        }
     }
     match tx.commit() {
         Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
@@ -272,5 +316,59 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
             tracing::error!(error = %e, "store: commit failed; nothing of this group was saved");
             completions.into_iter().for_each(|c| c(Err(&e)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A job that inserts `size` bytes and records how its group ended (`Err(true)`: a disk
+    /// problem).
+    fn insert_job(size: usize, ends: &Arc<Mutex<Vec<Result<(), bool>>>>) -> Job {
+        let ends = Arc::clone(ends);
+        Box::new(move |conn| {
+            let ok = conn
+                .map(|c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [vec![7u8; size]])
+                        .is_ok()
+                })
+                .unwrap_or(false);
+            let completion: Completion = Box::new(move |commit| {
+                let end = commit.map_err(StoreError::is_disk_problem);
+                ends.lock().unwrap_or_else(|p| p.into_inner()).push(end);
+            });
+            (ok, completion)
+        })
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_whole_group_with_the_disk_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("full.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let pages: u32 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        run_jobs(
+            &mut conn,
+            vec![
+                insert_job(10, &ends),
+                insert_job(200_000, &ends),
+                insert_job(10, &ends),
+            ],
+        );
+        assert_eq!(
+            *ends.lock().unwrap(),
+            vec![Err(true), Err(true), Err(true)],
+            "every job of the group hears that the disk is full"
+        );
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "no job ran outside the rolled-back transaction");
     }
 }
