@@ -267,15 +267,21 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                 // The watchdog is fed only while the store answers: a wedged store thread gets
                 // the service restarted by systemd.
                 if let Ok(d) = daemon.store.queue_depths().await {
-                    let up = daemon
-                        .modems
-                        .iter()
-                        .filter(|m| m.snapshot().state == LinkState::Ready)
-                        .count();
-                    let line = format!(
+                    let snapshots: Vec<_> = daemon.modems.iter().map(|m| m.snapshot()).collect();
+                    let up = snapshots.iter().filter(|s| s.state == LinkState::Ready).count();
+                    let mut line = format!(
                         "{up} of {modems} modem(s) up, {} report(s) waiting for the platform, {} SMS queued, up {} min",
                         d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
                     );
+                    // What a technician must act on shows in `systemctl status` too.
+                    for s in &snapshots {
+                        if s.low_balance {
+                            line.push_str(&format!("; {}: low balance", s.name));
+                        }
+                        if s.clock_warning.is_some() {
+                            line.push_str(&format!("; {}: clock disagrees with the network", s.name));
+                        }
+                    }
                     let _ = sd_notify::notify(&[
                         sd_notify::NotifyState::Watchdog,
                         sd_notify::NotifyState::Status(&line),

@@ -115,5 +115,7 @@ fn modem_health(s: &ModemStatus) -> ModemHealth {
         operator: s.operator.clone(),
         balance: s.balance.clone(),
         last_message_at: s.last_message_at.map(api::rfc3339),
+        low_balance: s.low_balance,
+        clock_warning: s.clock_warning.clone(),
     }
 }

@@ -572,6 +572,8 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
             operator: Some("Vodacom CD".to_string()),
             balance: Some("1.25 USD".to_string()),
             last_message_at: Some("2025-03-14T07:26:55Z".to_string()),
+            low_balance: true,
+            clock_warning: None,
         }],
         queues: QueueDepths {
             undelivered_incidents: 12,

@@ -137,6 +137,12 @@ pub struct ModemHealth {
     pub balance: Option<String>,
     /// RFC 3339 time of the last SMS received on this modem.
     pub last_message_at: Option<String>,
+    /// The balance is below the modem's configured threshold: top up the SIM soon.
+    #[serde(default)]
+    pub low_balance: bool,
+    /// The network's clock and the gateway's disagree (or the gateway's is before the release).
+    #[serde(default)]
+    pub clock_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
