@@ -2,22 +2,23 @@
 //! and a real SQLite store. Every test checks that nothing is lost: what the network delivered is
 //! in the store and gone from the SIM, and every queued reply went out exactly once.
 
+mod common;
+use common::{Running, WAIT, eventually, spawn, stored};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use kufatilia_gateway::at::ClientOptions;
 use kufatilia_gateway::config::ModemConfig;
-use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
 use kufatilia_gateway::sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
 use kufatilia_gateway::store::{NewOutgoing, Store};
-use tokio_util::sync::CancellationToken;
 
 /// A published SMS-DELIVER (service-centre time 2002-08-26); [`pdu`] varies its seconds.
 const PDU_A: &str = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
 /// A published SMS-STATUS-REPORT (message reference 214, delivered), without SMSC.
 const REPORT: &str = "0006D60B911326880736F4111011719551401110117195714000";
-const WAIT: Duration = Duration::from_secs(30);
 
 fn pdu(n: u32) -> String {
     let ts = "20806291731408";
@@ -64,66 +65,8 @@ fn fast() -> ModemOptions {
     }
 }
 
-struct Running {
-    status: StatusHandle,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-fn spawn(mut link: ModemLink) -> Running {
-    let status = link.status();
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let task = tokio::spawn(async move { link.run(stop).await });
-    Running {
-        status,
-        shutdown,
-        task,
-    }
-}
-
 fn start(cfg: ModemConfig, store: &Store) -> Running {
     spawn(ModemLink::new(cfg, store.clone(), fast()))
-}
-
-impl Running {
-    async fn wait_state(&mut self, state: LinkState) {
-        tokio::time::timeout(WAIT, self.status.wait_for(|s| s.state == state))
-            .await
-            .unwrap_or_else(|_| {
-                panic!("link never reached {state:?}: {:?}", self.status.snapshot())
-            });
-    }
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// PDUs committed in the store.
-async fn stored(store: &Store) -> BTreeSet<String> {
-    store
-        .pending_received(1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.pdu_hex)
-        .collect()
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {

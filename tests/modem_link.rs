@@ -1,21 +1,21 @@
 //! The modem link against the simulated modem on a real pty and a real SQLite store: nothing is
 //! deleted from the SIM before it is committed, and nothing is lost across faults.
 
-use std::collections::BTreeSet;
+mod common;
+use common::{Running, WAIT, eventually, spawn, stored};
+
 use std::path::Path;
 use std::time::Duration;
 
 use kufatilia_gateway::at::ClientOptions;
 use kufatilia_gateway::config::ModemConfig;
-use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
 use kufatilia_gateway::pdu::{self, Pdu};
 use kufatilia_gateway::sim::{Personality, SimConfig, SimModem};
 use kufatilia_gateway::store::{NewOutgoing, Store};
-use tokio_util::sync::CancellationToken;
 
 /// A published SMS-DELIVER; [`pdu`] varies its timestamp's seconds to make distinct messages.
 const PDU_A: &str = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
-const WAIT: Duration = Duration::from_secs(20);
 
 fn pdu(n: u32) -> String {
     let ts = "20806291731408";
@@ -61,63 +61,8 @@ fn fast() -> ModemOptions {
     }
 }
 
-struct Running {
-    status: StatusHandle,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 fn start(cfg: ModemConfig, store: &Store) -> Running {
-    let mut link = ModemLink::new(cfg, store.clone(), fast());
-    let status = link.status();
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let task = tokio::spawn(async move { link.run(stop).await });
-    Running {
-        status,
-        shutdown,
-        task,
-    }
-}
-
-impl Running {
-    async fn wait_state(&mut self, state: LinkState) {
-        tokio::time::timeout(WAIT, self.status.wait_for(|s| s.state == state))
-            .await
-            .unwrap_or_else(|_| {
-                panic!("link never reached {state:?}: {:?}", self.status.snapshot())
-            });
-    }
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// PDUs committed in the store.
-async fn stored(store: &Store) -> BTreeSet<String> {
-    store
-        .pending_received(1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.pdu_hex)
-        .collect()
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    spawn(ModemLink::new(cfg, store.clone(), fast()))
 }
 
 /// Every `AT+CMGD=i` follows a read or listing that returned slot i.

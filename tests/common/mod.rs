@@ -1,0 +1,74 @@
+//! Helpers the integration tests share: a modem link running as a task, and polling for a
+//! condition within a bound (a bound, never a timing assert).
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kufatilia_gateway::modem::{LinkState, ModemLink, StatusHandle};
+use kufatilia_gateway::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for anything a test waits for.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A modem link running as a task.
+pub struct Running {
+    pub status: StatusHandle,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn spawn(mut link: ModemLink) -> Running {
+    let status = link.status();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move { link.run(stop).await });
+    Running {
+        status,
+        shutdown,
+        task,
+    }
+}
+
+impl Running {
+    pub async fn wait_state(&mut self, state: LinkState) {
+        tokio::time::timeout(WAIT, self.status.wait_for(|s| s.state == state))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("link never reached {state:?}: {:?}", self.status.snapshot())
+            });
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// PDUs committed in the store and not yet decoded.
+pub async fn stored(store: &Store) -> BTreeSet<String> {
+    store
+        .pending_received(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.pdu_hex)
+        .collect()
+}
+
+/// Polls `f` until it holds; fails the test after [`WAIT`].
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
