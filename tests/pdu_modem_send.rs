@@ -3,6 +3,9 @@
 //! request; and the status report the network then delivers comes back through the store and
 //! the pipeline to mark the reply delivered.
 
+mod common;
+use common::{WAIT, eventually};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +19,6 @@ use kufatilia_gateway::pipeline::Pipeline;
 use kufatilia_gateway::sim::{SimConfig, SimModem};
 use kufatilia_gateway::store::{NewOutgoing, Store};
 use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 fn options(sms: &SmsConfig) -> ModemOptions {
     ModemOptions {
@@ -72,21 +73,6 @@ fn delivered_report(message_reference: u8, number: &str) -> String {
         semi_octets(digits),
         ts = "62117221000000"
     )
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
