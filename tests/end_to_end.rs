@@ -1,15 +1,16 @@
 //! The whole path with real parts: the simulated modem on a real pseudo-terminal, the gateway
 //! daemon with its SQLite file, and the reference platform receiver on 127.0.0.1.
 
+mod common;
+
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kufatilia_gateway::config::Config;
 use kufatilia_gateway::daemon::Daemon;
 use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
+use kufatilia_gateway::platform::stub::PlatformStub;
 use kufatilia_gateway::secrets;
 use kufatilia_gateway::sim::{SimConfig, SimModem};
 
@@ -27,16 +28,7 @@ async fn rig(sim_slots: usize) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
     secrets::write_secret(&dir.path().join("secret"), SECRET.as_bytes()).unwrap();
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.as_bytes().to_vec()),
-        },
-    )
-    .await
-    .unwrap();
+    let stub = common::start_stub(dir.path(), TOKEN, Some(SECRET.as_bytes())).await;
     let sim = SimModem::start(SimConfig {
         slots: sim_slots,
         ..SimConfig::default()

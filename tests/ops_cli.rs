@@ -1,14 +1,14 @@
 //! `status`, `send` and `export` run as separate processes against a running gateway (the
 //! daemon on the pty simulator and the reference receiver), as a technician would.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kufatilia_gateway::config::Config;
 use kufatilia_gateway::daemon::Daemon;
 use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
 use kufatilia_gateway::secrets;
 use kufatilia_gateway::sim::{SimConfig, SimModem};
 
@@ -20,16 +20,7 @@ fn gateway() -> Command {
 async fn status_send_and_export_work_beside_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     secrets::write_secret(&dir.path().join("token"), b"tok").unwrap();
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: "tok".into(),
-            secret: None,
-        },
-    )
-    .await
-    .unwrap();
+    let stub = common::start_stub(dir.path(), "tok", None).await;
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     std::fs::write(
         dir.path().join("keywords.toml"),

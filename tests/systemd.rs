@@ -1,12 +1,12 @@
 //! The systemd integration: the unit's hardening score, and the daemon's READY/STATUS messages
 //! on a real notify socket (what `Type=notify` relies on).
 
-use std::net::SocketAddr;
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
 use kufatilia_gateway::secrets;
 use kufatilia_gateway::sim::{SimConfig, SimModem};
 
@@ -53,16 +53,7 @@ fn unit_is_type_notify_with_watchdog_and_state_directory() {
 async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
     let dir = tempfile::tempdir().unwrap();
     secrets::write_secret(&dir.path().join("token"), b"tok").unwrap();
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: "tok".into(),
-            secret: None,
-        },
-    )
-    .await
-    .unwrap();
+    let stub = common::start_stub(dir.path(), "tok", None).await;
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     std::fs::write(
         dir.path().join("keywords.toml"),

@@ -72,3 +72,21 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The reference receiver on a free loopback port, with its database in `dir`.
+pub async fn start_stub(
+    dir: &std::path::Path,
+    token: &str,
+    secret: Option<&[u8]>,
+) -> kufatilia_gateway::platform::stub::PlatformStub {
+    kufatilia_gateway::platform::stub::PlatformStub::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        kufatilia_gateway::platform::stub::StubConfig {
+            db: dir.join("platform.db"),
+            token: token.into(),
+            secret: secret.map(<[u8]>::to_vec),
+        },
+    )
+    .await
+    .unwrap()
+}
