@@ -10,7 +10,7 @@
 #   arm-unknown-linux-gnueabihf    Pi Zero / Pi 1 (ARMv6): needs cargo-zigbuild, see cross/README.md
 # --install  installs the cross linkers (apt-get) and the rustup targets first
 # --smoke    runs each built binary under qemu-user (decode a PDU, check the example config)
-# The binaries land in target/TARGET/PROFILE/kufatilia-gateway.
+# The binaries land in target/TARGET/PROFILE/kufatilia-gateway (or under $CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,7 +72,7 @@ for t in "${targets[@]}"; do
   echo "== building $t ($profile)"
   cargo build --locked --profile "$profile" --target "$t" --bin kufatilia-gateway
   dir=$profile; [ "$profile" = dev ] && dir=debug
-  bin="target/$t/$dir/kufatilia-gateway"
+  bin="${CARGO_TARGET_DIR:-target}/$t/$dir/kufatilia-gateway"
   ls -l "$bin"
   if [ "$smoke" = 1 ]; then
     q=$(qemu_for "$t")

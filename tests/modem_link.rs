@@ -393,3 +393,36 @@ async fn a_refused_send_stays_queued_for_a_later_retry() {
     .await;
     link.stop().await;
 }
+
+#[tokio::test]
+async fn a_report_is_taken_between_paced_replies_not_after_the_whole_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let cfg = ModemConfig {
+        send_gap: Duration::from_millis(700),
+        // The sweep must not be what finds the report.
+        sweep_interval: Duration::from_secs(3600),
+        ..modem_config("vodacom", &sim.device_path())
+    };
+    // Queued before the link starts: it finds them all at once, as after an outage.
+    for i in 0..6 {
+        queue(&store, "vodacom", &format!("+24381234560{i}"), "Asante.").await;
+    }
+    let link = start(cfg, &store);
+    sim.wait_for_sent(1, WAIT).await;
+    sim.inject("+243899999999", "AJALI shimoni");
+    eventually("the report stored", || async {
+        stored(&store).await.len() == 1
+    })
+    .await;
+    // Ordering, not timing: the +CMTI was served in a gap between two replies, while most of the
+    // queue was still waiting.
+    let sent_by_then = sim.sent().len();
+    assert!(
+        sent_by_then < 6,
+        "the report waited for the whole queue ({sent_by_then} replies sent first)"
+    );
+    assert_eq!(sim.wait_for_sent(6, WAIT).await.len(), 6);
+    link.stop().await;
+}

@@ -278,6 +278,7 @@ impl ModemLink {
                         urcs,
                         mem1: None,
                         me_unsupported: false,
+                        restart_seen: false,
                     };
                     let end = session.run(&shutdown, reset_first).await;
                     drop(session);
@@ -343,6 +344,8 @@ struct Session<'a> {
     /// The storage reads and deletes go to now.
     mem1: Option<String>,
     me_unsupported: bool,
+    /// A boot or SIM-ready line came while sending: set the modem up again once the send ends.
+    restart_seen: bool,
 }
 
 fn is_sim_busy(e: &AtError) -> bool {
@@ -842,7 +845,7 @@ impl Session<'_> {
                     None => return Err(AtError::ModemGone.into()),
                     Some(u) => {
                         if self.on_urc(u).await? {
-                            reinit_at = Some(Instant::now() + Duration::from_secs(2));
+                            self.restart_seen = true;
                         }
                     }
                 },
@@ -877,6 +880,28 @@ impl Session<'_> {
                     self.refresh_health().await?;
                     next_health = Instant::now() + self.link.opts.health_interval;
                 }
+            }
+            if std::mem::take(&mut self.restart_seen) {
+                reinit_at = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+    }
+
+    /// Waits `gap` before the next send while still taking what arrives: a report must not wait
+    /// behind a queue of replies (20 replies with the default half-second gap is 10 s).
+    async fn pause_taking_messages(&mut self, gap: Duration) -> Result<(), SessionEnd> {
+        let until = Instant::now() + gap;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return Ok(()),
+                urc = self.urcs.recv() => match urc {
+                    None => return Err(AtError::ModemGone.into()),
+                    Some(u) => {
+                        if self.on_urc(u).await? {
+                            self.restart_seen = true;
+                        }
+                    }
+                },
             }
         }
     }
@@ -990,6 +1015,10 @@ impl Session<'_> {
             tracing::warn!(modem = %self.name(), down = owner, count = due.len(), "sending the replies of a modem that is down (fallback)");
         }
         for out in due {
+            if self.restart_seen {
+                // Set the modem up again first; the rest of the queue stays due.
+                break;
+            }
             let reference = self.link.next_concat_reference();
             let opts = SubmitOptions {
                 concat_reference: reference,
@@ -1006,7 +1035,7 @@ impl Session<'_> {
             let mut references = Vec::with_capacity(parts.len());
             let mut failure = None;
             for part in parts {
-                sleep(self.link.cfg.send_gap).await;
+                self.pause_taking_messages(self.link.cfg.send_gap).await?;
                 match self
                     .cmd(&Cmgs {
                         tpdu_len: part.tpdu_len,
