@@ -28,6 +28,9 @@ const RESTART_PAUSE: Duration = Duration::from_secs(5);
 const READY_WAIT: Duration = Duration::from_secs(30);
 /// How often the STATUS= line and the watchdog are refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
+/// An unchanged modem status is saved again after this; `status` calls one older than a minute
+/// a sign the gateway is not running.
+const STATUS_RESAVE: Duration = Duration::from_secs(50);
 
 /// A running gateway.
 pub struct Daemon {
@@ -177,19 +180,29 @@ async fn save_statuses(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(STATUS_EVERY);
+    let mut last: Option<(Vec<(String, serde_json::Value)>, Instant)> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let statuses = modems
+        let statuses: Vec<(String, serde_json::Value)> = modems
             .iter()
             .map(|m| {
                 let s = m.snapshot();
                 (s.name.clone(), serde_json::to_value(&s).unwrap_or_default())
             })
             .collect();
-        store.save_modem_statuses(statuses).await?;
+        // An unchanged status is saved again only often enough for `status` to tell a running
+        // gateway from a stopped one: every write is an fsync on the SD card.
+        if let Some((saved, at)) = &last
+            && *saved == statuses
+            && at.elapsed() < STATUS_RESAVE
+        {
+            continue;
+        }
+        store.save_modem_statuses(statuses.clone()).await?;
+        last = Some((statuses, Instant::now()));
     }
 }
 
@@ -273,6 +286,8 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                         "{up} of {modems} modem(s) up, {} report(s) waiting for the platform, {} SMS queued, up {} min",
                         d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
                     );
+                    let last = snapshots.iter().filter_map(|s| s.last_message_at).max();
+                    line.push_str(&last_report_note(last, time::OffsetDateTime::now_utc()));
                     // What a technician must act on shows in `systemctl status` too.
                     for s in &snapshots {
                         if s.low_balance {
@@ -294,6 +309,16 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     daemon.stop().await;
     Ok(())
+}
+
+/// ", last report N min ago" for the status line; nothing when the clock went backwards (a Pi
+/// without a real-time clock before its first time sync).
+fn last_report_note(last: Option<time::OffsetDateTime>, now: time::OffsetDateTime) -> String {
+    match last {
+        None => ", no report yet".into(),
+        Some(t) if t <= now => format!(", last report {} min ago", (now - t).whole_minutes()),
+        Some(_) => String::new(),
+    }
 }
 
 /// What `check-config` found beyond parsing.
@@ -353,4 +378,25 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     }
     r.errors.extend(errors);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_report_note;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_status_line_says_how_old_the_last_report_is() {
+        let now = datetime!(2026-11-28 10:00 UTC);
+        assert_eq!(last_report_note(None, now), ", no report yet");
+        assert_eq!(
+            last_report_note(Some(datetime!(2026-11-28 09:57 UTC)), now),
+            ", last report 3 min ago"
+        );
+        // The clock was set back (no RTC, then NTP): say nothing rather than a negative age.
+        assert_eq!(
+            last_report_note(Some(datetime!(2026-11-28 10:05 UTC)), now),
+            ""
+        );
+    }
 }

@@ -100,6 +100,10 @@ async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
     let status = child.wait().unwrap();
     assert!(seen.contains("READY=1"), "{seen}");
     assert!(seen.contains("STATUS="), "{seen}");
+    // What a technician reads in `systemctl status`.
+    assert!(seen.contains("1 of 1 modem(s) up"), "{seen}");
+    assert!(seen.contains("SMS queued"), "{seen}");
+    assert!(seen.contains("no report yet"), "{seen}");
     assert!(seen.contains("WATCHDOG=1"), "{seen}");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     stub.shutdown().await;
