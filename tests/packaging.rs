@@ -1,0 +1,137 @@
+//! The Debian package's metadata (`[package.metadata.deb]` in Cargo.toml) against the files it
+//! packages: what `cargo deb` would put in the .deb exists, the configuration is kept as
+//! conffiles, the maintainer script never writes over a technician's configuration, and the unit
+//! runs the packaged binary with the packaged config. (Building the .deb itself needs a release
+//! build: see docs/install.md.)
+
+use std::path::Path;
+
+fn deb() -> toml::Table {
+    let manifest: toml::Table =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    manifest["package"]["metadata"]["deb"]
+        .as_table()
+        .expect("[package.metadata.deb]")
+        .clone()
+}
+
+/// (source, destination, mode) of every asset.
+fn assets(deb: &toml::Table) -> Vec<(String, String, String)> {
+    deb["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a.as_array().unwrap();
+            let s = |i: usize| a[i].as_str().unwrap().to_owned();
+            (s(0), s(1), s(2))
+        })
+        .collect()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn every_packaged_file_exists_and_lands_where_the_unit_and_docs_expect() {
+    let deb = deb();
+    let assets = assets(&deb);
+    for (src, dest, mode) in &assets {
+        // The binary is built by `cargo deb` (or given with --no-build); the rest is in the tree.
+        if !src.starts_with("target/") {
+            assert!(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(src).is_file(),
+                "{src} is packaged but missing"
+            );
+        }
+        assert!(
+            u32::from_str_radix(mode, 8).is_ok(),
+            "{dest}: mode {mode} is not octal"
+        );
+    }
+    let dest = |d: &str| assets.iter().find(|a| a.1 == d).map(|a| a.2.clone());
+    assert_eq!(
+        dest("usr/bin/"),
+        Some("755".into()),
+        "the binary in /usr/bin"
+    );
+    assert_eq!(
+        dest("lib/udev/rules.d/99-kufatilia-modem.rules"),
+        Some("644".into())
+    );
+    // The config may hold a PIN path or the platform URL: not world-readable.
+    assert_eq!(
+        dest("etc/kufatilia-gateway/gateway.toml"),
+        Some("640".into())
+    );
+    assert_eq!(
+        dest("etc/kufatilia-gateway/keywords.toml"),
+        Some("640".into())
+    );
+
+    let unit = read("systemd/kufatilia-gateway.service");
+    assert!(unit.contains(
+        "ExecStart=/usr/bin/kufatilia-gateway run --config /etc/kufatilia-gateway/gateway.toml"
+    ));
+    assert!(unit.contains("StateDirectory=kufatilia-gateway"));
+    assert!(unit.contains("ConfigurationDirectory=kufatilia-gateway"));
+    let units = deb["systemd-units"].as_table().unwrap();
+    assert_eq!(units["unit-name"].as_str(), Some("kufatilia-gateway"));
+    assert_eq!(units["unit-scripts"].as_str(), Some("systemd/"));
+
+    // The packaged default config points at the state directory the unit creates.
+    let config = read("config/gateway.toml");
+    assert!(config.contains("database = \"/var/lib/kufatilia-gateway/gateway.db\""));
+}
+
+#[test]
+fn the_configuration_is_kept_as_conffiles_and_never_overwritten() {
+    let deb = deb();
+    let conffiles: Vec<&str> = deb["conf-files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let etc: Vec<String> = assets(&deb)
+        .into_iter()
+        .filter(|a| a.1.starts_with("etc/"))
+        .map(|a| format!("/{}", a.1))
+        .collect();
+    assert!(!etc.is_empty());
+    for file in &etc {
+        assert!(
+            conffiles.contains(&file.as_str()),
+            "{file} is installed in /etc but is not a conffile: an upgrade would overwrite it"
+        );
+    }
+
+    assert_eq!(deb["maintainer-scripts"].as_str(), Some("debian/"));
+    let postinst = read("debian/postinst");
+    assert!(postinst.starts_with("#!/bin/sh"));
+    assert!(
+        postinst.contains("#DEBHELPER#"),
+        "cargo deb adds the unit's enable here"
+    );
+    assert!(postinst.contains("adduser --system"));
+    assert!(
+        postinst.contains("kufatilia dialout"),
+        "the user reaches the modems"
+    );
+    // Ownership and mode may change; the content is the technician's.
+    for line in postinst.lines().map(str::trim) {
+        if line.starts_with('#') {
+            continue;
+        }
+        for writer in ["cp ", "mv ", "install ", "sed -i", "tee ", "> ", ">> "] {
+            assert!(
+                !(line.contains(writer) && line.contains("/etc/kufatilia-gateway")),
+                "postinst writes into the configuration: {line}"
+            );
+        }
+    }
+}
