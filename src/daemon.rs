@@ -31,6 +31,9 @@ const STATUS_EVERY: Duration = Duration::from_secs(10);
 /// An unchanged modem status is saved again after this; `status` calls one older than a minute
 /// a sign the gateway is not running.
 const STATUS_RESAVE: Duration = Duration::from_secs(50);
+/// A link silent this long while it should be working is taken as stuck (health checks come
+/// every minute, retries at least every minute).
+const LINK_SILENCE: Duration = Duration::from_secs(5 * 60);
 
 /// A running gateway.
 pub struct Daemon {
@@ -270,6 +273,7 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(modems, "gateway started");
     let mut status = tokio::time::interval(STATUS_EVERY);
+    let mut links = LinkWatch::new(daemon.modems.clone());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     loop {
@@ -277,8 +281,9 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = status.tick() => {
-                // The watchdog is fed only while the store answers: a wedged store thread gets
-                // the service restarted by systemd.
+                // The watchdog is fed only while the store answers and every modem link's loop
+                // turns: a wedged store thread or link gets the service restarted by systemd.
+                let links_alive = links.all_alive(Instant::now());
                 if let Ok(d) = daemon.store.queue_depths().await {
                     let snapshots: Vec<_> = daemon.modems.iter().map(|m| m.snapshot()).collect();
                     let up = snapshots.iter().filter(|s| s.state == LinkState::Ready).count();
@@ -297,10 +302,10 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                             line.push_str(&format!("; {}: clock disagrees with the network", s.name));
                         }
                     }
-                    let _ = sd_notify::notify(&[
-                        sd_notify::NotifyState::Watchdog,
-                        sd_notify::NotifyState::Status(&line),
-                    ]);
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
+                    if links_alive {
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
                 }
             }
         }
@@ -309,6 +314,50 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     daemon.stop().await;
     Ok(())
+}
+
+/// Tells a modem link whose loop stopped turning from one that is only quiet: a working link
+/// writes its status at least every health check (a minute), a recovering one at every retry.
+struct LinkWatch {
+    links: Vec<(StatusHandle, Instant)>,
+    reported: Vec<bool>,
+}
+
+impl LinkWatch {
+    fn new(handles: Vec<StatusHandle>) -> LinkWatch {
+        let now = Instant::now();
+        let reported = vec![false; handles.len()];
+        LinkWatch {
+            links: handles.into_iter().map(|h| (h, now)).collect(),
+            reported,
+        }
+    }
+
+    /// False when a link that should be working has been silent longer than [`LINK_SILENCE`].
+    fn all_alive(&mut self, now: Instant) -> bool {
+        let mut all = true;
+        for ((handle, last), reported) in self.links.iter_mut().zip(&mut self.reported) {
+            if handle.stirred_since_last_look() {
+                *last = now;
+            }
+            let s = handle.snapshot();
+            // A failed link waits for a technician on purpose (a restart would retry a refused
+            // PIN): it is not wedged.
+            let waiting_on_purpose = matches!(s.state, LinkState::Failed | LinkState::Stopped);
+            let silent = now.saturating_duration_since(*last);
+            if waiting_on_purpose || silent < LINK_SILENCE {
+                *reported = false;
+                continue;
+            }
+            all = false;
+            if !*reported {
+                *reported = true;
+                tracing::error!(modem = %s.name, silent_secs = silent.as_secs(), state = ?s.state,
+                    "modem link stuck: no sign of life; the watchdog is no longer fed, systemd will restart the gateway");
+            }
+        }
+        all
+    }
 }
 
 /// ", last report N min ago" for the status line; nothing when the clock went backwards (a Pi
@@ -382,8 +431,28 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
 
 #[cfg(test)]
 mod tests {
-    use super::last_report_note;
+    use super::{LINK_SILENCE, LinkWatch, last_report_note};
+    use crate::modem::LinkState;
+    use crate::modem::status::{ModemStatus, StatusWriter};
+    use std::time::{Duration, Instant};
     use time::macros::datetime;
+
+    #[test]
+    fn the_watchdog_starves_only_for_a_link_silent_while_it_should_work() {
+        let (writer, handle) =
+            StatusWriter::new(ModemStatus::new("vodacom", "/dev/null".into(), None));
+        let start = Instant::now();
+        let mut watch = LinkWatch::new(vec![handle]);
+        assert!(watch.all_alive(start));
+        let later = start + LINK_SILENCE + Duration::from_secs(1);
+        assert!(!watch.all_alive(later), "silent past the limit");
+        // One health check later it is alive again.
+        writer.alive();
+        assert!(watch.all_alive(later));
+        // A link stopped for a technician (wrong PIN) is quiet on purpose.
+        writer.set_state(LinkState::Failed, Some("PIN refused".into()));
+        assert!(watch.all_alive(later + LINK_SILENCE * 3));
+    }
 
     #[test]
     fn the_status_line_says_how_old_the_last_report_is() {

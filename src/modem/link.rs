@@ -877,6 +877,7 @@ impl Session<'_> {
                     None => tracing::warn!(modem = %self.name(), "balance asked, but this modem has no balance_ussd code"),
                 },
                 _ = sleep_until(next_health) => {
+                    self.link.status.alive();
                     self.refresh_health().await?;
                     next_health = Instant::now() + self.link.opts.health_interval;
                 }

@@ -139,6 +139,14 @@ impl StatusHandle {
         self.0.borrow().clone()
     }
 
+    /// True when the link wrote its status (or said it is alive) since the last call: the
+    /// watchdog's sign that the link's loop still turns.
+    pub fn stirred_since_last_look(&mut self) -> bool {
+        let stirred = self.0.has_changed().unwrap_or(false);
+        self.0.mark_unchanged();
+        stirred
+    }
+
     /// Waits until the status satisfies `f` (or the link is gone), and returns it.
     pub async fn wait_for(&mut self, f: impl FnMut(&ModemStatus) -> bool) -> Option<ModemStatus> {
         self.0.wait_for(f).await.ok().map(|s| s.clone())
@@ -157,6 +165,11 @@ impl StatusWriter {
 
     pub(crate) fn handle(&self) -> StatusHandle {
         StatusHandle::new(self.0.subscribe())
+    }
+
+    /// A sign of life for the watchdog, with nothing new to say.
+    pub(crate) fn alive(&self) {
+        self.0.send_modify(|_| {});
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut ModemStatus)) {
