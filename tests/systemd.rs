@@ -86,7 +86,9 @@ async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut buf = [0u8; 4096];
-    while !(seen.contains("READY=1") && seen.contains("STATUS=")) && Instant::now() < deadline {
+    while !(seen.contains("READY=1") && seen.contains("STATUS=") && seen.contains("WATCHDOG=1"))
+        && Instant::now() < deadline
+    {
         if let Ok(n) = socket.recv(&mut buf) {
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
             seen.push('\n');
