@@ -426,3 +426,25 @@ async fn a_report_is_taken_between_paced_replies_not_after_the_whole_queue() {
     assert_eq!(sim.wait_for_sent(6, WAIT).await.len(), 6);
     link.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_does_not_wait_for_the_whole_queue_of_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let cfg = ModemConfig {
+        send_gap: Duration::from_millis(700),
+        ..modem_config("vodacom", &sim.device_path())
+    };
+    for i in 0..6 {
+        queue(&store, "vodacom", &format!("+24381234560{i}"), "Asante.").await;
+    }
+    let link = start(cfg, &store);
+    sim.wait_for_sent(1, WAIT).await;
+    link.stop().await;
+    let sent = sim.sent().len();
+    assert!(sent < 6, "the stop waited for the whole queue");
+    // What was not sent stays queued for the next start.
+    let depths = store.queue_depths().await.unwrap();
+    assert_eq!(depths.queued_sms as usize, 6 - sent);
+}

@@ -279,6 +279,7 @@ impl ModemLink {
                         mem1: None,
                         me_unsupported: false,
                         restart_seen: false,
+                        stopping: shutdown.clone(),
                     };
                     let end = session.run(&shutdown, reset_first).await;
                     drop(session);
@@ -346,6 +347,8 @@ struct Session<'a> {
     me_unsupported: bool,
     /// A boot or SIM-ready line came while sending: set the modem up again once the send ends.
     restart_seen: bool,
+    /// The daemon is stopping: no new send starts (a queue of replies would delay the stop).
+    stopping: CancellationToken,
 }
 
 fn is_sim_busy(e: &AtError) -> bool {
@@ -895,6 +898,7 @@ impl Session<'_> {
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return Ok(()),
+                _ = self.stopping.cancelled() => return Ok(()),
                 urc = self.urcs.recv() => match urc {
                     None => return Err(AtError::ModemGone.into()),
                     Some(u) => {
@@ -1016,8 +1020,8 @@ impl Session<'_> {
             tracing::warn!(modem = %self.name(), down = owner, count = due.len(), "sending the replies of a modem that is down (fallback)");
         }
         for out in due {
-            if self.restart_seen {
-                // Set the modem up again first; the rest of the queue stays due.
+            if self.restart_seen || self.stopping.is_cancelled() {
+                // Set the modem up again (or stop) first; the rest of the queue stays due.
                 break;
             }
             let reference = self.link.next_concat_reference();
