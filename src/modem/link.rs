@@ -261,6 +261,7 @@ impl ModemLink {
             first = false;
             self.status.set_state(LinkState::Opening, None);
             let opened = port::open(&self.cfg.device, self.cfg.baud);
+            let port_opened = opened.is_ok();
             let end = match opened {
                 Err(e) => {
                     tracing::warn!(modem = %name, error = %e, "cannot open the modem");
@@ -299,7 +300,9 @@ impl ModemLink {
                 SessionEnd::Link { error, answered } => {
                     if answered {
                         silent_sessions = 0;
-                    } else {
+                    } else if port_opened {
+                        // Only a modem that is there and does not answer is reset; one that is
+                        // gone (unplugged) is not, nor reset when it comes back.
                         silent_sessions += 1;
                     }
                     let last = self.status.handle().snapshot();
