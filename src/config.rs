@@ -190,6 +190,10 @@ pub struct SmsConfig {
     /// Warn when the gateway's clock and a message's service-centre time differ by more.
     #[serde(default = "defaults::clock_warning_after", with = "humantime_serde")]
     pub clock_warning_after: Duration,
+    /// First wait before a reply the modem refused is tried again; it doubles at each failure,
+    /// up to an hour.
+    #[serde(default = "defaults::send_retry_after", with = "humantime_serde")]
+    pub retry_after: Duration,
 }
 
 /// What of the reporter leaves the box, and how long the box keeps it.
@@ -279,6 +283,9 @@ mod defaults {
     pub fn clock_warning_after() -> Duration {
         Duration::from_secs(600)
     }
+    pub fn send_retry_after() -> Duration {
+        crate::store::FIRST_SEND_RETRY
+    }
     pub fn reassembly_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
@@ -308,6 +315,7 @@ impl Default for SmsConfig {
             status_reports: false,
             reassembly_timeout: defaults::reassembly_timeout(),
             clock_warning_after: defaults::clock_warning_after(),
+            retry_after: defaults::send_retry_after(),
         }
     }
 }
@@ -408,6 +416,7 @@ impl Config {
                 "platform.outbound_poll_interval",
                 self.platform.outbound_poll_interval,
             ),
+            ("sms.retry_after", self.sms.retry_after),
         ] {
             if d < std::time::Duration::from_millis(100) {
                 return err(k, "must be at least 100ms (e.g. \"5min\")".into());
@@ -529,6 +538,17 @@ url = "http://127.0.0.1:8080"
             Path::new("/etc/kufatilia-gateway/keywords.toml")
         );
         assert!(c.modems.is_empty());
+        assert_eq!(c.sms.retry_after, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_send_retry_can_be_shortened_but_not_to_nothing() {
+        let c = parse(&format!("{MINIMAL}[sms]\nretry_after = \"2s\"\n")).unwrap();
+        assert_eq!(c.sms.retry_after, Duration::from_secs(2));
+        let e = parse(&format!("{MINIMAL}[sms]\nretry_after = \"0s\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sms.retry_after"), "{e}");
     }
 
     #[test]

@@ -3,100 +3,41 @@
 //! survey in three languages across a daemon restart, partial reports, help and info replies,
 //! the hourly limit, the daily budget and a robot that answers every reply.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod common;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use std::time::Duration;
 
-const TOKEN: &str = "test-token";
-const SECRET: &str = "test-secret";
+use common::daemon::{Gateway, Options};
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    config: Config,
-    stub: PlatformStub,
-    sim: SimModem,
-    daemon: Option<Daemon>,
+/// Longest wait for anything below.
+const BOUND: Duration = Duration::from_secs(90);
+
+/// The gateway, with what a conversation needs.
+struct Rig(Gateway);
+
+impl std::ops::Deref for Rig {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.0
+    }
 }
 
-async fn rig(replies: &str) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
-    secrets::write_secret(&dir.path().join("secret"), SECRET.as_bytes()).unwrap();
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.as_bytes().to_vec()),
-        },
-    )
-    .await
-    .unwrap();
-    let sim = SimModem::start(SimConfig::default()).await.unwrap();
-    let text = format!(
-        r#"
-gateway_id = "test-gw"
-reference_prefix = "K7"
-database = "gateway.db"
-
-[[modem]]
-name = "vodacom"
-device = {:?}
-operator = "Vodacom"
-sweep_interval = "2s"
-send_gap = "10ms"
-
-[platform]
-url = {:?}
-token_file = "token"
-hmac_secret_file = "secret"
-flush_after = "200ms"
-batch_max = 8
-retry_max = "1s"
-
-[replies]
-{replies}
-"#,
-        sim.device_path(),
-        stub.url()
-    );
-    let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
-    let daemon = Daemon::start(config.clone(), Keywords::builtin().unwrap())
-        .await
-        .unwrap();
-    Rig {
-        _dir: dir,
-        config,
-        stub,
-        sim,
-        daemon: Some(daemon),
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Gateway {
+        &mut self.0
     }
+}
+
+/// `replies`: lines of the `[replies]` table.
+async fn rig(replies: &str) -> Rig {
+    Rig(Gateway::start(Options {
+        extra: format!("[replies]\n{replies}"),
+        ..Options::default()
+    })
+    .await)
 }
 
 impl Rig {
-    fn daemon(&self) -> &Daemon {
-        self.daemon.as_ref().unwrap()
-    }
-
-    /// Stops the daemon and starts a new one on the same database and modem.
-    async fn restart(&mut self) {
-        if let Some(d) = self.daemon.take() {
-            d.stop().await;
-        }
-        self.daemon = Some(
-            Daemon::start(self.config.clone(), Keywords::builtin().unwrap())
-                .await
-                .unwrap(),
-        );
-    }
-
     fn sent_to(&self, to: &str) -> Vec<String> {
         self.sim
             .sent()
@@ -137,33 +78,22 @@ impl Rig {
             .map_or(0, |(_, n)| *n)
     }
 
-    async fn stop(mut self) {
-        if let Some(d) = self.daemon.take() {
-            d.stop().await;
-        }
-        self.stub.shutdown().await;
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
 /// Waits until `done` holds, or fails the test after a generous bound.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::wait_until(BOUND, what, done).await
 }
 
-async fn wait_until_async<F, Fut>(what: &str, mut done: F)
+async fn wait_until_async<F, Fut>(what: &str, done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::eventually_within(BOUND, what, done).await
 }
 
 /// One reporter's survey: (sender, [(answer, start of the gateway's reply)]), and what the
@@ -260,7 +190,7 @@ async fn a_survey_in_each_language_survives_a_restart_half_way() {
     }
     assert_eq!(r.daemon().store.open_sessions().await.unwrap(), 0);
     wait_until("three surveys on the platform", || {
-        r.stub.incidents().len() == SURVEYS.len()
+        r.stub().incidents().len() == SURVEYS.len()
     })
     .await;
     let summaries = r.daemon().store.incident_summaries(0, 100).await.unwrap();
@@ -269,7 +199,7 @@ async fn a_survey_in_each_language_survives_a_restart_half_way() {
         3,
         "one incident per survey, none per answer"
     );
-    let platform = r.stub.incidents();
+    let platform = r.stub().incidents();
     for (s, ack) in SURVEYS.iter().zip(&acks) {
         assert!(ack.contains(s.ack), "{ack:?}");
         let mine = summaries
@@ -317,10 +247,10 @@ async fn a_survey_left_half_done_is_forwarded_as_a_partial_report() {
     let closed = r.daemon().store.expire_sessions(0).await.unwrap();
     assert_eq!(closed.len(), 1);
     wait_until("both reports on the platform", || {
-        r.stub.incidents().len() == 2
+        r.stub().incidents().len() == 2
     })
     .await;
-    let platform = r.stub.incidents();
+    let platform = r.stub().incidents();
     let partial = platform.iter().find(|p| p.reference == closed[0]).unwrap();
     assert_eq!(partial.incident_type, "forced_labour");
     assert_eq!(partial.language.as_deref(), Some("fr"));
@@ -349,10 +279,10 @@ async fn a_stale_survey_is_closed_when_its_reporter_writes_again() {
     let ack = r.say(from, "AJALI at Kalimbi").await;
     assert!(ack.starts_with("Asante. Ripoti yako"), "{ack}");
     wait_until("the partial survey and the report on the platform", || {
-        r.stub.incidents().len() == 2
+        r.stub().incidents().len() == 2
     })
     .await;
-    let platform = r.stub.incidents();
+    let platform = r.stub().incidents();
     let partial = platform
         .iter()
         .find(|p| p.survey_answers.get("survey").map(String::as_str) == Some("partial"))
@@ -492,6 +422,6 @@ async fn the_daily_budget_holds_for_all_numbers_together() {
     assert_eq!(r.refusals("short_code").await, 1);
     let counts = r.daemon().store.reply_refusal_counts(0).await.unwrap();
     assert_eq!(counts.total, 4);
-    wait_until("every report forwarded", || r.stub.incidents().len() == 7).await;
+    wait_until("every report forwarded", || r.stub().incidents().len() == 7).await;
     r.stop().await;
 }

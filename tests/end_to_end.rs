@@ -4,80 +4,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::platform::stub::PlatformStub;
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use common::daemon::{Gateway, Options};
 
-const TOKEN: &str = "test-token";
-const SECRET: &str = "test-secret";
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    stub: PlatformStub,
-    sim: SimModem,
-    daemon: Daemon,
-}
-
-async fn rig(sim_slots: usize) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
-    secrets::write_secret(&dir.path().join("secret"), SECRET.as_bytes()).unwrap();
-    let stub = common::start_stub(dir.path(), TOKEN, Some(SECRET.as_bytes())).await;
-    let sim = SimModem::start(SimConfig {
-        slots: sim_slots,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        r#"
-gateway_id = "test-gw"
-reference_prefix = "K7"
-database = "gateway.db"
-
-[[modem]]
-name = "vodacom"
-device = {:?}
-operator = "Vodacom"
-sweep_interval = "2s"
-send_gap = "10ms"
-
-[platform]
-url = {:?}
-token_file = "token"
-hmac_secret_file = "secret"
-flush_after = "200ms"
-batch_max = 8
-retry_max = "1s"
-"#,
-        sim.device_path(),
-        stub.url()
-    );
-    let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
-    let daemon = Daemon::start(config, Keywords::builtin().unwrap())
-        .await
-        .unwrap();
-    Rig {
-        _dir: dir,
-        stub,
-        sim,
-        daemon,
-    }
-}
+/// Longest wait for anything below.
+const BOUND: Duration = Duration::from_secs(90);
 
 /// Waits until `done` holds, or fails the test after a generous bound.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::wait_until(BOUND, what, done).await
 }
 
 const REPORTS: &[(&str, &str)] = &[
@@ -116,7 +52,7 @@ fn sender(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_reports_in_three_languages_flow_end_to_end() {
     // Ten slots for twenty reports: the network holds the rest until the gateway frees slots.
-    let r = rig(10).await;
+    let r = Gateway::start(Options::slots(10)).await;
     for (i, (text, _)) in REPORTS.iter().enumerate() {
         r.sim.inject(&sender(i), text);
     }
@@ -125,11 +61,11 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     let total = REPORTS.len() + 1;
     wait_until(
         "every report on the platform and every ack on the line",
-        || r.stub.incidents().len() == total && r.sim.sent().len() == REPORTS.len(),
+        || r.stub().incidents().len() == total && r.sim.sent().len() == REPORTS.len(),
     )
     .await;
 
-    let summaries = r.daemon.store.incident_summaries(0, 1000).await.unwrap();
+    let summaries = r.daemon().store.incident_summaries(0, 1000).await.unwrap();
     assert_eq!(summaries.len(), total);
     let sent = r.sim.sent();
     for (i, (_, greeting)) in REPORTS.iter().enumerate() {
@@ -154,7 +90,7 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
         "a promo never gets a reply"
     );
 
-    let platform = r.stub.incidents();
+    let platform = r.stub().incidents();
     let ids: HashSet<_> = platform.iter().map(|p| p.id.clone()).collect();
     assert_eq!(
         ids.len(),
@@ -167,40 +103,34 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     );
     assert_eq!(r.sim.sim_used(), 0, "the SIM is empty afterwards");
     assert_eq!(r.sim.network_queue_len(), 0);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let d = r.daemon.store.queue_depths().await.unwrap();
-        if d.undelivered_incidents == 0 && d.queued_sms == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still undelivered: {d:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    r.daemon.stop().await;
-    r.stub.shutdown().await;
+    common::eventually_within(BOUND, "every report delivered, every ack sent", || async {
+        let d = r.daemon().store.queue_depths().await.unwrap();
+        d.undelivered_incidents == 0 && d.queued_sms == 0
+    })
+    .await;
+    r.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_answering_503_for_a_while_loses_nothing() {
-    let r = rig(20).await;
-    r.stub.fail_next(503, 4);
+    let r = Gateway::start(Options::slots(20)).await;
+    r.stub().fail_next(503, 4);
     for (i, (text, _)) in REPORTS.iter().take(12).enumerate() {
         r.sim.inject(&sender(i), text);
     }
     wait_until("all twelve reports on the platform", || {
-        r.stub.incidents().len() == 12
+        r.stub().incidents().len() == 12
     })
     .await;
-    let ids: HashSet<_> = r.stub.incidents().into_iter().map(|p| p.id).collect();
+    let ids: HashSet<_> = r.stub().incidents().into_iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 12);
     assert!(
-        r.stub.batch_posts() > r.stub.batches_received(),
+        r.stub().batch_posts() > r.stub().batches_received(),
         "the failed posts were retried ({} posts, {} batches)",
-        r.stub.batch_posts(),
-        r.stub.batches_received()
+        r.stub().batch_posts(),
+        r.stub().batches_received()
     );
-    r.daemon.stop().await;
-    r.stub.shutdown().await;
+    r.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -293,6 +293,8 @@ async fn a_modem_gone_for_a_while_is_waited_for_at_its_path() {
     })
     .await;
     eventually("the SIM emptied", || async { sim.sim_used() == 0 }).await;
+    // It answered as soon as it was back: a modem that was only gone is not reset.
+    assert_eq!(sim.resets(), 0, "{:?}", sim.command_log());
     link.stop().await;
 }
 

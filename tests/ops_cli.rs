@@ -4,13 +4,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use common::daemon::{Gateway, Options};
 
 fn gateway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
@@ -18,36 +14,21 @@ fn gateway() -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_send_and_export_work_beside_the_daemon() {
-    let dir = tempfile::tempdir().unwrap();
-    secrets::write_secret(&dir.path().join("token"), b"tok").unwrap();
-    let stub = common::start_stub(dir.path(), "tok", None).await;
-    let sim = SimModem::start(SimConfig::default()).await.unwrap();
-    std::fs::write(
-        dir.path().join("keywords.toml"),
-        include_str!("../config/keywords.toml"),
-    )
-    .unwrap();
-    let config_path = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "gateway_id = \"ops\"\ndatabase = \"g.db\"\n[[modem]]\nname = \"vodacom\"\ndevice = {:?}\nsend_gap = \"10ms\"\n[platform]\nurl = {:?}\ntoken_file = \"token\"\nflush_after = \"100ms\"\n",
-            sim.device_path(),
-            stub.url()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(&config_path).unwrap();
-    let daemon = Daemon::start(config, Keywords::builtin().unwrap())
-        .await
-        .unwrap();
-    sim.inject("+243812345601", "AJALI mgodi wa Kalimbi");
-    sim.inject("+243823456702", "Barrière à Nyabibwe");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stub.incidents().len() < 2 {
-        assert!(Instant::now() < deadline, "reports not delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let r = Gateway::start(Options {
+        gateway_id: "ops".into(),
+        reference_prefix: None,
+        signed: false,
+        platform: "flush_after = \"100ms\"".into(),
+        ..Options::default()
+    })
+    .await;
+    let config_path = r.config_path.clone();
+    r.sim.inject("+243812345601", "AJALI mgodi wa Kalimbi");
+    r.sim.inject("+243823456702", "Barrière à Nyabibwe");
+    common::wait_until(Duration::from_secs(60), "reports delivered", || {
+        r.stub().incidents().len() >= 2
+    })
+    .await;
 
     let status = gateway()
         .args(["status", "--config"])
@@ -99,7 +80,7 @@ async fn status_send_and_export_work_beside_the_daemon() {
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[1]["incident_type"], "illegal_tax");
 
-    let sent_before = sim.sent().len();
+    let sent_before = r.sim.sent().len();
     let send = tokio::task::spawn_blocking({
         let config_path = config_path.clone();
         move || {
@@ -127,7 +108,7 @@ async fn status_send_and_export_work_beside_the_daemon() {
         "{}",
         String::from_utf8_lossy(&send.stderr)
     );
-    let sent = sim.sent();
+    let sent = r.sim.sent();
     assert_eq!(sent.len(), sent_before + 1);
     assert_eq!(sent.last().unwrap().to, "+243990000777");
     assert_eq!(sent.last().unwrap().text, "Test Kufatilia");
@@ -138,6 +119,5 @@ async fn status_send_and_export_work_beside_the_daemon() {
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(64));
-    daemon.stop().await;
-    stub.shutdown().await;
+    r.stop().await;
 }

@@ -2,161 +2,49 @@
 //! the gateway daemon on a SQLite file, and the reference receiver on 127.0.0.1. Outages are
 //! time-compressed (short retry caps), never mocked.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod common;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::daemon::{Gateway, Options, SECRET};
 use kufatilia_gateway::platform::Recipient;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
 use kufatilia_gateway::store::OutboundOutcome;
 
-const TOKEN: &str = "test-token";
-const SECRET: &str = "test-secret";
-
-struct Rig {
-    dir: tempfile::TempDir,
-    stub: Option<PlatformStub>,
-    addr: SocketAddr,
-    sim: SimModem,
-    daemon: Daemon,
-}
-
-impl Rig {
-    fn stub(&self) -> &PlatformStub {
-        self.stub.as_ref().expect("the stub is running")
-    }
-
-    fn stub_config(dir: &Path) -> StubConfig {
-        StubConfig {
-            db: dir.join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.as_bytes().to_vec()),
-        }
-    }
-
-    /// The platform goes away: connections are refused.
-    async fn stop_stub(&mut self) {
-        if let Some(s) = self.stub.take() {
-            s.shutdown().await;
-        }
-    }
-
-    /// The platform comes back on the same address with the same database.
-    async fn restart_stub(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match PlatformStub::start(self.addr, Rig::stub_config(self.dir.path())).await {
-                Ok(s) => {
-                    self.stub = Some(s);
-                    return;
-                }
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("stub restart: {e:#}; trying again");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("cannot restart the stub: {e:#}"),
-            }
-        }
-    }
-
-    async fn stop(self) {
-        self.daemon.stop().await;
-        if let Some(s) = self.stub {
-            s.shutdown().await;
-        }
-    }
-
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("gateway.db")
-    }
-}
+/// Longest wait for anything below.
+const BOUND: Duration = Duration::from_secs(180);
 
 /// `gateway_secret`: what the gateway signs with (the stub always expects `SECRET`).
-async fn rig(sim_slots: usize, gateway_secret: &str, extra: &str) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
-    secrets::write_secret(&dir.path().join("secret"), gateway_secret.as_bytes()).unwrap();
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        Rig::stub_config(dir.path()),
-    )
-    .await
-    .unwrap();
-    let addr = stub.addr();
-    let sim = SimModem::start(SimConfig {
-        slots: sim_slots,
-        ..SimConfig::default()
+async fn rig(sim_slots: usize, gateway_secret: &str, extra: &str) -> Gateway {
+    Gateway::start(Options {
+        gateway_secret: gateway_secret.into(),
+        platform: "flush_after = \"200ms\"\nbatch_max = 25\nretry_max = \"500ms\"\n\
+                   heartbeat_interval = \"300ms\"\noutbound_poll_interval = \"200ms\""
+            .into(),
+        extra: extra.into(),
+        ..Options::slots(sim_slots)
     })
     .await
-    .unwrap();
-    let text = format!(
-        r#"
-gateway_id = "test-gw"
-reference_prefix = "K7"
-database = "gateway.db"
-
-[[modem]]
-name = "vodacom"
-device = {:?}
-operator = "Vodacom"
-sweep_interval = "2s"
-send_gap = "10ms"
-
-[platform]
-url = {:?}
-token_file = "token"
-hmac_secret_file = "secret"
-flush_after = "200ms"
-batch_max = 25
-retry_max = "500ms"
-heartbeat_interval = "300ms"
-outbound_poll_interval = "200ms"
-{extra}
-"#,
-        sim.device_path(),
-        stub.url()
-    );
-    let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
-    let daemon = Daemon::start(config, Keywords::builtin().unwrap())
-        .await
-        .unwrap();
-    Rig {
-        dir,
-        stub: Some(stub),
-        addr,
-        sim,
-        daemon,
-    }
 }
 
 /// Waits until `done` holds, or fails the test after a generous bound.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::wait_until(BOUND, what, done).await
 }
 
 async fn wait_for_depths(
-    r: &Rig,
+    r: &Gateway,
     what: &str,
     mut done: impl FnMut(&kufatilia_gateway::store::QueueDepths) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = tokio::time::Instant::now() + BOUND;
     loop {
-        let d = r.daemon.store.queue_depths().await.unwrap();
+        let d = r.daemon().store.queue_depths().await.unwrap();
         if done(&d) {
             return;
         }
         assert!(
-            Instant::now() < deadline,
+            tokio::time::Instant::now() < deadline,
             "timed out waiting for {what}: {d:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -255,7 +143,7 @@ async fn a_batch_refused_with_400_is_quarantined_and_reported_while_the_rest_flo
     r.stub().fail_next(400, 1);
     r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
     wait_for_depths(&r, "one quarantined batch", |d| d.quarantined_batches == 1).await;
-    let q = r.daemon.store.quarantined_batches(10).await.unwrap();
+    let q = r.daemon().store.quarantined_batches(10).await.unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].status, 400);
     assert!(q[0].error.contains("injected_failure"), "{:?}", q[0].error);
@@ -282,7 +170,7 @@ async fn a_wrong_secret_is_refused_quarantined_and_explained() {
     let r = rig(20, "not-the-secret", "").await;
     r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
     wait_for_depths(&r, "the batch quarantined", |d| d.quarantined_batches == 1).await;
-    let q = r.daemon.store.quarantined_batches(10).await.unwrap();
+    let q = r.daemon().store.quarantined_batches(10).await.unwrap();
     assert_eq!(q[0].status, 401);
     assert!(q[0].error.contains("bad_signature"), "{:?}", q[0].error);
     assert!(r.stub().incidents().is_empty(), "nothing unsigned got in");
@@ -297,16 +185,16 @@ async fn a_wrong_secret_is_refused_quarantined_and_explained() {
 async fn a_wrong_clock_is_corrected_from_the_platform_and_the_batch_delivered() {
     let r = rig(20, SECRET, "").await;
     // A Pi without RTC that booted two hours in the past.
-    r.daemon.client.set_clock_offset(-7200);
+    r.daemon().client.set_clock_offset(-7200);
     r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
     wait_until("the report delivered", || r.stub().incidents().len() == 1).await;
     // This machine's clock is right, so the corrected offset cancels the injected error.
     assert!(
-        r.daemon.client.clock_offset().abs() <= 2,
+        r.daemon().client.clock_offset().abs() <= 2,
         "offset now {}",
-        r.daemon.client.clock_offset()
+        r.daemon().client.clock_offset()
     );
-    let d = r.daemon.store.queue_depths().await.unwrap();
+    let d = r.daemon().store.queue_depths().await.unwrap();
     assert_eq!(d.quarantined_batches, 0, "a clock problem is not a refusal");
     r.stop().await;
 }
@@ -378,7 +266,7 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     .await;
     // Offered again (our status report lost, the lease ran out): never queued twice.
     let again = r
-        .daemon
+        .daemon()
         .store
         .accept_outbound(
             &by_reporter.id,
@@ -402,7 +290,7 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);
 
     // After the retention purge the box no longer knows the number: undeliverable, said so.
-    r.daemon
+    r.daemon()
         .store
         .purge_before(time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 60_000)
         .await
@@ -441,13 +329,18 @@ async fn retention_erases_numbers_and_texts_of_delivered_reports_only() {
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     // Nothing was delivered 90 days ago.
     let none = r
-        .daemon
+        .daemon()
         .store
         .purge_before(now_ms - 90 * 86_400_000)
         .await
         .unwrap();
     assert_eq!(none.incidents, 0);
-    let counts = r.daemon.store.purge_before(now_ms + 60_000).await.unwrap();
+    let counts = r
+        .daemon()
+        .store
+        .purge_before(now_ms + 60_000)
+        .await
+        .unwrap();
     assert_eq!(counts.incidents, 1, "{counts:?}");
     assert!(
         counts.pdus >= 1 && counts.sms >= 1 && counts.reporters >= 1,

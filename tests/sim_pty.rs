@@ -212,3 +212,20 @@ async fn status_reports_follow_the_cnmi_ds_setting() {
     assert!(announced.contains("+CDSI"), "{announced:?}");
     assert_eq!(sim.sim_used(), 1);
 }
+
+#[tokio::test]
+async fn a_program_started_beside_the_simulator_does_not_hold_its_pty() {
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    // What a child process holds open, by target (the gateway binary in the daemon tests).
+    let out = std::process::Command::new("sh")
+        .args(["-c", "for f in /proc/$$/fd/*; do readlink \"$f\"; done"])
+        .output()
+        .expect("sh lists its descriptors");
+    let held = String::from_utf8_lossy(&out.stdout);
+    let slave = sim.device_path();
+    assert!(
+        held.lines()
+            .all(|l| l != "/dev/ptmx" && std::path::Path::new(l) != slave),
+        "a child inherited the simulator's pty (an unplug would not hang it up): {held}"
+    );
+}

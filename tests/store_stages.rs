@@ -230,14 +230,20 @@ async fn batches_are_stable_until_delivered_and_quarantine_moves_on() {
     assert_eq!(depths.undelivered_incidents, 2);
 }
 
-#[tokio::test]
-async fn failed_sends_back_off_then_give_up() {
+/// A store with one reply queued on modem "m1": the directory, the store, the reply's id.
+async fn one_reply_queued() -> (tempfile::TempDir, Store, i64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("g.db")).unwrap();
     let id = store
         .queue_outgoing(reply_to("+243812345678"))
         .await
         .unwrap();
+    (dir, store, id)
+}
+
+#[tokio::test]
+async fn failed_sends_back_off_then_give_up() {
+    let (_dir, store, id) = one_reply_queued().await;
     let due = store.due_outgoing("m1", 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert!(store.due_outgoing("other", 10).await.unwrap().is_empty());
@@ -261,6 +267,25 @@ async fn failed_sends_back_off_then_give_up() {
     }
     assert!(gave_up);
     assert_eq!(store.queue_depths().await.unwrap().failed_sms, 1);
+}
+
+#[tokio::test]
+async fn a_shortened_send_retry_is_due_after_its_wait() {
+    let (_dir, store, id) = one_reply_queued().await;
+    let wait = std::time::Duration::from_millis(300);
+    assert!(
+        !store
+            .mark_send_failed_after(id, "+CMS ERROR: 38".into(), wait)
+            .await
+            .unwrap()
+    );
+    assert!(store.due_outgoing("m1", 10).await.unwrap().is_empty());
+    // Due again once the wait is over (bounded: far below the 30 s default).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.due_outgoing("m1", 10).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never due again");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -7,8 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use common::daemon::{Options, Rig};
 
 #[test]
 fn unit_exposure_is_at_most_2() {
@@ -51,26 +50,14 @@ fn unit_is_type_notify_with_watchdog_and_state_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
-    let dir = tempfile::tempdir().unwrap();
-    secrets::write_secret(&dir.path().join("token"), b"tok").unwrap();
-    let stub = common::start_stub(dir.path(), "tok", None).await;
-    let sim = SimModem::start(SimConfig::default()).await.unwrap();
-    std::fs::write(
-        dir.path().join("keywords.toml"),
-        include_str!("../config/keywords.toml"),
-    )
-    .unwrap();
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "gateway_id = \"sd\"\ndatabase = \"g.db\"\n[[modem]]\nname = \"m\"\ndevice = {:?}\n[platform]\nurl = {:?}\ntoken_file = \"token\"\n",
-            sim.device_path(),
-            stub.url()
-        ),
-    )
-    .unwrap();
-    let socket_path = dir.path().join("notify.sock");
+    let r = Rig::start(Options {
+        gateway_id: "sd".into(),
+        signed: false,
+        ..Options::default()
+    })
+    .await;
+    let config = r.config_path.clone();
+    let socket_path = r.dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(1)))
@@ -108,5 +95,5 @@ async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
     assert!(seen.contains("no report yet"), "{seen}");
     assert!(seen.contains("WATCHDOG=1"), "{seen}");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
-    stub.shutdown().await;
+    r.shutdown().await;
 }

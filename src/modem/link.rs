@@ -71,6 +71,8 @@ pub struct ModemOptions {
     pub registration_wait: Duration,
     /// A message whose service-centre time differs from the gateway's clock by more is logged.
     pub clock_warning_after: Duration,
+    /// First wait before a refused send is tried again (doubling at each failure).
+    pub send_retry_after: Duration,
 }
 
 impl ModemOptions {
@@ -84,6 +86,7 @@ impl ModemOptions {
                 ..SubmitOptions::default()
             },
             clock_warning_after: sms.clock_warning_after,
+            send_retry_after: sms.retry_after,
             ..ModemOptions::default()
         }
     }
@@ -108,6 +111,7 @@ impl Default for ModemOptions {
             },
             registration_wait: Duration::from_secs(60),
             clock_warning_after: Duration::from_secs(600),
+            send_retry_after: crate::store::FIRST_SEND_RETRY,
         }
     }
 }
@@ -257,6 +261,7 @@ impl ModemLink {
             first = false;
             self.status.set_state(LinkState::Opening, None);
             let opened = port::open(&self.cfg.device, self.cfg.baud);
+            let port_opened = opened.is_ok();
             let end = match opened {
                 Err(e) => {
                     tracing::warn!(modem = %name, error = %e, "cannot open the modem");
@@ -297,7 +302,9 @@ impl ModemLink {
                 SessionEnd::Link { error, answered } => {
                     if answered {
                         silent_sessions = 0;
-                    } else {
+                    } else if port_opened {
+                        // Only a modem that is there and does not answer is reset; one that is
+                        // gone (unplugged) is not, nor reset when it comes back.
                         silent_sessions += 1;
                     }
                     let last = self.status.handle().snapshot();
@@ -1088,7 +1095,13 @@ impl Session<'_> {
     async fn send_failed(&mut self, id: i64, error: String) {
         tracing::warn!(modem = %self.name(), id, %error, "SMS not sent; the store schedules a retry");
         self.link.status.update(|s| s.send_failures += 1);
-        if let Err(e) = self.link.store.mark_send_failed(id, error).await {
+        let first_retry = self.link.opts.send_retry_after;
+        if let Err(e) = self
+            .link
+            .store
+            .mark_send_failed_after(id, error, first_retry)
+            .await
+        {
             tracing::error!(modem = %self.name(), id, error = %e, "cannot record the send failure");
         }
     }

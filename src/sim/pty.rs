@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::io::unix::AsyncFd;
 
@@ -31,6 +31,11 @@ impl Pty {
     /// Opens a pty in raw mode (no echo, no line editing, no newline translation by the kernel).
     pub fn open() -> io::Result<Pty> {
         let pair = nix::pty::openpty(None, None).map_err(io::Error::from)?;
+        // Not inherited by programs started meanwhile (the gateway binary in a test): a copy of
+        // the master in another process would keep the device up after an unplug.
+        for fd in [&pair.master, &pair.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+        }
         let mut t = tcgetattr(&pair.slave).map_err(io::Error::from)?;
         cfmakeraw(&mut t);
         tcsetattr(&pair.slave, SetArg::TCSANOW, &t).map_err(io::Error::from)?;

@@ -31,7 +31,7 @@ pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
 pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
 pub use outbound::{OutboundOutcome, UnreportedOutbound};
-pub use outgoing::{Outgoing, ReplyGuard, ReplyVerdict};
+pub use outgoing::{FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, Outgoing, ReplyGuard, ReplyVerdict};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
 pub use reporters::ReporterSeen;

@@ -1,6 +1,8 @@
 //! Outgoing SMS: the queue the modem links send from, with retries and the reply guard that
 //! keeps the partner's airtime from draining into loops and floods.
 
+use std::time::Duration;
+
 use rusqlite::{Connection, params};
 
 use super::incidents::NewOutgoing;
@@ -10,7 +12,8 @@ use super::{Store, StoreError, query_all};
 
 /// Attempts before a queued SMS is given up as failed.
 pub const MAX_SEND_ATTEMPTS: u32 = 5;
-const FIRST_RETRY_MS: i64 = 30_000;
+/// First wait before a failed send is tried again (`sms.retry_after` changes it).
+pub const FIRST_SEND_RETRY: Duration = Duration::from_secs(30);
 const MAX_RETRY_MS: i64 = 3_600_000;
 
 /// A queued SMS due for sending.
@@ -107,6 +110,18 @@ impl Store {
     /// A send failed: retried later with backoff, or marked failed after the last attempt.
     /// Returns true when the SMS was given up.
     pub async fn mark_send_failed(&self, id: i64, error: String) -> Result<bool, StoreError> {
+        self.mark_send_failed_after(id, error, FIRST_SEND_RETRY)
+            .await
+    }
+
+    /// As [`Store::mark_send_failed`], the first retry `first_retry` after the failure.
+    pub async fn mark_send_failed_after(
+        &self,
+        id: i64,
+        error: String,
+        first_retry: Duration,
+    ) -> Result<bool, StoreError> {
+        let first_retry_ms = i64::try_from(first_retry.as_millis()).unwrap_or(MAX_RETRY_MS);
         self.call(move |conn| {
             let attempts: u32 =
                 conn.query_row("SELECT attempts FROM outgoing WHERE id = ?1", [id], |r| {
@@ -114,7 +129,9 @@ impl Store {
                 })?;
             let attempts = attempts + 1;
             let give_up = attempts >= MAX_SEND_ATTEMPTS;
-            let delay = (FIRST_RETRY_MS << (attempts - 1).min(16)).min(MAX_RETRY_MS);
+            let delay = first_retry_ms
+                .saturating_mul(1 << (attempts - 1).min(16))
+                .min(MAX_RETRY_MS);
             conn.execute(
                 "UPDATE outgoing SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4,
                         state = CASE WHEN ?5 THEN 'failed' ELSE 'queued' END

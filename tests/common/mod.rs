@@ -1,6 +1,11 @@
-//! Helpers the integration tests share: a modem link running as a task, and polling for a
-//! condition within a bound (a bound, never a timing assert).
+//! Helpers the integration tests share: a modem link running as a task, polling for a
+//! condition within a bound (a bound, never a timing assert), the whole test gateway
+//! ([`daemon`]), the slot check of the simulator's log ([`slots`]) and burst texts ([`burst`]).
 #![allow(dead_code)]
+
+pub mod burst;
+pub mod daemon;
+pub mod slots;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -58,12 +63,26 @@ pub async fn stored(store: &Store) -> BTreeSet<String> {
 }
 
 /// Polls `f` until it holds; fails the test after [`WAIT`].
-pub async fn eventually<F, Fut>(what: &str, mut f: F)
+pub async fn eventually<F, Fut>(what: &str, f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    eventually_within(WAIT, what, f).await
+}
+
+/// Polls `done` (not async) until it holds; fails the test after `bound`.
+pub async fn wait_until(bound: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    eventually_within(bound, what, || std::future::ready(done())).await
+}
+
+/// Polls `f` until it holds; fails the test after `bound`.
+pub async fn eventually_within<F, Fut>(bound: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + bound;
     while !f().await {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -71,22 +90,4 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The reference receiver on a free loopback port, with its database in `dir`.
-pub async fn start_stub(
-    dir: &std::path::Path,
-    token: &str,
-    secret: Option<&[u8]>,
-) -> kufatilia_gateway::platform::stub::PlatformStub {
-    kufatilia_gateway::platform::stub::PlatformStub::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        kufatilia_gateway::platform::stub::StubConfig {
-            db: dir.join("platform.db"),
-            token: token.into(),
-            secret: secret.map(<[u8]>::to_vec),
-        },
-    )
-    .await
-    .unwrap()
 }
