@@ -73,7 +73,8 @@ async fn sigkill_during_a_burst_loses_nothing_and_deletes_only_committed_slots()
     let mut next = 0;
     let mut kills_with_work_in_flight = 0;
     for k in 0..KILLS {
-        if k % (KILLS / WAVES) == 0 && next < MESSAGES {
+        let wave = k % (KILLS / WAVES) == 0 && next < MESSAGES;
+        if wave {
             for m in &injected[next..next + per_wave] {
                 for pdu in &m.pdus {
                     sim.inject_pdu(pdu);
@@ -81,7 +82,13 @@ async fn sigkill_during_a_burst_loses_nothing_and_deletes_only_committed_slots()
             }
             next += per_wave;
         }
-        let run_for = Duration::from_millis(rng.random_range(30..600));
+        // Right after a wave the kill comes soon, while the wave is surely in flight (the
+        // gateway takes a wave in well under a second); the others land anywhere.
+        let run_for = Duration::from_millis(if wave {
+            rng.random_range(20..120)
+        } else {
+            rng.random_range(30..600)
+        });
         tokio::time::sleep(run_for).await;
         if stub.incidents().len() < next || sim.sim_used() > 0 || sim.network_queue_len() > 0 {
             kills_with_work_in_flight += 1;
