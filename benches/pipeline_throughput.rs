@@ -336,12 +336,18 @@ fn corpus(n: usize) -> anyhow::Result<Vec<Sms>> {
         " Merci d’envoyer quelqu’un vite — l’accès au site est bloqué et les blessés attendent depuis ce matin à l’entrée du puits.",
     ];
     let senders = n.div_ceil(4).max(1);
+    // Spreads the messages over the senders, at most 4 each (a multiplier prime to `senders`).
+    let spread = if senders.is_multiple_of(7919) {
+        7907
+    } else {
+        7919
+    };
     let base = time::macros::datetime!(2026-11-27 06:00 +01:00);
     let mut concat_refs: HashMap<usize, u8> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let s = (i * 7919) % senders;
+        let s = (i * spread) % senders;
         let sender = match s % 3 {
             0 => format!("+24381{:07}", s),
             1 => format!("+24399{:07}", s),
