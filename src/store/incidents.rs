@@ -195,26 +195,24 @@ pub(super) fn insert_incident(
     survey_answers: Option<&str>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO incidents (message_id, reference, incident_type, language, description,
                                 location, created_at_ms, survey_answers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            draft.message_id,
-            draft.reference,
-            draft.incident_type,
-            draft.language,
-            draft.description,
-            draft.location,
-            now,
-            survey_answers
-        ],
-    )?;
+    )?
+    .execute(params![
+        draft.message_id,
+        draft.reference,
+        draft.incident_type,
+        draft.language,
+        draft.description,
+        draft.location,
+        now,
+        survey_answers
+    ])?;
     let incident_id = conn.last_insert_rowid();
-    conn.execute(
-        "UPDATE messages SET handled = 1 WHERE id = ?1",
-        [draft.message_id],
-    )?;
+    conn.prepare_cached("UPDATE messages SET handled = 1 WHERE id = ?1")?
+        .execute([draft.message_id])?;
     Ok(incident_id)
 }
 

@@ -45,6 +45,9 @@ pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
+/// Prepared statements kept by the writer connection.
+const STATEMENT_CACHE: usize = 64;
+
 /// Errors from the store. Every variant says what the technician can look at.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -213,6 +216,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open)?;
+    // The hot statements (commit a PDU, decode it, record the incident and its reply) are
+    // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Test-only write-failure injection (tests/fault_disk.rs): caps the file at this many pages
     // (never below its current size), so SQLite answers "database or disk is full" as on a full
     // SD card. Not a setting: production never sets this variable.

@@ -150,19 +150,19 @@ pub(super) fn insert_outgoing(
     incident_id: Option<i64>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO outgoing (modem, recipient, text, kind, incident_id, next_attempt_ms,
                                created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![
-            out.modem,
-            out.recipient,
-            out.text,
-            out.kind,
-            incident_id,
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        out.modem,
+        out.recipient,
+        out.text,
+        out.kind,
+        incident_id,
+        now
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 

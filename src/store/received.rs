@@ -108,11 +108,8 @@ impl Store {
                 let pdu = m.pdu_hex.trim().to_ascii_uppercase();
                 let sha = Sha256::digest(pdu.as_bytes()).to_vec();
                 let existing: Option<i64> = conn
-                    .query_row(
-                        "SELECT id FROM received WHERE modem = ?1 AND pdu_sha256 = ?2",
-                        params![m.modem, sha],
-                        |r| r.get(0),
-                    )
+                    .prepare_cached("SELECT id FROM received WHERE modem = ?1 AND pdu_sha256 = ?2")?
+                    .query_row(params![m.modem, sha], |r| r.get(0))
                     .optional()?;
                 if let Some(id) = existing {
                     return Ok(Inserted {
@@ -120,11 +117,11 @@ impl Store {
                         duplicate: true,
                     });
                 }
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT INTO received (modem, storage, sim_index, pdu_hex, pdu_sha256, received_at_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![m.modem, m.storage, m.sim_index, pdu, sha, to_ms(m.received_at)],
-                )?;
+                )?
+                .execute(params![m.modem, m.storage, m.sim_index, pdu, sha, to_ms(m.received_at)])?;
                 Ok(Inserted {
                     id: conn.last_insert_rowid(),
                     duplicate: false,
@@ -224,11 +221,10 @@ fn record_decoded(
     decoded: DecodedPart,
 ) -> Result<Option<i64>, StoreError> {
     let row: Option<(String, i64)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT modem, received_at_ms FROM received WHERE id = ?1 AND state = 'new'",
-            [received_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row([received_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // Already decoded (a second pipeline pass after a restart): nothing to do.
     let Some((modem, received_at_ms)) = row else {
@@ -241,11 +237,11 @@ fn record_decoded(
             smsc_time,
             text,
         } => {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
                  WHERE id = ?1",
-                params![received_id, sender, sender_kind, smsc_time, text],
-            )?;
+            )?
+            .execute(params![received_id, sender, sender_kind, smsc_time, text])?;
             let message_id = insert_message(
                 conn,
                 &modem,
@@ -306,47 +302,46 @@ fn record_decoded(
             user_data,
         } => {
             let already: Option<i64> = conn
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM received WHERE state = 'part' AND sender = ?1
                      AND concat_ref = ?2 AND concat_total = ?3 AND concat_seq = ?4",
-                    params![sender, reference, total, seq],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row(params![sender, reference, total, seq], |r| r.get(0))
                 .optional()?;
             let state = if already.is_some() {
                 "duplicate"
             } else {
                 "part"
             };
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
                         text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9,
                         encoding = ?10, user_data = ?11
                  WHERE id = ?1",
-                params![
-                    received_id,
-                    state,
-                    sender,
-                    sender_kind,
-                    smsc_time,
-                    text,
-                    reference,
-                    total,
-                    seq,
-                    encoding.as_str(),
-                    user_data
-                ],
-            )?;
+            )?
+            .execute(params![
+                received_id,
+                state,
+                sender,
+                sender_kind,
+                smsc_time,
+                text,
+                reference,
+                total,
+                seq,
+                encoding.as_str(),
+                user_data
+            ])?;
             if already.is_some() {
                 tracing::info!(received_id, sender = %sender, reference, seq, "duplicate part of a long SMS ignored");
                 return Ok(None);
             }
-            let have: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
-                 AND concat_ref = ?2 AND concat_total = ?3",
-                params![sender, reference, total],
-                |r| r.get(0),
-            )?;
+            let have: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
+                     AND concat_ref = ?2 AND concat_total = ?3",
+                )?
+                .query_row(params![sender, reference, total], |r| r.get(0))?;
             if have >= i64::from(total) {
                 join_group(conn, &sender, i64::from(reference), i64::from(total), "ok").map(Some)
             } else {
@@ -458,21 +453,21 @@ fn insert_message(
     smsc_time: Option<&str>,
     received_at_ms: i64,
 ) -> Result<i64, StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO messages (modem, sender, sender_kind, text, parts, decode_status, smsc_time,
                                received_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            modem,
-            sender,
-            sender_kind,
-            text,
-            parts,
-            decode_status,
-            smsc_time,
-            received_at_ms
-        ],
-    )?;
+    )?
+    .execute(params![
+        modem,
+        sender,
+        sender_kind,
+        text,
+        parts,
+        decode_status,
+        smsc_time,
+        received_at_ms
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 

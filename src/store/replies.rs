@@ -103,10 +103,10 @@ fn record_refusal(
     reason: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO reply_refusals (recipient, reason, at_ms, kind) VALUES (?1, ?2, ?3, ?4)",
-        params![recipient, reason, now, kind],
-    )?;
+    )?
+    .execute(params![recipient, reason, now, kind])?;
     Ok(())
 }
 
@@ -118,12 +118,12 @@ fn refusal(
     now: i64,
 ) -> Result<Option<(&'static str, String)>, StoreError> {
     if HELP_KINDS.contains(&out.kind.as_str()) {
-        let helped: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
-               AND kind IN ('help', 'unknown')",
-            params![out.recipient, now - HOUR_MS],
-            |r| r.get(0),
-        )?;
+        let helped: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
+                   AND kind IN ('help', 'unknown')",
+            )?
+            .query_row(params![out.recipient, now - HOUR_MS], |r| r.get(0))?;
         if helped > 0 {
             return Ok(Some((
                 "help_once_per_hour",
@@ -133,12 +133,12 @@ fn refusal(
     }
     // Follow-up questions of a survey are bounded by its steps (one re-ask each), so they do
     // not use up the hourly allowance; the survey's first question does.
-    let to_sender: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
-           AND kind NOT IN ('question', 'test')",
-        params![out.recipient, now - HOUR_MS],
-        |r| r.get(0),
-    )?;
+    let to_sender: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
+               AND kind NOT IN ('question', 'test')",
+        )?
+        .query_row(params![out.recipient, now - HOUR_MS], |r| r.get(0))?;
     if out.kind != "question" && to_sender >= i64::from(guard.max_per_sender_per_hour) {
         return Ok(Some((
             "rate_limit",
@@ -148,11 +148,11 @@ fn refusal(
             ),
         )));
     }
-    let today: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outgoing WHERE created_at_ms > ?1 AND kind != 'test'",
-        [now - DAY_MS],
-        |r| r.get(0),
-    )?;
+    let today: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outgoing WHERE created_at_ms > ?1 AND kind != 'test'",
+        )?
+        .query_row([now - DAY_MS], |r| r.get(0))?;
     if today >= i64::from(guard.max_per_day) {
         return Ok(Some((
             "daily_budget",

@@ -133,11 +133,8 @@ where
     F: FnOnce(Option<SessionState>) -> TurnPlan,
 {
     let message: Option<(bool, String)> = conn
-        .query_row(
-            "SELECT handled, text FROM messages WHERE id = ?1",
-            [message_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT handled, text FROM messages WHERE id = ?1")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((false, text)) = message else {
         return Ok(TurnResult::default());
@@ -150,11 +147,8 @@ where
     let mut session = None;
     if let Some(sender) = &sender {
         let row: Option<(String, i64)> = conn
-            .query_row(
-                "SELECT state, updated_at_ms FROM sessions WHERE sender = ?1",
-                [sender],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT state, updated_at_ms FROM sessions WHERE sender = ?1")?
+            .query_row([sender], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((state, updated)) = row {
             let stale = now.saturating_sub(updated) >= settings.session_timeout_ms;
@@ -246,12 +240,12 @@ where
 /// True when `text` is one of the replies sent to `sender` in the last day: a robot that
 /// answers every SMS with the SMS itself must not get a reply to its echo.
 fn is_echo(conn: &Connection, sender: &str, text: &str, now: i64) -> Result<bool, StoreError> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
-           AND trim(text) = trim(?3)",
-        params![sender, now - 86_400_000, text],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
+               AND trim(text) = trim(?3)",
+        )?
+        .query_row(params![sender, now - 86_400_000, text], |r| r.get(0))?;
     Ok(n > 0)
 }
 
