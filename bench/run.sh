@@ -90,7 +90,7 @@ fi
 
 if wants pipeline; then
   echo "== pipeline throughput"
-  cargo bench --locked --bench pipeline_throughput -- --runs "$runs" | tee "$out/pipeline.log"
+  PIPELINE_RUNS=$runs cargo bench --locked --bench pipeline_throughput | tee "$out/pipeline.log"
   {
     echo "Measured $(stamp), load average $(load) after the run:"
     echo
