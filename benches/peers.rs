@@ -456,12 +456,12 @@ async fn new_sim(dir: &Path) -> anyhow::Result<SimModem> {
     .await?)
 }
 
-async fn latency_run(
+/// A fresh simulated modem and the daemon started on it, once it is ready.
+async fn launch(
     peer: Peer,
     args: &Args,
     stub_url: &str,
-    sim_number: usize,
-) -> anyhow::Result<RunResult> {
+) -> anyhow::Result<(tempfile::TempDir, SimModem, Running)> {
     let dir = run_dir()?;
     let sim = new_sim(dir.path()).await?;
     let mut run = start(
@@ -471,7 +471,17 @@ async fn latency_run(
         &args.gateway,
         stub_url,
     )?;
-    let sim = tokio::task::block_in_place(|| wait_ready(&sim, &mut run).map(|_| sim))?;
+    tokio::task::block_in_place(|| wait_ready(&sim, &mut run))?;
+    Ok((dir, sim, run))
+}
+
+async fn latency_run(
+    peer: Peer,
+    args: &Args,
+    stub_url: &str,
+    sim_number: usize,
+) -> anyhow::Result<RunResult> {
+    let (_dir, sim, mut run) = launch(peer, args, stub_url).await?;
 
     let pids = run.pids();
     let cpu_before = cpu_seconds(&pids);
@@ -545,16 +555,7 @@ async fn latency_run(
 }
 
 async fn idle_run(peer: Peer, args: &Args, stub_url: &str) -> anyhow::Result<IdleResult> {
-    let dir = run_dir()?;
-    let sim = new_sim(dir.path()).await?;
-    let mut run = start(
-        peer,
-        dir.path(),
-        &sim.device_path(),
-        &args.gateway,
-        stub_url,
-    )?;
-    let _sim = tokio::task::block_in_place(|| wait_ready(&sim, &mut run).map(|_| sim))?;
+    let (_dir, _sim, run) = launch(peer, args, stub_url).await?;
     // Past start-up (first heartbeat, first sweep) before the window opens.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pids = run.pids();

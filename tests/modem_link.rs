@@ -394,23 +394,29 @@ async fn a_refused_send_stays_queued_for_a_later_retry() {
     link.stop().await;
 }
 
-#[tokio::test]
-async fn a_report_is_taken_between_paced_replies_not_after_the_whole_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+/// Six replies queued before the link starts (it finds them all at once, as after an outage),
+/// paced 0.7 s apart; returns once the first is sent. The sweep is hourly: it must not be what
+/// finds a report.
+async fn sending_a_paced_queue(dir: &Path) -> (Store, SimModem, Running) {
+    let store = Store::open(&dir.join("gateway.db")).unwrap();
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     let cfg = ModemConfig {
         send_gap: Duration::from_millis(700),
-        // The sweep must not be what finds the report.
         sweep_interval: Duration::from_secs(3600),
         ..modem_config("vodacom", &sim.device_path())
     };
-    // Queued before the link starts: it finds them all at once, as after an outage.
     for i in 0..6 {
         queue(&store, "vodacom", &format!("+24381234560{i}"), "Asante.").await;
     }
     let link = start(cfg, &store);
     sim.wait_for_sent(1, WAIT).await;
+    (store, sim, link)
+}
+
+#[tokio::test]
+async fn a_report_is_taken_between_paced_replies_not_after_the_whole_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, link) = sending_a_paced_queue(dir.path()).await;
     sim.inject("+243899999999", "AJALI shimoni");
     eventually("the report stored", || async {
         stored(&store).await.len() == 1
@@ -430,17 +436,7 @@ async fn a_report_is_taken_between_paced_replies_not_after_the_whole_queue() {
 #[tokio::test]
 async fn stopping_does_not_wait_for_the_whole_queue_of_replies() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    let sim = SimModem::start(SimConfig::default()).await.unwrap();
-    let cfg = ModemConfig {
-        send_gap: Duration::from_millis(700),
-        ..modem_config("vodacom", &sim.device_path())
-    };
-    for i in 0..6 {
-        queue(&store, "vodacom", &format!("+24381234560{i}"), "Asante.").await;
-    }
-    let link = start(cfg, &store);
-    sim.wait_for_sent(1, WAIT).await;
+    let (store, sim, link) = sending_a_paced_queue(dir.path()).await;
     link.stop().await;
     let sent = sim.sent().len();
     assert!(sent < 6, "the stop waited for the whole queue");
