@@ -7,7 +7,8 @@
 # TARGET (default: aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf):
 #   aarch64-unknown-linux-gnu      Pi 3, 4, 5 and Zero 2 W with 64-bit Raspberry Pi OS
 #   armv7-unknown-linux-gnueabihf  Pi 2, 3, 4 with 32-bit Raspberry Pi OS
-#   arm-unknown-linux-gnueabihf    Pi Zero / Pi 1 (ARMv6): needs cargo-zigbuild, see cross/README.md
+#   arm-unknown-linux-gnueabihf    Pi Zero / Pi 1 (ARMv6): cargo-zigbuild (and nightly where rustup
+#                                  has no standard library for it), see cross/README.md
 # --install  installs the cross linkers (apt-get) and the rustup targets first
 # --smoke    runs each built binary under qemu-user (decode a PDU, check the example config)
 # The binaries land in target/TARGET/PROFILE/kufatilia-gateway (or under $CARGO_TARGET_DIR).
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --install) install=1 ;;
     --smoke) smoke=1 ;;
     --profile) profile="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) targets+=("$1") ;;
   esac
   shift
@@ -55,22 +56,36 @@ if [ "$install" = 1 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
   fi
-  rustup target add "${targets[@]}"
+  for t in "${targets[@]}"; do
+    if [ "$t" = arm-unknown-linux-gnueabihf ]; then
+      command -v cargo-zigbuild >/dev/null || { pip3 install -q ziglang && cargo install --locked cargo-zigbuild; }
+      # Where rustup serves no standard library for ARMv6, it is built from source (nightly).
+      rustup target add "$t" 2>/dev/null || rustup component add rust-src --toolchain nightly
+    else
+      rustup target add "$t"
+    fi
+  done
 fi
 
 for t in "${targets[@]}"; do
   p=$(gnu_prefix "$t")
   var=$(echo "$t" | tr 'a-z-' 'A-Z_')
-  if [ "$t" = arm-unknown-linux-gnueabihf ]; then
-    # Debian's armhf libc is ARMv7: an ARMv6 build must bring its own (zig does).
-    command -v cargo-zigbuild >/dev/null || { echo "arm-unknown-linux-gnueabihf needs cargo-zigbuild (see cross/README.md)" >&2; exit 69; }
-    cargo zigbuild --locked --profile "$profile" --target "$t.2.31"
-    continue
-  fi
-  export "CARGO_TARGET_${var}_LINKER=$p-gcc"
-  export "CC_${t//-/_}=$p-gcc" "AR_${t//-/_}=$p-ar"
   echo "== building $t ($profile)"
-  cargo build --locked --profile "$profile" --target "$t" --bin kufatilia-gateway
+  if [ "$t" = arm-unknown-linux-gnueabihf ]; then
+    # Debian's armhf libc is ARMv7: an ARMv6 build links with zig's instead (glibc 2.31 symbols,
+    # so it also runs on Raspberry Pi OS 11).
+    command -v cargo-zigbuild >/dev/null || { echo "arm-unknown-linux-gnueabihf needs cargo-zigbuild (see cross/README.md)" >&2; exit 69; }
+    if rustup target list --installed | grep -qx "$t"; then
+      cargo zigbuild --locked --profile "$profile" --target "$t.2.31" --bin kufatilia-gateway
+    else
+      cargo +nightly zigbuild --locked -Zbuild-std=std,panic_unwind --profile "$profile" \
+        --target "$t.2.31" --bin kufatilia-gateway
+    fi
+  else
+    export "CARGO_TARGET_${var}_LINKER=$p-gcc"
+    export "CC_${t//-/_}=$p-gcc" "AR_${t//-/_}=$p-ar"
+    cargo build --locked --profile "$profile" --target "$t" --bin kufatilia-gateway
+  fi
   dir=$profile; [ "$profile" = dev ] && dir=debug
   bin="${CARGO_TARGET_DIR:-target}/$t/$dir/kufatilia-gateway"
   ls -l "$bin"
