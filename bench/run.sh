@@ -67,9 +67,11 @@ if [ "$quick" = 1 ]; then
   put() { echo "== $1:"; cat "$2"; }
 fi
 
-echo "== building the release binary"
-cargo build --locked --release --bin kufatilia-gateway
 bin="$target_dir/release/kufatilia-gateway"
+if wants peers || wants size; then
+  echo "== building the release binary"
+  cargo build --locked --release --bin kufatilia-gateway
+fi
 
 if wants peers; then
   if ! command -v gammu-smsd >/dev/null || ! command -v smsd >/dev/null; then
