@@ -23,22 +23,20 @@ cd "$(dirname "$0")/.."
 runs=3
 idle=60
 quick=0
+pi=0
 sections=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; runs=1; idle=20 ;;
-    --pi) sections+=(pi-size) ;;
+    --pi) pi=1 ;;
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     peers|pipeline|drain|decode|size|pi-size) sections+=("$1") ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
 done
-only_pi=1
-for s in "${sections[@]}"; do [ "$s" = pi-size ] || only_pi=0; done
-if [ ${#sections[@]} -eq 0 ] || [ "$only_pi" = 1 ]; then
-  sections=(peers pipeline drain decode size "${sections[@]}")
-fi
+[ ${#sections[@]} -gt 0 ] || sections=(peers pipeline drain decode size)
+[ "$pi" = 1 ] && sections+=(pi-size)
 wants() { local s; for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 target_dir=${CARGO_TARGET_DIR:-target}
