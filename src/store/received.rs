@@ -139,8 +139,10 @@ impl Store {
         self.call(move |conn| {
             query_all(
                 conn,
+                // `state IN ('new', 'part')` repeats the partial index's own condition, so
+                // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
                 "SELECT id, modem, pdu_hex, received_at_ms FROM received
-                 WHERE state = 'new' ORDER BY id LIMIT ?1",
+                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
                     Ok(ReceivedRow {
