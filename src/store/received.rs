@@ -134,6 +134,18 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Commits several PDUs (what one listing of a modem's storage found) together: handed to
+    /// the store thread at once, they share its transaction and its fsync, each in its own
+    /// savepoint, so one refused PDU does not hold back the others. The results come in the
+    /// order of `pdus`; each is what [`Store::insert_received`] answers for that PDU, and an
+    /// `Ok` means that PDU is on disk and its modem copy may be deleted.
+    pub async fn insert_received_all(
+        &self,
+        pdus: Vec<NewReceived>,
+    ) -> Vec<Result<Inserted, StoreError>> {
+        futures_util::future::join_all(pdus.into_iter().map(|m| self.insert_received(m))).await
+    }
+
     /// Committed PDUs not yet decoded, oldest first.
     pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
         self.call(move |conn| {
