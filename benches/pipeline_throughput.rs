@@ -3,10 +3,12 @@
 //!
 //! Everything runs through the production code: the store opened as the daemon opens it
 //! (`Store::open`: WAL, `synchronous=FULL`, a real file in a temporary directory), the PDUs
-//! committed with `Store::insert_received` as a modem link commits them (each link awaits the
-//! commit of one PDU before it hands in the next, as `ModemLink::take` does before `AT+CMGD`;
-//! several links run side by side, one per modem), and the processing stage (`Pipeline::run`)
-//! running beside them as the daemon runs it, on the daemon's runtime (2 worker threads).
+//! committed as a modem link's sweep commits them: a SIM's worth at a time (what one `AT+CMGL`
+//! listing gives, 30 by default) handed together to `Store::insert_received_all`, the link
+//! awaiting every commit of the listing before it takes the next (as `ModemLink::take_all`
+//! does before its `AT+CMGD`s); several links run side by side, one per modem. The processing
+//! stage (`Pipeline::run`) runs beside them as the daemon runs it, on the daemon's runtime
+//! (2 worker threads).
 //!
 //! The messages: reports in Kiswahili, French and English with a type keyword, from many
 //! senders (at most 4 each, under the default hourly reply limit of 5 per number), about 1 in
@@ -22,8 +24,9 @@
 //!
 //! Run with `cargo bench --bench pipeline_throughput`. Environment:
 //! `PIPELINE_MESSAGES` (default 20000), `PIPELINE_RUNS` (default 5), `PIPELINE_LINKS` (modem
-//! links feeding at once, default 4). Prints one line per run and a summary line starting
-//! with `pipeline_throughput:`.
+//! links feeding at once, default 4), `PIPELINE_SWEEP` (PDUs per listing, default 30; 1 is a
+//! link taking one message at a time, as on `+CMTI`). Prints one line per run and a summary
+//! line starting with `pipeline_throughput:`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -73,9 +76,10 @@ fn main() -> anyhow::Result<()> {
     let n = env_or("PIPELINE_MESSAGES", 20_000)?;
     let runs = env_or("PIPELINE_RUNS", 5)?;
     let links = env_or("PIPELINE_LINKS", 4)?;
+    let sweep = env_or("PIPELINE_SWEEP", 30)?;
     ensure!(
-        n > 0 && runs > 0,
-        "PIPELINE_MESSAGES and PIPELINE_RUNS must be > 0"
+        n > 0 && runs > 0 && sweep > 0,
+        "PIPELINE_MESSAGES, PIPELINE_RUNS and PIPELINE_SWEEP must be > 0"
     );
     ensure!(
         (1..=MAX_LINKS).contains(&links),
@@ -85,7 +89,8 @@ fn main() -> anyhow::Result<()> {
     let pdus: usize = corpus.iter().map(|m| m.pdus.len()).sum();
     let multipart = corpus.iter().filter(|m| m.pdus.len() > 1).count();
     println!(
-        "{n} messages ({multipart} multipart, {pdus} PDUs) from {} senders, {links} modem links",
+        "{n} messages ({multipart} multipart, {pdus} PDUs) from {} senders, {links} modem links, \
+         {sweep} PDUs per listing",
         corpus
             .iter()
             .map(|m| m.sender.as_str())
@@ -99,7 +104,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let mut rates = Vec::new();
     for run in 1..=runs {
-        let r = runtime.block_on(one_run(corpus.clone(), links))?;
+        let r = runtime.block_on(one_run(corpus.clone(), links, sweep))?;
         let rate = n as f64 / r.total.as_secs_f64();
         println!(
             "run {run}: {n} messages ({} PDUs) in {:.2} s = {rate:.0} msg/s (last PDU committed \
@@ -119,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     };
     println!(
         "pipeline_throughput: median {median:.0} msg/s (min {:.0} max {:.0}) over {runs} runs of {n} messages, \
-         {links} modem links, {} cores, {}",
+         {links} modem links, {sweep} PDUs per listing, {} cores, {}",
         rates[0],
         rates[rates.len() - 1],
         std::thread::available_parallelism().map_or(0, |p| p.get()),
@@ -134,7 +139,7 @@ struct RunTimes {
     pdus: usize,
 }
 
-async fn one_run(corpus: Arc<Vec<Sms>>, links: usize) -> anyhow::Result<RunTimes> {
+async fn one_run(corpus: Arc<Vec<Sms>>, links: usize, sweep: usize) -> anyhow::Result<RunTimes> {
     let n = corpus.len();
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("gateway.db");
@@ -166,21 +171,34 @@ async fn one_run(corpus: Arc<Vec<Sms>>, links: usize) -> anyhow::Result<RunTimes
         let (store, corpus) = (store.clone(), corpus.clone());
         feeders.push(tokio::spawn(async move {
             let modem = modem_name(link);
+            // This modem's PDUs in the order the network delivers them (the parts of a long
+            // SMS come in through the same modem), listed `sweep` at a time: each listing is
+            // committed together, and the next is taken once all of it is on disk.
+            let mine: Vec<&String> = corpus
+                .iter()
+                .skip(link)
+                .step_by(links)
+                .flat_map(|sms| &sms.pdus)
+                .collect();
             let mut committed = 0usize;
-            // A link reads its modem's messages one after the other; the parts of a long SMS
-            // come in through the same modem.
-            for sms in corpus.iter().skip(link).step_by(links) {
-                for pdu in &sms.pdus {
-                    let inserted = store
-                        .insert_received(NewReceived {
-                            modem: modem.clone(),
-                            storage: "SM".into(),
-                            sim_index: Some((committed % 30) as u32),
-                            pdu_hex: pdu.clone(),
-                            received_at: OffsetDateTime::now_utc(),
-                        })
-                        .await?;
-                    ensure!(!inserted.duplicate, "PDU stored twice: {pdu}");
+            for listing in mine.chunks(sweep) {
+                let answers = store
+                    .insert_received_all(
+                        listing
+                            .iter()
+                            .enumerate()
+                            .map(|(slot, pdu)| NewReceived {
+                                modem: modem.clone(),
+                                storage: "SM".into(),
+                                sim_index: Some(slot as u32),
+                                pdu_hex: (*pdu).clone(),
+                                received_at: OffsetDateTime::now_utc(),
+                            })
+                            .collect(),
+                    )
+                    .await;
+                for (pdu, answer) in listing.iter().zip(answers) {
+                    ensure!(!answer?.duplicate, "PDU stored twice: {pdu}");
                     committed += 1;
                 }
             }

@@ -160,7 +160,9 @@ pub struct RepliesConfig {
     pub short_code_max_digits: usize,
     #[serde(default = "defaults::max_per_sender_per_hour")]
     pub max_per_sender_per_hour: u32,
-    /// Budget of replies over any 24 hours, all senders together.
+    /// Budget of replies over 24 hours, all senders together (technicians' test SMS excepted).
+    /// Counted per clock hour: an SMS counts from the moment it is queued until the end of the
+    /// 24th hour after its own (24 to 25 hours), never less than 24.
     #[serde(default = "defaults::max_per_day")]
     pub max_per_day: u32,
     /// Numbers never answered.

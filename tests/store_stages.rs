@@ -304,3 +304,35 @@ async fn many_concurrent_writers_share_commits() {
     }
     assert_eq!(store.pending_received(1000).await.unwrap().len(), 200);
 }
+
+#[tokio::test]
+async fn a_listing_is_committed_together_and_answered_in_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("g.db")).unwrap();
+    let first = store.insert_received(received("00AA")).await.unwrap();
+    // A listing with a PDU already stored and one listed twice (two slots, same PDU).
+    let answers = store
+        .insert_received_all(
+            ["00BB", "00AA", "00CC", "00bb"]
+                .into_iter()
+                .map(received)
+                .collect(),
+        )
+        .await;
+    let answers: Vec<_> = answers.into_iter().map(|a| a.unwrap()).collect();
+    assert_eq!(
+        answers.iter().map(|a| a.duplicate).collect::<Vec<_>>(),
+        vec![false, true, false, true]
+    );
+    assert_eq!(answers[1].id, first.id);
+    assert_eq!(answers[3].id, answers[0].id);
+    assert!(store.insert_received_all(Vec::new()).await.is_empty());
+    let pending: Vec<_> = store
+        .pending_received(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.pdu_hex)
+        .collect();
+    assert_eq!(pending, vec!["00AA", "00BB", "00CC"]);
+}

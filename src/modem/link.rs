@@ -8,7 +8,8 @@
 //! one starts with a modem reset (`AT+CFUN=1,1`); a USB stick then drops off the bus and comes back
 //! at the same `/dev/serial/by-id` path, which the reopening waits for. Nothing is lost across any
 //! of these: a message leaves the SIM only after the store said it is on disk, and the sweep at
-//! every start takes whatever is still there.
+//! every start takes whatever is still there. A sweep hands every message it listed to the store
+//! at once, so they share one commit (one fsync), then deletes the slots whose commit succeeded.
 //!
 //! Fallback: a link may cover for other modems ([`ModemLink::cover_for`]); once one has been down
 //! for its `fallback_after`, this link also sends that modem's queue. Each modem's queue is sent
@@ -35,7 +36,7 @@ use crate::at::commands::{
 use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
 use crate::config::{ModemConfig, SmsConfig};
 use crate::pdu::{SubmitOptions, encode_submit};
-use crate::store::{NewReceived, Store};
+use crate::store::{Inserted, NewReceived, Store, StoreError};
 
 use super::port;
 use super::status::{LinkState, ModemStatus, StatusHandle, StatusWriter};
@@ -739,28 +740,81 @@ impl Session<'_> {
             if !list.is_empty() {
                 tracing::info!(modem = %self.name(), %storage, count = list.len(), "messages found in storage");
             }
+            let mut listed = Vec::with_capacity(list.len());
             for m in list {
                 if !m.stat.is_received() {
                     tracing::debug!(modem = %self.name(), index = m.index, "stored outgoing message left alone");
                     continue;
                 }
-                self.take(&storage, m.index, m.pdu).await?;
+                listed.push((m.index, m.pdu));
             }
+            self.take_all(&storage, listed).await?;
         }
         self.select_storage("SM").await
     }
 
-    /// Commits one message to the store, and only then deletes it from the modem.
-    async fn take(&mut self, storage: &str, index: u32, pdu: String) -> Result<(), SessionEnd> {
+    /// What the store is given for the message in slot `index` of `storage`.
+    fn received(&mut self, storage: &str, index: u32, pdu: String) -> NewReceived {
         self.check_clock(&pdu);
-        let received = NewReceived {
+        NewReceived {
             modem: self.link.cfg.name.clone(),
             storage: storage.to_string(),
             sim_index: Some(index),
             pdu_hex: pdu,
             received_at: OffsetDateTime::now_utc(),
-        };
-        match self.link.store.insert_received(received).await {
+        }
+    }
+
+    /// Commits one message to the store, and only then deletes it from the modem.
+    async fn take(&mut self, storage: &str, index: u32, pdu: String) -> Result<(), SessionEnd> {
+        let received = self.received(storage, index, pdu);
+        let committed = self.link.store.insert_received(received).await;
+        if self.committed(storage, index, committed) {
+            self.delete_committed(storage, index).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the messages of one listing together (one transaction, one fsync), then deletes
+    /// from the modem each one whose commit succeeded, and only those: a message the store
+    /// refused stays in its slot for the next sweep.
+    async fn take_all(
+        &mut self,
+        storage: &str,
+        listed: Vec<(u32, String)>,
+    ) -> Result<(), SessionEnd> {
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let mut indexes = Vec::with_capacity(listed.len());
+        let mut batch = Vec::with_capacity(listed.len());
+        for (index, pdu) in listed {
+            indexes.push(index);
+            batch.push(self.received(storage, index, pdu));
+        }
+        // Every answer is in once this returns: no commit is still under way below.
+        let results = self.link.store.insert_received_all(batch).await;
+        let mut to_delete = Vec::with_capacity(indexes.len());
+        for (index, committed) in indexes.into_iter().zip(results) {
+            if self.committed(storage, index, committed) {
+                to_delete.push(index);
+            }
+        }
+        for index in to_delete {
+            self.delete_committed(storage, index).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the store's answer for slot `index`; true when the message is on disk and the
+    /// modem's copy may go.
+    fn committed(
+        &mut self,
+        storage: &str,
+        index: u32,
+        answer: Result<Inserted, StoreError>,
+    ) -> bool {
+        match answer {
             Ok(inserted) => {
                 if !inserted.duplicate {
                     self.link.status.update(|s| {
@@ -769,13 +823,18 @@ impl Session<'_> {
                     });
                 }
                 tracing::info!(modem = %self.name(), %storage, index, id = inserted.id, duplicate = inserted.duplicate, "message committed; deleting it from the modem");
+                true
             }
             Err(e) => {
                 // The modem keeps it; the next sweep tries again.
                 tracing::error!(modem = %self.name(), %storage, index, error = %e, "store refused the message; it stays on the SIM");
-                return Ok(());
+                false
             }
         }
+    }
+
+    /// Deletes slot `index`, whose message the store has committed.
+    async fn delete_committed(&mut self, storage: &str, index: u32) -> Result<(), SessionEnd> {
         match self.cmd(&Cmgd(index)).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_link_fault() => Err(e.into()),

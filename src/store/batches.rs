@@ -229,7 +229,10 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
     )?;
     let now = now_ms();
     Ok(QueueDepths {
-        undecoded: count(conn, "SELECT COUNT(*) FROM received WHERE state = 'new'")?,
+        undecoded: count(
+            conn,
+            "SELECT COUNT(*) FROM received WHERE state IN ('new', 'part') AND state = 'new'",
+        )?,
         waiting_parts: count(conn, "SELECT COUNT(*) FROM received WHERE state = 'part'")?,
         unhandled_messages: count(conn, "SELECT COUNT(*) FROM messages WHERE handled = 0")?,
         undelivered_incidents: count(

@@ -163,7 +163,41 @@ pub(super) fn insert_outgoing(
         incident_id,
         now
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    if out.kind != "test" {
+        conn.prepare_cached(
+            "INSERT INTO reply_budget (hour, queued) VALUES (?1, 1)
+             ON CONFLICT (hour) DO UPDATE SET queued = queued + 1",
+        )?
+        .execute([budget_hour(now)])?;
+    }
+    Ok(id)
+}
+
+/// One hour of the daily budget's count.
+const BUDGET_HOUR_MS: i64 = 3_600_000;
+
+/// The hour (since the Unix epoch) whose count an SMS queued at `ms` adds to.
+pub(super) fn budget_hour(ms: i64) -> i64 {
+    ms / BUDGET_HOUR_MS
+}
+
+/// SMS counted against the daily budget (`replies.max_per_day`) at `now`: every one but the
+/// technicians' tests queued in the current hour or the 24 before it, so an SMS counts for at
+/// least 24 hours and at most 25. Sums at most 25 rows of `reply_budget`, however many SMS the
+/// day saw.
+pub(super) fn budget_used(conn: &Connection, now: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(SUM(queued), 0) FROM reply_budget WHERE hour >= ?1")?
+        .query_row([budget_hour(now) - 24], |r| r.get(0))?)
+}
+
+/// Forgets the budget's counts of hours that no longer count (kept two days).
+pub(super) fn purge_budget(conn: &Connection, now: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM reply_budget WHERE hour < ?1",
+        [budget_hour(now) - 48],
+    )?)
 }
 
 /// The reason a reply must not be queued now, if any.
@@ -174,7 +208,6 @@ pub(super) fn check_guard(
     now: i64,
 ) -> Result<Option<String>, StoreError> {
     let hour_ago = now - 3_600_000;
-    let day_ago = now - 86_400_000;
     let to_sender: u32 = conn.query_row(
         "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2",
         params![recipient, hour_ago],
@@ -186,12 +219,8 @@ pub(super) fn check_guard(
             guard.max_per_sender_per_hour
         )));
     }
-    let today: u32 = conn.query_row(
-        "SELECT COUNT(*) FROM outgoing WHERE created_at_ms > ?1 AND kind != 'test'",
-        [day_ago],
-        |r| r.get(0),
-    )?;
-    if today >= guard.max_per_day {
+    let today = budget_used(conn, now)?;
+    if today >= i64::from(guard.max_per_day) {
         return Ok(Some(format!(
             "daily budget spent: {today} replies in the last 24 h (budget {})",
             guard.max_per_day

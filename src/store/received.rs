@@ -134,13 +134,27 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Commits several PDUs (what one listing of a modem's storage found) together: handed to
+    /// the store thread at once, they share its transaction and its fsync, each in its own
+    /// savepoint, so one refused PDU does not hold back the others. The results come in the
+    /// order of `pdus`; each is what [`Store::insert_received`] answers for that PDU, and an
+    /// `Ok` means that PDU is on disk and its modem copy may be deleted.
+    pub async fn insert_received_all(
+        &self,
+        pdus: Vec<NewReceived>,
+    ) -> Vec<Result<Inserted, StoreError>> {
+        futures_util::future::join_all(pdus.into_iter().map(|m| self.insert_received(m))).await
+    }
+
     /// Committed PDUs not yet decoded, oldest first.
     pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
         self.call(move |conn| {
             query_all(
                 conn,
+                // `state IN ('new', 'part')` repeats the partial index's own condition, so
+                // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
                 "SELECT id, modem, pdu_hex, received_at_ms FROM received
-                 WHERE state = 'new' ORDER BY id LIMIT ?1",
+                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
                     Ok(ReceivedRow {

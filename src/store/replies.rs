@@ -5,11 +5,10 @@
 use rusqlite::{Connection, params};
 
 use super::incidents::NewOutgoing;
-use super::outgoing::{ReplyGuard, ReplyVerdict, insert_outgoing};
+use super::outgoing::{ReplyGuard, ReplyVerdict, budget_used, insert_outgoing};
 use super::{Store, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 86_400_000;
 
 /// Reply kinds that carry the help text: sent at most once an hour to one number.
 const HELP_KINDS: &[&str] = &["help", "unknown"];
@@ -148,11 +147,7 @@ fn refusal(
             ),
         )));
     }
-    let today: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM outgoing WHERE created_at_ms > ?1 AND kind != 'test'",
-        )?
-        .query_row([now - DAY_MS], |r| r.get(0))?;
+    let today = budget_used(conn, now)?;
     if today >= i64::from(guard.max_per_day) {
         return Ok(Some((
             "daily_budget",
@@ -163,4 +158,113 @@ fn refusal(
         )));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::outgoing::purge_budget;
+    use super::*;
+
+    const GUARD: ReplyGuard = ReplyGuard {
+        max_per_sender_per_hour: 100,
+        max_per_day: 3,
+    };
+
+    fn store() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn sms(recipient: &str, kind: &str) -> NewOutgoing {
+        NewOutgoing {
+            modem: "m1".into(),
+            recipient: recipient.into(),
+            text: "Asante".into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// The guard's verdict on an `ack` to a new number at `now`.
+    fn refused(conn: &Connection, now: i64) -> Option<&'static str> {
+        refusal(conn, &sms("+243990000009", "ack"), &GUARD, now)
+            .unwrap()
+            .map(|(kind, _)| kind)
+    }
+
+    #[test]
+    fn the_daily_budget_counts_across_hours_and_forgets_after_24_hours() {
+        let conn = store();
+        // 10:20 on some day, in Unix milliseconds.
+        let start = 490_000 * HOUR_MS;
+        let t0 = start + 20 * 60_000;
+        // Three SMS in three different hours (a reply, a help text, a platform message); a
+        // technician's test SMS does not count.
+        insert_outgoing(&conn, &sms("+243810000001", "ack"), None, t0).unwrap();
+        insert_outgoing(&conn, &sms("+243810000002", "help"), None, t0 + HOUR_MS).unwrap();
+        insert_outgoing(&conn, &sms("+243810000099", "test"), None, t0 + HOUR_MS).unwrap();
+        insert_outgoing(
+            &conn,
+            &sms("+243810000003", "platform"),
+            None,
+            t0 + 5 * HOUR_MS,
+        )
+        .unwrap();
+        assert_eq!(budget_used(&conn, t0 + 5 * HOUR_MS).unwrap(), 3);
+        assert_eq!(refused(&conn, t0 + 5 * HOUR_MS), Some("daily_budget"));
+        // 24 hours after the first, it still counts (an SMS counts for at least 24 h)...
+        assert_eq!(refused(&conn, t0 + 24 * HOUR_MS), Some("daily_budget"));
+        assert_eq!(
+            refused(&conn, start + 25 * HOUR_MS - 1),
+            Some("daily_budget")
+        );
+        // ...and once its hour is 25 hours back it is forgotten: one reply may go again.
+        assert_eq!(budget_used(&conn, start + 25 * HOUR_MS).unwrap(), 2);
+        assert_eq!(refused(&conn, start + 25 * HOUR_MS), None);
+        let verdict = apply_reply(
+            &conn,
+            ReplyPlan::Send(sms("+243810000004", "ack")),
+            None,
+            &GUARD,
+            start + 25 * HOUR_MS,
+        )
+        .unwrap();
+        assert!(matches!(verdict, Some(ReplyVerdict::Queued(_))));
+        assert_eq!(refused(&conn, start + 25 * HOUR_MS), Some("daily_budget"));
+        // A refused reply is not counted.
+        let verdict = apply_reply(
+            &conn,
+            ReplyPlan::Send(sms("+243810000005", "ack")),
+            None,
+            &GUARD,
+            start + 25 * HOUR_MS,
+        )
+        .unwrap();
+        assert!(matches!(verdict, Some(ReplyVerdict::Refused(_))));
+        assert_eq!(budget_used(&conn, start + 25 * HOUR_MS).unwrap(), 3);
+        // Two days on, nothing counts; the purge forgets the old hours.
+        let later = start + 50 * HOUR_MS;
+        assert_eq!(budget_used(&conn, later).unwrap(), 0);
+        assert_eq!(refused(&conn, later), None);
+        assert_eq!(purge_budget(&conn, later).unwrap(), 2);
+        assert_eq!(purge_budget(&conn, later).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_incident_path_uses_the_same_budget() {
+        let conn = store();
+        let t0 = 490_000 * HOUR_MS;
+        for i in 0..3 {
+            insert_outgoing(&conn, &sms(&format!("+24381000000{i}"), "ack"), None, t0).unwrap();
+        }
+        let why = super::super::outgoing::check_guard(&conn, "+243990000009", &GUARD, t0 + 1)
+            .unwrap()
+            .unwrap();
+        assert!(why.starts_with("daily budget"), "{why}");
+        assert!(
+            super::super::outgoing::check_guard(&conn, "+243990000009", &GUARD, t0 + 25 * HOUR_MS)
+                .unwrap()
+                .is_none()
+        );
+    }
 }

@@ -102,5 +102,7 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
     )? as u64;
     c.reporters = conn.execute("DELETE FROM reporters WHERE last_seen_ms < ?1", [cutoff])? as u64;
     conn.execute("DELETE FROM reply_refusals WHERE at_ms < ?1", [cutoff])?;
+    // Hourly counts of the reply budget: only the last 25 hours count.
+    super::outgoing::purge_budget(conn, now)?;
     Ok(c)
 }

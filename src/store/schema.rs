@@ -224,6 +224,20 @@ CREATE INDEX incidents_purgeable ON incidents(delivered_at_ms) WHERE purged_at_m
 CREATE INDEX received_message ON received(message_id);
 "#,
     ),
+    // The daily reply budget counted per hour: the guard sums at most 25 rows instead of
+    // walking every SMS queued in the last 24 hours (issue 8). Every SMS that counts against
+    // the budget (all but technicians' tests) adds one to its hour, in the transaction that
+    // queues it; the rows already queued are counted in here.
+    M::up(
+        r#"
+CREATE TABLE reply_budget (
+    hour            INTEGER PRIMARY KEY,         -- created_at_ms / 3600000 (Unix hours)
+    queued          INTEGER NOT NULL
+);
+INSERT INTO reply_budget (hour, queued)
+    SELECT created_at_ms / 3600000, COUNT(*) FROM outgoing WHERE kind != 'test' GROUP BY 1;
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.
@@ -238,5 +252,39 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn the_reply_budget_counts_what_was_queued_before_the_upgrade() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        migrations
+            .to_version(&mut conn, MIGRATIONS.len() - 1)
+            .unwrap();
+        let hour = 3_600_000_i64;
+        let t = 490_000 * hour;
+        for (kind, at) in [
+            ("ack", t + 5),
+            ("help", t + hour - 1),
+            ("platform", t + hour),
+            ("test", t + hour + 7),
+            ("ack", t + 3 * hour),
+        ] {
+            conn.execute(
+                "INSERT INTO outgoing (modem, recipient, text, kind, next_attempt_ms, created_at_ms)
+                 VALUES ('m1', '+243810000001', 'x', ?1, ?2, ?2)",
+                rusqlite::params![kind, at],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let buckets: Vec<(i64, i64)> = conn
+            .prepare("SELECT hour, queued FROM reply_budget ORDER BY hour")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(buckets, vec![(490_000, 2), (490_001, 1), (490_003, 1)]);
     }
 }
