@@ -135,6 +135,8 @@ size_row() { printf '| %s | %s bytes (%s MiB) |\n' "$1" "$(stat -c %s "$2")" "$(
 
 if wants size; then
   {
+    echo "Measured $(stamp):"
+    echo
     echo "| target | stripped release binary |"
     echo "| --- | ---: |"
     size_row "$(rustc -vV | sed -n 's/^host: //p')" "$bin"
@@ -146,6 +148,8 @@ if wants pi-size; then
   echo "== release builds for the Raspberry Pi"
   bash cross/build.sh --install --profile release --smoke aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf
   {
+    echo "Measured $(stamp):"
+    echo
     echo "| target | stripped release binary |"
     echo "| --- | ---: |"
     for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
