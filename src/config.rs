@@ -224,6 +224,11 @@ impl Default for PrivacyConfig {
     }
 }
 
+/// First wait before a reply the modem refused is sent again (`sms.retry_after`); the store
+/// uses it too when no config is at hand. Defined here, not in the store: the fuzz targets
+/// compile this file on its own.
+pub const DEFAULT_SEND_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 mod defaults {
     use std::path::PathBuf;
     use std::time::Duration;
@@ -286,7 +291,7 @@ mod defaults {
         Duration::from_secs(600)
     }
     pub fn send_retry_after() -> Duration {
-        crate::store::FIRST_SEND_RETRY
+        super::DEFAULT_SEND_RETRY_AFTER
     }
     pub fn reassembly_timeout() -> Duration {
         Duration::from_secs(24 * 3600)

@@ -13,7 +13,7 @@ use super::{Store, StoreError, query_all};
 /// Attempts before a queued SMS is given up as failed.
 pub const MAX_SEND_ATTEMPTS: u32 = 5;
 /// First wait before a failed send is tried again (`sms.retry_after` changes it).
-pub const FIRST_SEND_RETRY: Duration = Duration::from_secs(30);
+pub const FIRST_SEND_RETRY: Duration = crate::config::DEFAULT_SEND_RETRY_AFTER;
 const MAX_RETRY_MS: i64 = 3_600_000;
 
 /// A queued SMS due for sending.
