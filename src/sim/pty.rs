@@ -2,11 +2,11 @@
 //! device the gateway opens (optionally reached through a symlink, like `/dev/serial/by-id/...`).
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::io::unix::AsyncFd;
 
@@ -30,12 +30,19 @@ impl std::fmt::Debug for Pty {
 impl Pty {
     /// Opens a pty in raw mode (no echo, no line editing, no newline translation by the kernel).
     pub fn open() -> io::Result<Pty> {
-        let pair = nix::pty::openpty(None, None).map_err(io::Error::from)?;
-        // Not inherited by programs started meanwhile (the gateway binary in a test): a copy of
-        // the master in another process would keep the device up after an unplug.
-        for fd in [&pair.master, &pair.slave] {
-            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
-        }
+        // Both ends are opened close-on-exec at once, not marked after: a program started
+        // meanwhile by another thread (the gateway binary in a test) must never inherit a copy,
+        // which would keep the device up after an unplug.
+        let cloexec = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let ptm = nix::pty::posix_openpt(cloexec).map_err(io::Error::from)?;
+        nix::pty::grantpt(&ptm).map_err(io::Error::from)?;
+        nix::pty::unlockpt(&ptm).map_err(io::Error::from)?;
+        let name = nix::pty::ptsname_r(&ptm).map_err(io::Error::from)?;
+        let slave = nix::fcntl::open(name.as_str(), cloexec, nix::sys::stat::Mode::empty())
+            .map_err(io::Error::from)?;
+        // SAFETY: the descriptor comes from `ptm`, which gives up its ownership here.
+        let master = unsafe { OwnedFd::from_raw_fd(ptm.into_raw_fd()) };
+        let pair = nix::pty::OpenptyResult { master, slave };
         let mut t = tcgetattr(&pair.slave).map_err(io::Error::from)?;
         cfmakeraw(&mut t);
         tcsetattr(&pair.slave, SetArg::TCSANOW, &t).map_err(io::Error::from)?;
