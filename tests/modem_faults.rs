@@ -3,83 +3,18 @@
 //! in the store and gone from the SIM, and every queued reply went out exactly once.
 
 mod common;
-use common::{Running, WAIT, eventually, spawn, stored};
+use common::link::{fast, modem_config, pdu, queue, start};
+use common::{WAIT, eventually, spawn, stored};
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
-use kufatilia_gateway::at::ClientOptions;
-use kufatilia_gateway::config::ModemConfig;
-use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
+use kufatilia_gateway::modem::{LinkState, ModemLink};
 use kufatilia_gateway::sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
-use kufatilia_gateway::store::{NewOutgoing, Store};
+use kufatilia_gateway::store::Store;
 
-/// A published SMS-DELIVER (service-centre time 2002-08-26); [`pdu`] varies its seconds.
-const PDU_A: &str = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
 /// A published SMS-STATUS-REPORT (message reference 214, delivered), without SMSC.
 const REPORT: &str = "0006D60B911326880736F4111011719551401110117195714000";
-
-fn pdu(n: u32) -> String {
-    let ts = "20806291731408";
-    let pos = PDU_A.find(ts).unwrap();
-    let seconds = format!("{}{}", n % 10, (n / 10) % 6);
-    let mut p = PDU_A.to_string();
-    p.replace_range(pos + 10..pos + 12, &seconds);
-    p
-}
-
-fn modem_config(name: &str, device: &Path) -> ModemConfig {
-    ModemConfig {
-        name: name.into(),
-        device: device.to_path_buf(),
-        baud: 115200,
-        operator: None,
-        pin_file: None,
-        own_number: None,
-        sweep_interval: Duration::from_secs(1),
-        send_gap: Duration::ZERO,
-        fallback: None,
-        balance_ussd: None,
-        low_balance_below: None,
-        fallback_after: Duration::from_millis(500),
-    }
-}
-
-fn fast() -> ModemOptions {
-    ModemOptions {
-        backoff_start: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(500),
-        outgoing_poll: Duration::from_millis(300),
-        health_interval: Duration::from_secs(1),
-        timeout_cap: Some(Duration::from_secs(1)),
-        wake_timeout: Duration::from_millis(300),
-        registration_wait: Duration::from_secs(2),
-        client: ClientOptions {
-            quiet: Duration::from_millis(100),
-            max_drain: Duration::from_secs(1),
-            probe_timeout: Duration::from_millis(300),
-            probe_attempts: 2,
-        },
-        ..ModemOptions::default()
-    }
-}
-
-fn start(cfg: ModemConfig, store: &Store) -> Running {
-    spawn(ModemLink::new(cfg, store.clone(), fast()))
-}
-
-async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {
-    store
-        .queue_outgoing(NewOutgoing {
-            modem: modem.into(),
-            recipient: to.into(),
-            text: text.into(),
-            kind: "ack".into(),
-        })
-        .await
-        .unwrap()
-}
 
 /// Every `AT+CMGD=<i>` comes after a read of slot `i` (a message leaves the SIM only once read).
 fn assert_reads_before_deletes(log: &[String]) {

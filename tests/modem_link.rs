@@ -2,68 +2,17 @@
 //! deleted from the SIM before it is committed, and nothing is lost across faults.
 
 mod common;
-use common::{Running, WAIT, eventually, spawn, stored};
+use common::link::{modem_config, pdu, queue, start};
+use common::{Running, WAIT, eventually, stored};
 
 use std::path::Path;
 use std::time::Duration;
 
-use kufatilia_gateway::at::ClientOptions;
 use kufatilia_gateway::config::ModemConfig;
-use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
+use kufatilia_gateway::modem::LinkState;
 use kufatilia_gateway::pdu::{self, Pdu};
 use kufatilia_gateway::sim::{Personality, SimConfig, SimModem};
-use kufatilia_gateway::store::{NewOutgoing, Store};
-
-/// A published SMS-DELIVER; [`pdu`] varies its timestamp's seconds to make distinct messages.
-const PDU_A: &str = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07";
-
-fn pdu(n: u32) -> String {
-    let ts = "20806291731408";
-    let pos = PDU_A.find(ts).unwrap();
-    let seconds = format!("{}{}", n % 10, (n / 10) % 6);
-    let mut p = PDU_A.to_string();
-    p.replace_range(pos + 10..pos + 12, &seconds);
-    p
-}
-
-fn modem_config(name: &str, device: &Path) -> ModemConfig {
-    ModemConfig {
-        name: name.into(),
-        device: device.to_path_buf(),
-        baud: 115200,
-        operator: None,
-        pin_file: None,
-        own_number: None,
-        sweep_interval: Duration::from_secs(1),
-        send_gap: Duration::ZERO,
-        fallback: None,
-        balance_ussd: None,
-        low_balance_below: None,
-        fallback_after: Duration::from_millis(500),
-    }
-}
-
-fn fast() -> ModemOptions {
-    ModemOptions {
-        backoff_start: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(500),
-        outgoing_poll: Duration::from_secs(1),
-        health_interval: Duration::from_secs(1),
-        timeout_cap: Some(Duration::from_secs(1)),
-        wake_timeout: Duration::from_millis(300),
-        client: ClientOptions {
-            quiet: Duration::from_millis(100),
-            max_drain: Duration::from_secs(1),
-            probe_timeout: Duration::from_millis(300),
-            probe_attempts: 2,
-        },
-        ..ModemOptions::default()
-    }
-}
-
-fn start(cfg: ModemConfig, store: &Store) -> Running {
-    spawn(ModemLink::new(cfg, store.clone(), fast()))
-}
+use kufatilia_gateway::store::Store;
 
 /// Every `AT+CMGD=i` follows a read or listing that returned slot i.
 fn assert_reads_before_deletes(log: &[String]) {
@@ -298,18 +247,6 @@ async fn huawei_and_sim800_personalities_and_two_modems_at_once() {
     .await;
     a.stop().await;
     b.stop().await;
-}
-
-async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {
-    store
-        .queue_outgoing(NewOutgoing {
-            modem: modem.into(),
-            recipient: to.into(),
-            text: text.into(),
-            kind: "ack".into(),
-        })
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

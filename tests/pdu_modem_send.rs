@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kufatilia_gateway::at::ClientOptions;
 use kufatilia_gateway::config::{Config, ModemConfig, SmsConfig};
 use kufatilia_gateway::intake::Keywords;
 use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
@@ -21,37 +20,13 @@ use kufatilia_gateway::store::{NewOutgoing, Store};
 use tokio_util::sync::CancellationToken;
 
 fn options(sms: &SmsConfig) -> ModemOptions {
-    ModemOptions {
-        backoff_start: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(500),
-        outgoing_poll: Duration::from_secs(1),
-        health_interval: Duration::from_secs(1),
-        timeout_cap: Some(Duration::from_secs(1)),
-        wake_timeout: Duration::from_millis(300),
-        client: ClientOptions {
-            quiet: Duration::from_millis(100),
-            max_drain: Duration::from_secs(1),
-            probe_timeout: Duration::from_millis(300),
-            probe_attempts: 2,
-        },
-        ..ModemOptions::with_sms_config(sms)
-    }
+    common::link::fast_on(ModemOptions::with_sms_config(sms))
 }
 
 fn modem_config(device: &Path) -> ModemConfig {
     ModemConfig {
-        name: "vodacom".into(),
-        device: device.to_path_buf(),
-        baud: 115200,
-        operator: None,
-        pin_file: None,
-        own_number: None,
-        sweep_interval: Duration::from_secs(1),
-        send_gap: Duration::ZERO,
-        fallback: None,
-        balance_ussd: None,
-        low_balance_below: None,
         fallback_after: Duration::from_secs(120),
+        ..common::link::modem_config("vodacom", device)
     }
 }
 

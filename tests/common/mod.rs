@@ -5,6 +5,7 @@
 
 pub mod burst;
 pub mod daemon;
+pub mod link;
 pub mod slots;
 
 use std::collections::BTreeSet;
