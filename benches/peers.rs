@@ -352,7 +352,7 @@ fn process_tree(pid: u32) -> Vec<u32> {
 /// Fields of /proc/PID/stat after the command name (field 3, the state, comes first).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &text[text.rfind(')')? + 2..];
+    let after = text.get(text.rfind(')')? + 2..)?;
     Some(after.split_whitespace().map(str::to_owned).collect())
 }
 
@@ -364,7 +364,8 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
         .filter_map(|p| stat_fields(*p))
         // utime, stime, cutime, cstime are fields 14..=17; the slice starts at field 3.
         .map(|f| {
-            f[11..15]
+            f.get(11..15)
+                .unwrap_or_default()
                 .iter()
                 .filter_map(|s| s.parse::<f64>().ok())
                 .sum::<f64>()
