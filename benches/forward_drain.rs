@@ -10,11 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kufatilia_gateway::config::Config;
+use config::Config;
 use kufatilia_gateway::forward::{Forwarder, ReporterId};
 use kufatilia_gateway::platform::client::{PlatformClient, PlatformClientConfig};
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
-use kufatilia_gateway::store::Store;
+use platform_stub::{PlatformStub, StubConfig};
+use store::Store;
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "bench-token";

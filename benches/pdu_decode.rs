@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kufatilia_gateway::pdu;
+use pdu;
 use time::macros::datetime;
 
 fn inbox() -> Vec<String> {

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use config::secrets;
+use modem_sim::{SimConfig, SimModem};
+use platform_stub::{PlatformStub, StubConfig};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -499,7 +499,7 @@ async fn latency_run(
         if next < args.messages && started.elapsed() >= gap * next as u32 {
             let from = format!("+24381{:03}{:04}", sim_number % 1000, next);
             let text = format!("{} kb{next:04}", REPORTS[next % REPORTS.len()]);
-            let pdus = kufatilia_gateway::sim::sms::encode_deliver(
+            let pdus = modem_sim::sms::encode_deliver(
                 &from,
                 &text,
                 time::OffsetDateTime::now_utc(),

@@ -34,12 +34,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::pdu;
+use config::Config;
+use intake::Keywords;
 use kufatilia_gateway::pipeline::Pipeline;
-use kufatilia_gateway::store::{NewReceived, Store};
+use pdu;
 use rusqlite::{Connection, OpenFlags};
+use store::{NewReceived, Store};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 

@@ -11,16 +11,16 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::forward::{Forwarder, ReporterId};
 use crate::heartbeat::HeartbeatSender;
-use crate::intake::Keywords;
 use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
 use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
 use crate::platform::client::{PlatformClient, PlatformClientConfig};
-use crate::secrets;
-use crate::store::Store;
+use config::Config;
+use config::secrets;
+use intake::Keywords;
+use store::Store;
 
 /// Pause before a stage that stopped with an error is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(5);

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::config::Config;
 use crate::daemon::Daemon;
-use crate::intake::Keywords;
-use crate::platform::stub::{PlatformStub, StubConfig};
-use crate::secrets;
-use crate::sim::{SimConfig, SimModem};
-use crate::store::IncidentSummary;
+use config::Config;
+use config::secrets;
+use intake::Keywords;
+use modem_sim::{SimConfig, SimModem};
+use platform_stub::{PlatformStub, StubConfig};
+use store::IncidentSummary;
 
 /// What the demo sends; each pair is (sender, text).
 pub const DEMO_MESSAGES: &[(&str, &str)] = &[

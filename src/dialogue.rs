@@ -9,43 +9,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::intake::{AnswerKind, Intent, Keywords, Reading, Survey, UNKNOWN_TYPE};
 use crate::reply::{self, NoReply, TemplateValues};
-use crate::store::{IncidentDraft, MessageRow, NewOutgoing, ReplyPlan, TurnPlan, TurnWrite};
+use intake::{AnswerKind, Intent, Keywords, Reading, Survey, UNKNOWN_TYPE};
+use store::{IncidentDraft, MessageRow, NewOutgoing, ReplyPlan, SessionState, TurnPlan, TurnWrite};
 
-/// Where one reporter's survey stands; kept in the store as JSON between messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionState {
-    /// Index of the step whose answer is awaited.
-    pub step: usize,
-    /// Bad answers already given to this step.
-    pub retries: u32,
-    /// The reporter's language (the default until they choose).
-    pub language: String,
-    /// Answers by step id: a language code, a type id, or the reporter's text.
-    pub answers: BTreeMap<String, String>,
-}
-
-impl SessionState {
-    /// The chosen incident type, if that step was answered.
-    pub fn incident_type(&self, survey: &Survey) -> Option<&str> {
-        self.answer_of(survey, AnswerKind::Type)
-    }
-
-    /// The answer of the step with this id.
-    pub fn answer(&self, id: &str) -> Option<&str> {
-        self.answers.get(id).map(String::as_str)
-    }
-
-    fn answer_of(&self, survey: &Survey, kind: AnswerKind) -> Option<&str> {
-        survey
-            .steps
-            .iter()
-            .find(|s| s.answer == kind)
-            .and_then(|s| self.answer(&s.id))
-    }
+/// The chosen incident type of a survey, if that step was answered.
+fn incident_type<'a>(state: &'a SessionState, survey: &Survey) -> Option<&'a str> {
+    survey
+        .steps
+        .iter()
+        .find(|s| s.answer == AnswerKind::Type)
+        .and_then(|s| state.answer(&s.id))
 }
 
 /// What a message does to a survey.
@@ -244,8 +218,7 @@ fn survey_draft(survey: &Survey, m: &Incoming, state: &SessionState) -> Incident
     IncidentDraft {
         message_id: m.message.id,
         reference: m.reference.clone(),
-        incident_type: state
-            .incident_type(survey)
+        incident_type: incident_type(state, survey)
             .unwrap_or(UNKNOWN_TYPE)
             .to_string(),
         language: Some(state.language.clone()),
@@ -425,7 +398,7 @@ mod tests {
         let Turn::Done { state } = answer(&k, &s, st, "Ils prennent 5000 FC par sac") else {
             panic!("not done")
         };
-        assert_eq!(state.incident_type(&s), Some("illegal_tax"));
+        assert_eq!(incident_type(&state, &s), Some("illegal_tax"));
         assert_eq!(state.answer("place"), Some("Nyabibwe"));
         assert_eq!(state.answers.len(), 4);
     }
@@ -441,7 +414,7 @@ mod tests {
         assert_eq!(st.step, 1);
         let (st, q) = ask(answer(&k, &s, st, "what?"));
         assert!(q.starts_with("Where?"), "moved on: {q}");
-        assert_eq!(st.incident_type(&s), None);
+        assert_eq!(incident_type(&st, &s), None);
         let (st, q) = ask(answer(&k, &s, st, "  ...  "));
         assert!(q.starts_with("Sorry. Where?"), "{q}");
         assert_eq!(st.step, 2);
@@ -454,7 +427,7 @@ mod tests {
         let (st, _) = ask(start(&k, &s, "sw"));
         let (st, _) = ask(answer(&k, &s, st, "1"));
         let (st, _) = ask(answer(&k, &s, st, "ajali"));
-        assert_eq!(st.incident_type(&s), Some("accident"));
+        assert_eq!(incident_type(&st, &s), Some("accident"));
     }
 
     #[test]

@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::at::commands::{
-    At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
-    PinState, Raw, RegStatus,
-};
-use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
-use crate::config::{Config, ModemConfig};
 use crate::modem::link::{personality_of, registration_word};
 use crate::modem::port::{self, PortError};
 use crate::modem::ussd;
+use at::commands::{
+    At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
+    PinState, Raw, RegStatus,
+};
+use at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
+use config::{Config, ModemConfig};
 
 /// Where USB serial devices show up under their stable names.
 const BY_ID: &str = "/dev/serial/by-id";
@@ -266,7 +266,7 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
             .ok()
             .and_then(|lines| {
                 lines.iter().find_map(|l| {
-                    crate::at::params::params_after(l, "+COPS:")
+                    at::params::params_after(l, "+COPS:")
                         .and_then(|p| p.get(2).map(|p| p.text.clone()))
                 })
             });
@@ -344,7 +344,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
                     "asks for its PIN, and no `pin_file` is configured",
                     "write the PIN in a file (chmod 600) and name it in `pin_file`, or remove the PIN in a phone",
                 ),
-                Some(f) => match crate::secrets::read_pin(f) {
+                Some(f) => match config::secrets::read_pin(f) {
                     Ok(_) => screen.line(
                         "SIM",
                         format!("asks for its PIN; the gateway will enter the one in {}", f.display()),

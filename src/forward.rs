@@ -12,12 +12,12 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::platform::api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use crate::platform::backoff::Backoff;
 use crate::platform::client::{PlatformClient, PostError};
-use crate::platform::sign;
-use crate::store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
+use config::Config;
+use platform_api::api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
+use platform_api::sign;
+use store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
 
 /// How reporters are named in what leaves the box.
 #[derive(Clone)]

@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::forward::rfc3339_ms;
 use crate::modem::{ModemStatus, StatusHandle};
-use crate::platform::api::{self, Heartbeat, ModemHealth, QuarantinedBatch, SCHEMA_VERSION};
 use crate::platform::client::PlatformClient;
-use crate::store::{Store, StoreError};
+use platform_api::api::{self, Heartbeat, ModemHealth, QuarantinedBatch, SCHEMA_VERSION};
+use store::{Store, StoreError};
 
 /// Most quarantined batches listed in one heartbeat (the count is always complete).
 const QUARANTINE_LISTED: usize = 20;

@@ -3,23 +3,17 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map of these modules and of the invariants between them.
 
-pub mod at;
-pub mod config;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dialogue;
 pub mod doctor;
 pub mod forward;
 pub mod heartbeat;
-pub mod intake;
 pub mod logging;
 pub mod modem;
 pub mod ops;
 pub mod outbound;
-pub mod pdu;
 pub mod pipeline;
 pub mod platform;
 pub mod reply;
-pub mod secrets;
-pub mod sim;
-pub mod store;

@@ -39,34 +39,3 @@ pub fn init(verbose: bool) {
         .with_target(false)
         .try_init();
 }
-
-/// A phone number as it may appear in a log: enough to tell two reporters apart on one screen,
-/// not enough to identify one (a report can put its sender at risk). Alphanumeric senders are
-/// operators and shown as they are.
-pub fn mask_number(number: Option<&str>) -> String {
-    match number {
-        None => "(unknown)".into(),
-        Some(n) if n.chars().any(char::is_alphabetic) => n.to_string(),
-        Some(n) => {
-            let chars: Vec<char> = n.chars().collect();
-            let keep = 3.min(chars.len());
-            format!(
-                "…{}",
-                chars[chars.len() - keep..].iter().collect::<String>()
-            )
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_masked_operators_are_not() {
-        assert_eq!(mask_number(Some("+243812345678")), "…678");
-        assert_eq!(mask_number(Some("Vodacom")), "Vodacom");
-        assert_eq!(mask_number(Some("12")), "…12");
-        assert_eq!(mask_number(None), "(unknown)");
-    }
-}

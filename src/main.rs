@@ -1,13 +1,14 @@
 //! The `kufatilia-gateway` command: the daemon and the technician's tools.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::{daemon, demo, intake, logging, ops, pdu, platform};
+use config::Config;
+#[cfg(feature = "demo")]
+use kufatilia_gateway::demo;
+use kufatilia_gateway::{daemon, logging, ops};
 
 /// Exit codes from sysexits.h, so scripts and systemd can tell failures apart.
 mod exit {
@@ -64,6 +65,7 @@ enum Command {
         config: PathBuf,
     },
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
+    #[cfg(feature = "demo")]
     #[command(after_help = "Example:\n  kufatilia-gateway demo")]
     Demo,
     /// Show the box's state: modems, queues, quarantined batches, last reports.
@@ -117,13 +119,14 @@ enum Command {
         hex: String,
     },
     /// Run the reference platform receiver (for tests, demos and platform developers).
+    #[cfg(feature = "demo")]
     #[command(
         name = "platform-stub",
         after_help = "Example:\n  kufatilia-gateway platform-stub --listen 127.0.0.1:8080 --db platform.db --token-file token"
     )]
     PlatformStub {
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
         #[arg(long)]
         db: PathBuf,
         /// File holding the bearer token the gateways must present.
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::CheckConfig { config } => check_config(config),
         Command::Doctor { config } => doctor(config),
+        #[cfg(feature = "demo")]
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
         Command::DecodePdu { hex } => decode_pdu(&hex),
         Command::Status { config, json } => with_config(&config, |c| {
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        #[cfg(feature = "demo")]
         Command::PlatformStub {
             listen,
             db,
@@ -363,6 +368,7 @@ fn decode_pdu(hex: &str) -> ExitCode {
     }
 }
 
+#[cfg(feature = "demo")]
 fn read_secret(path: &std::path::Path) -> Result<String, ExitCode> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
@@ -372,8 +378,9 @@ fn read_secret(path: &std::path::Path) -> Result<String, ExitCode> {
         })
 }
 
+#[cfg(feature = "demo")]
 fn platform_stub(
-    listen: SocketAddr,
+    listen: std::net::SocketAddr,
     db: PathBuf,
     token_file: Option<PathBuf>,
     secret_file: Option<PathBuf>,
@@ -386,5 +393,5 @@ fn platform_stub(
         Ok(s) => s.map(String::into_bytes),
         Err(code) => return code,
     };
-    with_runtime(|rt| rt.block_on(platform::stub::run_cli(listen, db, token, secret)))
+    with_runtime(|rt| rt.block_on(platform_stub::run_cli(listen, db, token, secret)))
 }

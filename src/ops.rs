@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::Config;
 use crate::forward::rfc3339_ms;
-use crate::platform::sign;
-use crate::secrets;
-use crate::store::{IncidentSummary, NewOutgoing, Store, StoreReader};
+use config::Config;
+use config::secrets;
+use platform_api::sign;
+use store::{IncidentSummary, NewOutgoing, Store, StoreReader};
 
 /// Prints the box's state: modems, queues, quarantine, last reports.
 pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::rfc3339_ms;
-use crate::platform::api::{
-    OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
-};
 use crate::platform::backoff::Backoff;
 use crate::platform::client::{PlatformClient, PostError};
-use crate::store::{OutboundOutcome, Store};
+use platform_api::api::{
+    OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
+};
+use store::{OutboundOutcome, Store};
 
 /// Messages asked for in one pull.
 const PULL_LIMIT: u32 = 20;
@@ -187,5 +187,5 @@ enum StepError {
     #[error(transparent)]
     Platform(#[from] PostError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] store::StoreError),
 }

@@ -12,12 +12,12 @@ use futures_util::future::join_all;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::dialogue::{self, Action, Incoming};
-use crate::intake::Keywords;
-use crate::pdu::{self, AddressKind, Pdu};
 use crate::reply::{self, ReplyPolicy};
-use crate::store::{
+use config::Config;
+use intake::Keywords;
+use pdu::{self, AddressKind, Pdu};
+use store::{
     DecodedPart, MessageRow, ReplyGuard, ReplyVerdict, Store, StoreError, TurnSettings, TurnWrite,
 };
 
@@ -161,7 +161,7 @@ impl Pipeline {
         let action = action.name();
         let reference = &incoming.reference;
         let incident_type = incident_type.unwrap_or_default();
-        let from = crate::logging::mask_number(m.sender.as_deref());
+        let from = pdu::mask_number(m.sender.as_deref());
         if let Some(partial) = &result.closed_partial {
             tracing::info!(reference = %partial, %from, "survey left unanswered: forwarded as a partial report");
         }
@@ -233,7 +233,7 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
                 },
             }
         }
-        Ok(Pdu::StatusReport(s)) => DecodedPart::StatusReport(crate::store::DeliveryReport {
+        Ok(Pdu::StatusReport(s)) => DecodedPart::StatusReport(store::DeliveryReport {
             message_reference: s.message_reference,
             recipient: s.recipient.value.clone(),
             status: s.status,

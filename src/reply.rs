@@ -4,9 +4,9 @@
 //! Rate limits and the daily budget are counted in the store, in the same transaction that
 //! queues the reply (see `store::ReplyGuard`).
 
-use crate::config::Config;
-use crate::intake::Keywords;
-use crate::pdu;
+use config::Config;
+use intake::Keywords;
+use pdu;
 
 /// Why a sender gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use kufatilia_gateway::at::commands::{
+use at::commands::{
     At, Cgmi, Cgmm, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cnmi, CpinQuery, CpmsSet, CregQuery, Csq, Echo,
     ListFilter, PinState,
 };
-use kufatilia_gateway::at::{AtClient, AtError, Urc};
+use at::{AtClient, AtError, Urc};
 use kufatilia_gateway::modem::port;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use modem_sim::{SimConfig, SimModem};
 use tokio::sync::mpsc::Receiver;
 
 /// Published SMS-DELIVER examples (with SMSC prefix), as found in many PDU references.
@@ -195,8 +195,8 @@ async fn a_hung_modem_times_out_then_recovers() {
 
 #[tokio::test]
 async fn a_send_goes_through_the_prompt_and_is_decoded_by_the_modem() {
-    use kufatilia_gateway::at::commands::Cmgs;
-    use kufatilia_gateway::pdu::{SubmitOptions, encode_submit};
+    use at::commands::Cmgs;
+    use pdu::{SubmitOptions, encode_submit};
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     let (mut client, _urcs) = connect(&sim).await;
     // With echo still on: the echo of the command and of the PDU must be skipped.

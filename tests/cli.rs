@@ -12,7 +12,7 @@ fn write_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
         include_str!("../config/keywords.toml"),
     )
     .unwrap();
-    kufatilia_gateway::secrets::write_secret(&dir.join("token"), b"t0ken").unwrap();
+    config::secrets::write_secret(&dir.join("token"), b"t0ken").unwrap();
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,

@@ -3,11 +3,9 @@
 //! survey in three languages across a daemon restart, partial reports, help and info replies,
 //! the hourly limit, the daily budget and a robot that answers every reply.
 
-mod common;
-
 use std::time::Duration;
 
-use common::daemon::{Gateway, Options};
+use crate::common::daemon::{Gateway, Options};
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(90);
@@ -85,7 +83,7 @@ impl Rig {
 
 /// Waits until `done` holds, or fails the test after a generous bound.
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    common::wait_until(BOUND, what, done).await
+    crate::common::wait_until(BOUND, what, done).await
 }
 
 async fn wait_until_async<F, Fut>(what: &str, done: F)
@@ -93,7 +91,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    common::eventually_within(BOUND, what, done).await
+    crate::common::eventually_within(BOUND, what, done).await
 }
 
 /// One reporter's survey: (sender, [(answer, start of the gateway's reply)]), and what the

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use kufatilia_gateway::modem::port;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
+use modem_sim::{SimConfig, SimModem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A server that answers every request with 204, as a platform's gateway API root might.

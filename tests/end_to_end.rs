@@ -1,19 +1,17 @@
 //! The whole path with real parts: the simulated modem on a real pseudo-terminal, the gateway
 //! daemon with its SQLite file, and the reference platform receiver on 127.0.0.1.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::daemon::{Gateway, Options};
+use crate::common::daemon::{Gateway, Options};
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(90);
 
 /// Waits until `done` holds, or fails the test after a generous bound.
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    common::wait_until(BOUND, what, done).await
+    crate::common::wait_until(BOUND, what, done).await
 }
 
 const REPORTS: &[(&str, &str)] = &[
@@ -103,7 +101,7 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     );
     assert_eq!(r.sim.sim_used(), 0, "the SIM is empty afterwards");
     assert_eq!(r.sim.network_queue_len(), 0);
-    common::eventually_within(BOUND, "every report delivered, every ack sent", || async {
+    crate::common::eventually_within(BOUND, "every report delivered, every ack sent", || async {
         let d = r.daemon().store.queue_depths().await.unwrap();
         d.undelivered_incidents == 0 && d.queued_sms == 0
     })

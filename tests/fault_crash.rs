@@ -6,18 +6,16 @@
 //! delivered is in the gateway's `received` table, and the simulator's command log shows that no
 //! SIM slot was deleted before its message was read and committed.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::burst::{self, tag};
-use common::daemon::{Options, Rig, exactly_once};
-use common::slots::{check_deletes_after_commit, stored_rows};
-use kufatilia_gateway::sim::sms;
+use crate::common::burst::{self, tag};
+use crate::common::daemon::{Options, Rig, exactly_once};
+use crate::common::slots::{check_deletes_after_commit, stored_rows};
+use modem_sim::sms;
 
 const MESSAGES: usize = 200;
 const KILLS: usize = 30;

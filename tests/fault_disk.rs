@@ -4,14 +4,12 @@
 //! deleting from the SIM and say why; once the disk has room again (restart without the cap),
 //! every message reaches the platform exactly once.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::daemon::{GatewayProcess, Options, Rig, exactly_once};
-use kufatilia_gateway::sim::SimModem;
-use kufatilia_gateway::store::TEST_MAX_PAGES;
+use crate::common::daemon::{GatewayProcess, Options, Rig, exactly_once};
+use modem_sim::SimModem;
+use store::TEST_MAX_PAGES;
 
 /// Before the disk fills: these go through normally and give the database its schema and size.
 const BEFORE: usize = 4;

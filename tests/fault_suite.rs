@@ -9,18 +9,16 @@
 //! message read from it was committed. Waits are bounded polls; nothing asserts on timing.
 //! `FAULT_SUITE_LOG=1` prints each case's gateway log.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::time::Duration;
 
-use common::burst;
-use common::daemon::{GatewayProcess, Options, Rig, exactly_once};
-use common::slots::{check_deletes_after_commit, stored_rows};
-use kufatilia_gateway::sim::engine::LoggedCommand;
-use kufatilia_gateway::sim::sms;
-use kufatilia_gateway::store::MAX_SEND_ATTEMPTS;
+use crate::common::burst;
+use crate::common::daemon::{GatewayProcess, Options, Rig, exactly_once};
+use crate::common::slots::{check_deletes_after_commit, stored_rows};
+use modem_sim::engine::LoggedCommand;
+use modem_sim::sms;
+use store::MAX_SEND_ATTEMPTS;
 use time::OffsetDateTime;
 
 /// Messages in each burst.
@@ -57,7 +55,7 @@ impl Case {
         // A reply whose send failed (or is in doubt after a hang) is tried again after a second.
         options.extra = "[sms]\nretry_after = \"1s\"".into();
         let rig = Rig::start(options).await;
-        let smsc = kufatilia_gateway::sim::SimConfig::default().smsc;
+        let smsc = modem_sim::SimConfig::default().smsc;
         let now = OffsetDateTime::now_utc();
         let pdus: Vec<Vec<String>> = (0..MESSAGES)
             .map(|i| {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::intake::{Intent, Keywords};
+use config::Config;
+use intake::{Intent, Keywords};
 use kufatilia_gateway::reply;
 
 const SHIPPED: &str = include_str!("../config/keywords.toml");

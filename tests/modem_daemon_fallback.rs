@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kufatilia_gateway::config::Config;
+use config::Config;
+use intake::Keywords;
 use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
 use kufatilia_gateway::modem::{LinkState, StatusHandle};
-use kufatilia_gateway::sim::{SimConfig, SimModem};
-use kufatilia_gateway::store::NewOutgoing;
+use modem_sim::{SimConfig, SimModem};
+use store::NewOutgoing;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -72,7 +72,7 @@ token_file = "token"
         orange.device_path(),
         vodacom.device_path(),
     );
-    kufatilia_gateway::secrets::write_secret(&dir.path().join("token"), b"test-token\n").unwrap();
+    config::secrets::write_secret(&dir.path().join("token"), b"test-token\n").unwrap();
     let config = Config::parse(&text, Path::new("test config"), dir.path()).unwrap();
     let daemon = Daemon::start(config, Keywords::builtin().unwrap())
         .await

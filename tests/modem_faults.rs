@@ -2,16 +2,15 @@
 //! and a real SQLite store. Every test checks that nothing is lost: what the network delivered is
 //! in the store and gone from the SIM, and every queued reply went out exactly once.
 
-mod common;
-use common::link::{fast, modem_config, pdu, queue, start};
-use common::{WAIT, eventually, spawn, stored};
+use crate::common::link::{fast, modem_config, pdu, queue, start};
+use crate::common::{WAIT, eventually, spawn, stored};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kufatilia_gateway::modem::{LinkState, ModemLink};
-use kufatilia_gateway::sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
-use kufatilia_gateway::store::Store;
+use modem_sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
+use store::Store;
 
 /// A published SMS-STATUS-REPORT (message reference 214, delivered), without SMSC.
 const REPORT: &str = "0006D60B911326880736F4111011719551401110117195714000";
@@ -433,7 +432,7 @@ async fn a_sim800_behind_a_pin_is_reset_and_unlocked_again_after_it_re_enumerate
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let pin_file = dir.path().join("pin");
-    kufatilia_gateway::secrets::write_secret(&pin_file, b"4321\n").unwrap();
+    config::secrets::write_secret(&pin_file, b"4321\n").unwrap();
     let sim = SimModem::start(SimConfig {
         personality: Personality::Sim800,
         pin: Some("4321".into()),

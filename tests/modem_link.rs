@@ -1,18 +1,17 @@
 //! The modem link against the simulated modem on a real pty and a real SQLite store: nothing is
 //! deleted from the SIM before it is committed, and nothing is lost across faults.
 
-mod common;
-use common::link::{modem_config, pdu, queue, start};
-use common::{Running, WAIT, eventually, stored};
+use crate::common::link::{modem_config, pdu, queue, start};
+use crate::common::{Running, WAIT, eventually, stored};
 
 use std::path::Path;
 use std::time::Duration;
 
-use kufatilia_gateway::config::ModemConfig;
+use config::ModemConfig;
 use kufatilia_gateway::modem::LinkState;
-use kufatilia_gateway::pdu::{self, Pdu};
-use kufatilia_gateway::sim::{Personality, SimConfig, SimModem};
-use kufatilia_gateway::store::Store;
+use modem_sim::{Personality, SimConfig, SimModem};
+use pdu::{self, Pdu};
+use store::Store;
 
 /// Every `AT+CMGD=i` follows a read or listing that returned slot i.
 fn assert_reads_before_deletes(log: &[String]) {
@@ -165,7 +164,7 @@ async fn the_pin_is_entered_from_its_file_and_a_wrong_one_is_never_retried() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let pin_file = dir.path().join("pin");
-    kufatilia_gateway::secrets::write_secret(&pin_file, b"1234\n").unwrap();
+    config::secrets::write_secret(&pin_file, b"1234\n").unwrap();
     let sim = SimModem::start(SimConfig {
         pin: Some("1234".into()),
         ..SimConfig::default()

@@ -1,12 +1,10 @@
 //! `status`, `send` and `export` run as separate processes against a running gateway (the
 //! daemon on the pty simulator and the reference receiver), as a technician would.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{Gateway, Options};
+use crate::common::daemon::{Gateway, Options};
 
 fn gateway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
@@ -25,7 +23,7 @@ async fn status_send_and_export_work_beside_the_daemon() {
     let config_path = r.config_path.clone();
     r.sim.inject("+243812345601", "AJALI mgodi wa Kalimbi");
     r.sim.inject("+243823456702", "Barrière à Nyabibwe");
-    common::wait_until(Duration::from_secs(60), "reports delivered", || {
+    crate::common::wait_until(Duration::from_secs(60), "reports delivered", || {
         r.stub().incidents().len() >= 2
     })
     .await;

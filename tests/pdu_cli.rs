@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use kufatilia_gateway::config::Config;
+use config::Config;
+use intake::Keywords;
 use kufatilia_gateway::daemon;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::pdu::{self, SubmitOptions};
+use pdu::{self, SubmitOptions};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -116,7 +116,7 @@ fn decode_pdu_shows_submits_and_status_reports() {
 }
 
 fn config(dir: &Path, transliterate: bool) -> Config {
-    kufatilia_gateway::secrets::write_secret(&dir.join("token"), b"t0ken").unwrap();
+    config::secrets::write_secret(&dir.join("token"), b"t0ken").unwrap();
     let text = format!(
         "gateway_id = \"goma-01\"\ndatabase = \"g.db\"\n[sms]\ntransliterate = {transliterate}\n[platform]\nurl = \"http://127.0.0.1:9\"\ntoken_file = \"token\"\n"
     );

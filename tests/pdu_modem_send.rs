@@ -3,30 +3,29 @@
 //! request; and the status report the network then delivers comes back through the store and
 //! the pipeline to mark the reply delivered.
 
-mod common;
-use common::{WAIT, eventually};
+use crate::common::{WAIT, eventually};
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kufatilia_gateway::config::{Config, ModemConfig, SmsConfig};
-use kufatilia_gateway::intake::Keywords;
+use config::{Config, ModemConfig, SmsConfig};
+use intake::Keywords;
 use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
-use kufatilia_gateway::pdu::{self, Pdu, Validity};
 use kufatilia_gateway::pipeline::Pipeline;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
-use kufatilia_gateway::store::{NewOutgoing, Store};
+use modem_sim::{SimConfig, SimModem};
+use pdu::{self, Pdu, Validity};
+use store::{NewOutgoing, Store};
 use tokio_util::sync::CancellationToken;
 
 fn options(sms: &SmsConfig) -> ModemOptions {
-    common::link::fast_on(ModemOptions::with_sms_config(sms))
+    crate::common::link::fast_on(ModemOptions::with_sms_config(sms))
 }
 
 fn modem_config(device: &Path) -> ModemConfig {
     ModemConfig {
         fallback_after: Duration::from_secs(120),
-        ..common::link::modem_config("vodacom", device)
+        ..crate::common::link::modem_config("vodacom", device)
     }
 }
 

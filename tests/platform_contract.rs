@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kufatilia_gateway::platform::api::{
+use kufatilia_gateway::platform::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
+use platform_api::api::{
     Batch, DecodeStatus, ErrorBody, Heartbeat, IncidentRecord, ModemHealth, OutboundState,
     OutboundStatus, OutboundStatusReport, QueueDepths, Recipient, SCHEMA_VERSION, rfc3339,
 };
-use kufatilia_gateway::platform::{
-    PlatformClient, PlatformClientConfig, PlatformError, PlatformStub, PostError, StubConfig, sign,
-};
+use platform_api::sign;
+use platform_stub::{PlatformStub, StubConfig};
 use tempfile::TempDir;
 
 const TOKEN: &str = "test-token-7f3a";
@@ -464,7 +464,7 @@ async fn outbound_messages_go_round_trip() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);
-    let by_reporter: kufatilia_gateway::platform::OutboundMessage = response.json().await.unwrap();
+    let by_reporter: platform_api::OutboundMessage = response.json().await.unwrap();
     // Nobody can be messaged who never reported.
     assert!(
         stub.enqueue_outbound(Recipient::Reporter("r-0000000000000000".into()), "hello")
@@ -678,7 +678,7 @@ async fn the_cli_server_serves_until_stopped_and_keeps_what_it_stored() {
     let client = client_for(&url, TOKEN, Some(SECRET));
     let sent = batch("b-cli", 1..3);
     let mut outcome = None;
-    kufatilia_gateway::platform::serve_until(addr, cfg, async {
+    platform_stub::serve_until(addr, cfg, async {
         // The server starts before this future is polled; post through it, then stop it.
         outcome = Some(client.post_batch(&sent).await);
     })

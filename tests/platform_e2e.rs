@@ -2,14 +2,12 @@
 //! the gateway daemon on a SQLite file, and the reference receiver on 127.0.0.1. Outages are
 //! time-compressed (short retry caps), never mocked.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::daemon::{Gateway, Options, SECRET};
-use kufatilia_gateway::platform::Recipient;
-use kufatilia_gateway::store::OutboundOutcome;
+use crate::common::daemon::{Gateway, Options, SECRET};
+use platform_api::Recipient;
+use store::OutboundOutcome;
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(180);
@@ -29,13 +27,13 @@ async fn rig(sim_slots: usize, gateway_secret: &str, extra: &str) -> Gateway {
 
 /// Waits until `done` holds, or fails the test after a generous bound.
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    common::wait_until(BOUND, what, done).await
+    crate::common::wait_until(BOUND, what, done).await
 }
 
 async fn wait_for_depths(
     r: &Gateway,
     what: &str,
-    mut done: impl FnMut(&kufatilia_gateway::store::QueueDepths) -> bool,
+    mut done: impl FnMut(&store::QueueDepths) -> bool,
 ) {
     let deadline = tokio::time::Instant::now() + BOUND;
     loop {

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::pdu::{self, Pdu};
+use config::Config;
+use intake::Keywords;
 use kufatilia_gateway::pipeline::{Pipeline, decode_part};
-use kufatilia_gateway::store::{DecodedPart, NewReceived, Store};
+use pdu::{self, Pdu};
+use store::{DecodedPart, NewReceived, Store};
 
 const SENDER: &str = "+243812345678";
 /// GSM-7 escape to the extension table; ESC then 0x65 is "€".

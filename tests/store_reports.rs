@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kufatilia_gateway::config::Config;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::pdu::{self, DeliveryState, Pdu};
+use config::Config;
+use intake::Keywords;
 use kufatilia_gateway::pipeline::{Pipeline, decode_part};
-use kufatilia_gateway::store::{DecodedPart, NewOutgoing, NewReceived, Store};
+use pdu::{self, DeliveryState, Pdu};
+use store::{DecodedPart, NewOutgoing, NewReceived, Store};
 
 /// python-gsmmodem's status report vector: TP-MR 0xD6 for +31628870634, status 00.
 const PUBLISHED: &str = "0006D60B911326880736F4111011719551401110117195714000";

@@ -1,13 +1,11 @@
 //! The systemd integration: the unit's hardening score, and the daemon's READY/STATUS messages
 //! on a real notify socket (what `Type=notify` relies on).
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::daemon::{Options, Rig};
+use crate::common::daemon::{Options, Rig};
 
 #[test]
 fn unit_exposure_is_at_most_2() {

@@ -2,14 +2,7 @@
 //! prompts (fed in uneven chunks, as a serial port delivers it), each line classified as URC,
 //! final result code or answer, two-line URCs completed with the next line, and the lines
 //! given to every typed command's answer parser. Any panic is a bug: this is outside input.
-//!
-//! The `at` module's parsing files are compiled here directly (the client needs the whole
-//! gateway; see pdu_decode.rs for why the fuzz build avoids it).
 #![no_main]
-
-#[allow(dead_code, unused_imports)]
-#[path = "at/mod.rs"]
-mod at;
 
 use at::codec::{AtCodec, AtFrame};
 use at::commands::*;

@@ -1,16 +1,7 @@
 //! Fuzzes the configuration loaders: `gateway.toml` (`Config::parse`, with its defaults and
 //! validation) and the keyword table (`Keywords::parse`) on any text. Either gives a value or an
 //! error naming the key; any panic is a bug.
-//!
-//! The `config` and `intake` modules' source is compiled here directly (see pdu_decode.rs).
 #![no_main]
-
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/config.rs"]
-mod config;
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/intake.rs"]
-mod intake;
 
 use std::path::Path;
 

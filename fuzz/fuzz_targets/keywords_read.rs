@@ -1,12 +1,6 @@
 //! Fuzzes the reading of a reporter's SMS with the built-in keyword table: keyword, type,
 //! language, place and description from any text a phone can send. Any panic is a bug.
-//!
-//! The `intake` module's source is compiled here directly (see pdu_decode.rs for why).
 #![no_main]
-
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/intake.rs"]
-mod intake;
 
 use std::sync::OnceLock;
 

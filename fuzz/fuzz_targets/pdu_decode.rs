@@ -3,14 +3,10 @@
 //! SMS-SUBMIT encoder and must decode back to the same text. The bytes are also cut in two and
 //! joined as the user data of two parts of a long SMS (what the store does on reassembly).
 //!
-//! The `pdu` module's source is compiled here directly rather than through the gateway crate:
-//! the module depends only on a few small crates, and building the whole gateway (SQLite, TLS,
-//! HTTP) with sanitizers would cost minutes of a 2-core machine for nothing.
+//! Each target depends on the one crate it fuzzes (here `kufatilia-pdu`), never on the daemon:
+//! building SQLite, TLS and HTTP with sanitizers would cost minutes of a 2-core machine for
+//! nothing.
 #![no_main]
-
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/pdu/mod.rs"]
-mod pdu;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -28,15 +28,15 @@ use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::at::commands::{
+use at::commands::{
     At, Ccid, Cfun, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi,
     CpinEnter, CpinQuery, CpmsSet, CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState,
     Raw, RegStatus, rssi_to_dbm, signal_word,
 };
-use crate::at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
-use crate::config::{ModemConfig, SmsConfig};
-use crate::pdu::{SubmitOptions, encode_submit};
-use crate::store::{Inserted, NewReceived, Store, StoreError};
+use at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
+use config::{ModemConfig, SmsConfig};
+use pdu::{SubmitOptions, encode_submit};
+use store::{Inserted, NewReceived, Store, StoreError};
 
 use super::port;
 use super::status::{LinkState, ModemStatus, StatusHandle, StatusWriter};
@@ -115,7 +115,7 @@ impl Default for ModemOptions {
             },
             registration_wait: Duration::from_secs(60),
             clock_warning_after: Duration::from_secs(600),
-            send_retry_after: crate::store::FIRST_SEND_RETRY,
+            send_retry_after: store::FIRST_SEND_RETRY,
         }
     }
 }
@@ -457,7 +457,7 @@ impl Session<'_> {
         {
             let name = lines
                 .iter()
-                .find_map(|l| crate::at::params::params_after(l, "+COPS:"))
+                .find_map(|l| at::params::params_after(l, "+COPS:"))
                 .and_then(|p| p.get(2).map(|p| p.text.clone()))
                 .filter(|n| !n.is_empty());
             if name.is_some() {
@@ -627,9 +627,9 @@ impl Session<'_> {
 
     /// Compares the message's service-centre time with the gateway clock; warns once per change.
     fn check_clock(&mut self, pdu_hex: &str) {
-        let smsc_time = match crate::pdu::decode(pdu_hex) {
-            Ok(crate::pdu::Pdu::Deliver(d)) => d.timestamp.to_offset_datetime(),
-            Ok(crate::pdu::Pdu::StatusReport(r)) => r.timestamp.to_offset_datetime(),
+        let smsc_time = match pdu::decode(pdu_hex) {
+            Ok(pdu::Pdu::Deliver(d)) => d.timestamp.to_offset_datetime(),
+            Ok(pdu::Pdu::StatusReport(r)) => r.timestamp.to_offset_datetime(),
             _ => None,
         };
         let verdict = super::clock::check(

@@ -18,12 +18,12 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::api::{
+use platform_api::api::{
     BATCHES_PATH, Batch, BatchAck, ErrorBody, HEARTBEAT_PATH, Heartbeat, HeartbeatAck,
     OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundMessage, OutboundPull, OutboundPullRequest,
     OutboundStatusAck, OutboundStatusReport,
 };
-use super::sign;
+use platform_api::sign;
 
 /// Longest error body kept in `PostError::Rejected`, in characters.
 pub const REJECTED_BODY_LIMIT: usize = 1000;

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kufatilia_gateway::config::Config;
+use config::Config;
+use config::secrets;
+use intake::Keywords;
 use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::intake::Keywords;
-use kufatilia_gateway::platform::api::IncidentRecord;
-use kufatilia_gateway::platform::stub::{PlatformStub, StubConfig};
-use kufatilia_gateway::secrets;
-use kufatilia_gateway::sim::{SimConfig, SimModem};
-use kufatilia_gateway::store::{QueueDepths, StoreReader};
+use modem_sim::{SimConfig, SimModem};
+use platform_api::api::IncidentRecord;
+use platform_stub::{PlatformStub, StubConfig};
+use store::{QueueDepths, StoreReader};
 
 /// The bearer token the stub expects and the gateway presents.
 pub const TOKEN: &str = "test-token";

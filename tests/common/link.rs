@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kufatilia_gateway::at::ClientOptions;
-use kufatilia_gateway::config::ModemConfig;
+use at::ClientOptions;
+use config::ModemConfig;
 use kufatilia_gateway::modem::{ModemLink, ModemOptions};
-use kufatilia_gateway::store::{NewOutgoing, Store};
+use store::{NewOutgoing, Store};
 
 use super::{Running, spawn};
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kufatilia_gateway::modem::{LinkState, ModemLink, StatusHandle};
-use kufatilia_gateway::store::Store;
+use store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// Longest wait for anything a test waits for.

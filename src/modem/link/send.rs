@@ -118,7 +118,7 @@ impl Session<'_> {
                     if let Err(e) = self.link.store.mark_sent(out.id, references).await {
                         tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
                     }
-                    tracing::info!(modem = %self.name(), queue = owner, id = out.id, kind = %out.kind, reference = out.reference.as_deref().unwrap_or("-"), to = %crate::logging::mask_number(Some(&out.recipient)), "SMS out: sent");
+                    tracing::info!(modem = %self.name(), queue = owner, id = out.id, kind = %out.kind, reference = out.reference.as_deref().unwrap_or("-"), to = %pdu::mask_number(Some(&out.recipient)), "SMS out: sent");
                     self.link.status.update(|s| {
                         s.sent += 1;
                         s.last_sent_at = Some(OffsetDateTime::now_utc());

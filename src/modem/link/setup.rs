@@ -207,7 +207,7 @@ impl Session<'_> {
                         "the SIM asks for a PIN and no pin_file is configured for this modem".into(),
                     ));
                 };
-                let pin = crate::secrets::read_pin(&file).map_err(|e| SessionEnd::Fatal(e.to_string()))?;
+                let pin = config::secrets::read_pin(&file).map_err(|e| SessionEnd::Fatal(e.to_string()))?;
                 match self.cmd(&CpinEnter { pin }).await {
                     Ok(()) => {
                         tracing::info!(modem = %self.name(), "SIM PIN accepted");

@@ -1,0 +1,595 @@
+//! The AT client: sends one command at a time and collects its answer, while a reader task owns the
+//! read half of the port.
+//!
+//! The reader sorts every frame: URCs go to a channel (two-line ones joined with their PDU), lines of
+//! the command in flight go to [`AtClient`], and lines with no command in flight are logged and
+//! dropped. At end-of-file or on a read error the reader ends — no retry loop, so an unplugged modem
+//! costs no CPU — and every command from then on fails with [`AtError::ModemGone`].
+//!
+//! After a timeout the modem may still answer. Before the next command the client resynchronises:
+//! it waits until the line has been quiet for a while, probes with a plain `AT` until one gets `OK`
+//! (a late `OK` may be taken for the probe's, which is harmless), then waits for quiet again, so the
+//! probe's own `OK` is drained too. Only then does the next command go out.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout_at};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use super::codec::{AtCodec, AtFrame, AtRequest, MAX_LINE};
+use super::commands::AtCommand;
+use super::error::AtError;
+use super::result::final_result;
+use super::urc::{self, Urc, UrcMatch};
+
+/// How many URCs may wait for the consumer. A full queue drops URCs (logged); the periodic sweep
+/// finds any message whose `+CMTI` was dropped.
+pub const URC_QUEUE: usize = 1024;
+
+/// Timings of the resynchronisation after a timeout.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The line counts as quiet after this long without a frame.
+    pub quiet: Duration,
+    /// Longest wait for quiet (a modem flooding URCs is never quiet; URCs don't count anyway).
+    pub max_drain: Duration,
+    /// Timeout of one `AT` probe.
+    pub probe_timeout: Duration,
+    /// Probes before giving up (the caller then reopens or resets the modem).
+    pub probe_attempts: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            quiet: Duration::from_millis(300),
+            max_drain: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(2),
+            probe_attempts: 3,
+        }
+    }
+}
+
+/// What the reader needs to know about the command in flight.
+#[derive(Debug, Default)]
+struct InFlight {
+    active: bool,
+    /// Answer prefixes of the command, which win over the URC table.
+    prefixes: &'static [&'static str],
+}
+
+type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, AtCodec>;
+
+/// A line to a modem. See the module documentation.
+pub struct AtClient {
+    writer: Writer,
+    frames: mpsc::UnboundedReceiver<AtFrame>,
+    in_flight: Arc<Mutex<InFlight>>,
+    reader: JoinHandle<()>,
+    /// Set after a timeout; `Some(true)` when the modem may still wait after a `> ` prompt.
+    resync_needed: Option<bool>,
+    gone: bool,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for AtClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtClient")
+            .field("gone", &self.gone)
+            .field("resync_needed", &self.resync_needed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for AtClient {
+    fn drop(&mut self) {
+        // The reader holds the read half: ending it lets the port close.
+        self.reader.abort();
+    }
+}
+
+fn lock(m: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
+    // The lock is never held across a panic point that matters; a poisoned one is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Write errors that mean the device went away rather than a passing failure.
+fn is_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::BrokenPipe | K::NotConnected | K::UnexpectedEof | K::ConnectionReset
+    ) || matches!(
+        e.raw_os_error(),
+        Some(code) if code == nix::libc::EIO || code == nix::libc::ENXIO || code == nix::libc::ENODEV
+    )
+}
+
+impl AtClient {
+    /// Starts the reader task on `port` and returns the client and the URC channel. Must be called
+    /// inside a tokio runtime.
+    pub fn new<S>(port: S) -> (AtClient, mpsc::Receiver<Urc>)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        AtClient::with_options(port, ClientOptions::default())
+    }
+
+    pub fn with_options<S>(port: S, options: ClientOptions) -> (AtClient, mpsc::Receiver<Urc>)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (read_half, write_half) = tokio::io::split(port);
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let (urc_tx, urc_rx) = mpsc::channel(URC_QUEUE);
+        let in_flight = Arc::new(Mutex::new(InFlight::default()));
+        let reader = tokio::spawn(read_loop(
+            FramedRead::new(read_half, AtCodec::new()),
+            Arc::clone(&in_flight),
+            frames_tx,
+            urc_tx,
+        ));
+        let writer: Writer = FramedWrite::new(Box::new(write_half), AtCodec::new());
+        let client = AtClient {
+            writer,
+            frames,
+            in_flight,
+            reader,
+            resync_needed: None,
+            gone: false,
+            options,
+        };
+        (client, urc_rx)
+    }
+
+    /// False once the line reached EOF or failed (the reader task has ended).
+    pub fn is_connected(&self) -> bool {
+        !self.gone && !self.reader.is_finished()
+    }
+
+    /// Runs `cmd` with its own timeout.
+    pub async fn run<C: AtCommand>(&mut self, cmd: &C) -> Result<C::Response, AtError> {
+        self.run_with_timeout(cmd, cmd.timeout()).await
+    }
+
+    /// Runs `cmd` with another timeout than its own.
+    pub async fn run_with_timeout<C: AtCommand>(
+        &mut self,
+        cmd: &C,
+        timeout: Duration,
+    ) -> Result<C::Response, AtError> {
+        if self.gone {
+            return Err(AtError::ModemGone);
+        }
+        if let Some(after_prompt) = self.resync_needed {
+            self.resync(after_prompt).await?;
+        }
+        let payload = cmd.prompt_payload();
+        let lines = self
+            .exchange(
+                &cmd.line(),
+                &cmd.log_line(),
+                payload.as_deref(),
+                cmd.answer_prefixes(),
+                timeout,
+            )
+            .await?;
+        cmd.parse(&lines)
+    }
+
+    /// Sends one command line and collects its information lines up to the final result code.
+    async fn exchange(
+        &mut self,
+        line: &str,
+        log_line: &str,
+        payload: Option<&str>,
+        prefixes: &'static [&'static str],
+        timeout: Duration,
+    ) -> Result<Vec<String>, AtError> {
+        // Anything queued now came after its command ended: never part of this answer.
+        while let Ok(frame) = self.frames.try_recv() {
+            tracing::warn!(
+                ?frame,
+                "dropped a stale modem line before sending {log_line}"
+            );
+        }
+        {
+            let mut f = lock(&self.in_flight);
+            f.active = true;
+            f.prefixes = prefixes;
+        }
+        let result = self.collect(line, log_line, payload, timeout).await;
+        {
+            let mut f = lock(&self.in_flight);
+            f.active = false;
+            f.prefixes = &[];
+        }
+        match &result {
+            Err(AtError::ModemGone) => self.gone = true,
+            Err(AtError::Timeout { .. }) => {
+                tracing::warn!(command = log_line, ?timeout, "modem did not answer in time");
+                self.resync_needed = Some(payload.is_some());
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn write(&mut self, req: AtRequest) -> Result<(), AtError> {
+        self.writer.send(req).await.map_err(|e| {
+            if is_gone(&e) {
+                tracing::warn!(error = %e, "writing to the modem failed: line gone");
+                AtError::ModemGone
+            } else {
+                AtError::Io(e)
+            }
+        })
+    }
+
+    async fn collect(
+        &mut self,
+        line: &str,
+        log_line: &str,
+        payload: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Vec<String>, AtError> {
+        tracing::debug!(command = log_line, "-> modem");
+        self.write(AtRequest::Command(line.to_string())).await?;
+        let deadline = Instant::now() + timeout;
+        let mut lines = Vec::new();
+        let mut too_long: Option<usize> = None;
+        let mut payload_sent = false;
+        loop {
+            let frame = match timeout_at(deadline, self.frames.recv()).await {
+                Err(_) => {
+                    return Err(AtError::Timeout {
+                        command: log_line.to_string(),
+                        timeout,
+                    });
+                }
+                Ok(None) => return Err(AtError::ModemGone),
+                Ok(Some(frame)) => frame,
+            };
+            match frame {
+                AtFrame::Line(l) => {
+                    if let Some(result) = final_result(&l) {
+                        tracing::debug!(command = log_line, result = %l, "<- modem");
+                        if let Some(e) = result.into_error(log_line) {
+                            return Err(e);
+                        }
+                        if let Some(length) = too_long {
+                            return Err(AtError::LineTooLong {
+                                command: log_line.to_string(),
+                                length,
+                                cap: MAX_LINE,
+                            });
+                        }
+                        return Ok(lines);
+                    }
+                    let echo_of_payload =
+                        payload_sent && payload.is_some_and(|p| p.eq_ignore_ascii_case(&l));
+                    if l.eq_ignore_ascii_case(line) || echo_of_payload {
+                        tracing::trace!(line = %l, "echo skipped");
+                        continue;
+                    }
+                    lines.push(l);
+                }
+                AtFrame::Prompt => match payload {
+                    Some(p) if !payload_sent => {
+                        self.write(AtRequest::Payload(p.to_string())).await?;
+                        payload_sent = true;
+                    }
+                    _ => tracing::warn!(command = log_line, "unexpected '> ' prompt ignored"),
+                },
+                AtFrame::TooLong { length, .. } => too_long = Some(length),
+            }
+        }
+    }
+
+    /// Waits until no frame came for `quiet`, dropping (and logging) what arrives.
+    async fn drain_until_quiet(&mut self) -> Result<(), AtError> {
+        let hard_stop = Instant::now() + self.options.max_drain;
+        lock(&self.in_flight).active = true;
+        let outcome = loop {
+            let until = (Instant::now() + self.options.quiet).min(hard_stop);
+            match timeout_at(until, self.frames.recv()).await {
+                Err(_) => break Ok(()),
+                Ok(None) => break Err(AtError::ModemGone),
+                Ok(Some(frame)) => {
+                    tracing::info!(?frame, "late modem answer dropped while resynchronising");
+                    if Instant::now() >= hard_stop {
+                        break Ok(());
+                    }
+                }
+            }
+        };
+        lock(&self.in_flight).active = false;
+        if matches!(outcome, Err(AtError::ModemGone)) {
+            self.gone = true;
+        }
+        outcome
+    }
+
+    /// Brings the line back to a known state after a timeout (see the module documentation).
+    async fn resync(&mut self, after_prompt: bool) -> Result<(), AtError> {
+        tracing::info!("resynchronising with the modem after a timeout");
+        if after_prompt {
+            // The modem may still wait for a PDU after its prompt: ESC makes it give that up.
+            self.write(AtRequest::Cancel).await?;
+        }
+        self.drain_until_quiet().await?;
+        let attempts = self.options.probe_attempts.max(1);
+        for attempt in 1..=attempts {
+            let probe_timeout = self.options.probe_timeout;
+            match self
+                .exchange("AT", "AT (resync probe)", None, &[], probe_timeout)
+                .await
+            {
+                Ok(_) => {
+                    // This OK may have been a late one; the probe's own is drained here.
+                    self.drain_until_quiet().await?;
+                    self.resync_needed = None;
+                    tracing::info!(attempt, "modem answers again");
+                    return Ok(());
+                }
+                Err(AtError::ModemGone) => return Err(AtError::ModemGone),
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "resync probe failed");
+                    if matches!(e, AtError::Timeout { .. }) {
+                        // Still stuck after a prompt? ESC again costs nothing.
+                        self.write(AtRequest::Cancel).await?;
+                    }
+                    self.drain_until_quiet().await?;
+                }
+            }
+        }
+        self.resync_needed = Some(after_prompt);
+        Err(AtError::Timeout {
+            command: "AT (resync probe)".into(),
+            timeout: self.options.probe_timeout,
+        })
+    }
+}
+
+/// The reader task: sorts frames until EOF or a read error, then ends.
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut framed: FramedRead<R, AtCodec>,
+    in_flight: Arc<Mutex<InFlight>>,
+    frames_tx: mpsc::UnboundedSender<AtFrame>,
+    urc_tx: mpsc::Sender<Urc>,
+) {
+    let mut header: Option<(urc::TwoLine, String)> = None;
+    loop {
+        let frame = match framed.next().await {
+            None => {
+                tracing::warn!("modem line closed (end of file): modem gone");
+                break;
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "reading from the modem failed: modem gone");
+                break;
+            }
+            Some(Ok(frame)) => frame,
+        };
+        if let Some((kind, head)) = header.take() {
+            match &frame {
+                AtFrame::Line(l) if urc::looks_like_pdu(l) => {
+                    deliver_urc(&urc_tx, urc::complete(kind, l));
+                    continue;
+                }
+                _ => {
+                    tracing::warn!(header = %head, "two-line URC came without its PDU line; header dropped")
+                }
+            }
+        }
+        let (active, prefixes) = {
+            let f = lock(&in_flight);
+            (f.active, f.prefixes)
+        };
+        if let AtFrame::Line(l) = &frame {
+            match urc::classify(l, prefixes) {
+                Some(UrcMatch::Complete(u)) => {
+                    tracing::debug!(line = %l, "URC");
+                    deliver_urc(&urc_tx, u);
+                    continue;
+                }
+                Some(UrcMatch::Header(kind)) => {
+                    header = Some((kind, l.clone()));
+                    continue;
+                }
+                None => {}
+            }
+        }
+        if active {
+            // The client may be gone already (dropped); nothing to do then.
+            let _ = frames_tx.send(frame);
+        } else {
+            tracing::info!(?frame, "modem line with no command in flight dropped");
+        }
+    }
+}
+
+fn deliver_urc(tx: &mpsc::Sender<Urc>, u: Urc) {
+    match tx.try_send(u) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(u)) => {
+            tracing::warn!(urc = ?u, "URC queue full; URC dropped (the periodic sweep will catch messages)")
+        }
+        // Nobody listens to URCs: fine for a one-off client such as `doctor`.
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{Cgmi, Cmgl, Cmgs, Csq, ListFilter};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// The far end of an in-memory line: reads what the client wrote up to `\r` or Ctrl-Z.
+    async fn read_request(modem: &mut DuplexStream) -> String {
+        let mut out = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            if modem.read(&mut b).await.unwrap() == 0 {
+                break;
+            }
+            if b[0] == b'\r' || b[0] == 0x1a {
+                break;
+            }
+            out.push(b[0]);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_urc_in_the_middle_of_an_answer_is_routed_away() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (mut client, mut urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            assert_eq!(read_request(&mut modem).await, "AT+CMGL=4");
+            modem
+                .write_all(b"\r\n+CMGL: 1,0,,3\r\n+CMTI: \"SM\",2\r\n0000AA\r\n+CMT: ,3\r\n")
+                .await
+                .unwrap();
+            modem
+                .write_all(b"0000BB\r\nRING\r\n\r\nOK\r\n")
+                .await
+                .unwrap();
+            modem
+        });
+        let list = client.run(&Cmgl(ListFilter::All)).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].pdu, "0000AA");
+        assert_eq!(
+            urcs.recv().await,
+            Some(Urc::NewMessage {
+                storage: "SM".into(),
+                index: 2
+            })
+        );
+        assert_eq!(
+            urcs.recv().await,
+            Some(Urc::Deliver {
+                pdu: "0000BB".into()
+            })
+        );
+        assert_eq!(urcs.recv().await, Some(Urc::Ring));
+        drop(far.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_two_line_urc_split_across_reads_is_joined_and_not_glued_to_the_answer() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (mut client, mut urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            modem.write_all(b"\r\n+CDS: 6\r").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            modem.write_all(b"\n0006AABBCCDD\r\n").await.unwrap();
+            assert_eq!(read_request(&mut modem).await, "AT+CSQ");
+            modem
+                .write_all(b"\r\n+CSQ: 18,99\r\n\r\nOK\r\n")
+                .await
+                .unwrap();
+            modem
+        });
+        assert_eq!(
+            urcs.recv().await,
+            Some(Urc::StatusReport {
+                pdu: "0006AABBCCDD".into()
+            })
+        );
+        let s = client.run(&Csq).await.unwrap();
+        assert_eq!(s.rssi, 18);
+        drop(far.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn send_waits_for_the_prompt_then_gives_the_pdu_and_ctrl_z() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (mut client, _urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            // Echo is on here: the modem repeats the command and the PDU.
+            assert_eq!(read_request(&mut modem).await, "AT+CMGS=2");
+            modem.write_all(b"AT+CMGS=2\r\r\n> ").await.unwrap();
+            let pdu = read_request(&mut modem).await;
+            modem
+                .write_all(format!("{pdu}\x1a\r\n+CMGS: 9\r\n\r\nOK\r\n").as_bytes())
+                .await
+                .unwrap();
+            (modem, pdu)
+        });
+        let mr = client
+            .run(&Cmgs {
+                tpdu_len: 2,
+                pdu: "00AABB".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(mr, 9);
+        let (_modem, pdu) = far.await.unwrap();
+        assert_eq!(pdu, "00AABB");
+    }
+
+    #[tokio::test]
+    async fn errors_are_named() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (mut client, _urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            read_request(&mut modem).await;
+            modem.write_all(b"\r\n+CMS ERROR: 322\r\n").await.unwrap();
+            read_request(&mut modem).await;
+            modem.write_all(b"\r\n+CME ERROR: 10\r\n").await.unwrap();
+            modem
+        });
+        let e = client
+            .run(&Cmgs {
+                tpdu_len: 2,
+                pdu: "00AABB".into(),
+            })
+            .await
+            .unwrap_err();
+        assert!(e.is_memory_full(), "{e}");
+        let e = client.run(&Cgmi).await.unwrap_err();
+        assert_eq!(e.cme_code(), Some(10));
+        drop(far.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_fails_the_command_instead_of_truncating() {
+        let (port, mut modem) = tokio::io::duplex(64 * 1024);
+        let (mut client, _urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            read_request(&mut modem).await;
+            let long = vec![b'A'; MAX_LINE + 100];
+            modem.write_all(b"\r\n").await.unwrap();
+            modem.write_all(&long).await.unwrap();
+            modem.write_all(b"\r\nOK\r\n").await.unwrap();
+            read_request(&mut modem).await;
+            modem.write_all(b"\r\nSIMCOM_Ltd\r\nOK\r\n").await.unwrap();
+            modem
+        });
+        let e = client.run(&Cgmi).await.unwrap_err();
+        assert!(matches!(e, AtError::LineTooLong { .. }), "{e}");
+        assert_eq!(client.run(&Cgmi).await.unwrap(), "SIMCOM_Ltd");
+        drop(far.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn eof_is_modem_gone_and_the_reader_ends() {
+        let (port, modem) = tokio::io::duplex(4096);
+        let (mut client, mut urcs) = AtClient::new(port);
+        drop(modem);
+        let e = client.run(&Cgmi).await.unwrap_err();
+        assert!(matches!(e, AtError::ModemGone), "{e}");
+        assert!(matches!(client.run(&Cgmi).await, Err(AtError::ModemGone)));
+        // The URC channel closes too: the reader is done, not spinning.
+        assert_eq!(urcs.recv().await, None);
+        assert!(!client.is_connected());
+    }
+}

@@ -1,0 +1,611 @@
+//! The gateway's one configuration file (`gateway.toml`): loading, defaults, validation.
+//!
+//! Every error names the key it is about (`platform.url`, `modem[1].baud`), because the person
+//! reading it is a technician with the file open in an editor, not a developer.
+
+pub mod secrets;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Serial speeds a GSM modem's AT port accepts.
+pub const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200];
+
+/// A configuration problem, with the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration, as in `config/gateway.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names this box in batch ids, incident ids and the heartbeat (e.g. `goma-01`).
+    pub gateway_id: String,
+    /// First part of the references given to reporters (`K7` gives `K7-0042`).
+    #[serde(default = "defaults::reference_prefix")]
+    pub reference_prefix: String,
+    /// The SQLite database.
+    #[serde(default = "defaults::database")]
+    pub database: PathBuf,
+    /// The keyword and reply table, relative to this file's directory unless absolute.
+    #[serde(default = "defaults::keywords")]
+    pub keywords: PathBuf,
+    #[serde(default, rename = "modem")]
+    pub modems: Vec<ModemConfig>,
+    pub platform: PlatformConfig,
+    #[serde(default)]
+    pub replies: RepliesConfig,
+    #[serde(default)]
+    pub sms: SmsConfig,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+    #[serde(default)]
+    pub dialogue: DialogueConfig,
+}
+
+/// The Kufatilia survey dialogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogueConfig {
+    /// A survey with no answer for this long is closed and forwarded as a partial report.
+    #[serde(default = "defaults::session_timeout", with = "humantime_serde")]
+    pub session_timeout: Duration,
+}
+
+impl Default for DialogueConfig {
+    fn default() -> Self {
+        DialogueConfig {
+            session_timeout: defaults::session_timeout(),
+        }
+    }
+}
+
+/// One GSM modem (one SIM, one operator).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModemConfig {
+    /// Short name used in logs, the store and `send --modem`.
+    pub name: String,
+    /// The AT port; prefer a `/dev/serial/by-id/...` path or the udev name `/dev/kufatilia-modem0`.
+    pub device: PathBuf,
+    #[serde(default = "defaults::baud")]
+    pub baud: u32,
+    /// Operator label shown in status and forwarded with each report (e.g. `Vodacom`).
+    #[serde(default)]
+    pub operator: Option<String>,
+    /// File holding the SIM PIN (mode 0600), if the SIM asks for one.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
+    /// This SIM's own number, so the gateway never replies to itself.
+    #[serde(default)]
+    pub own_number: Option<String>,
+    /// How often every message storage is swept for messages an indication missed.
+    #[serde(default = "defaults::sweep_interval", with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// Least time between two sends, so the modem is never flooded.
+    #[serde(default = "defaults::send_gap", with = "humantime_serde")]
+    pub send_gap: Duration,
+    /// Another modem's name to send this modem's replies through when it is down.
+    #[serde(default)]
+    pub fallback: Option<String>,
+    /// USSD code that asks the operator for the airtime balance (e.g. `*100#`).
+    #[serde(default)]
+    pub balance_ussd: Option<String>,
+    /// A balance (the first number of the USSD answer) below this raises a warning in the log
+    /// and in the heartbeat.
+    #[serde(default)]
+    pub low_balance_below: Option<f64>,
+    /// How long this modem must be down before its `fallback` sends its replies.
+    #[serde(default = "defaults::fallback_after", with = "humantime_serde")]
+    pub fallback_after: Duration,
+}
+
+/// Where and how incidents are forwarded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformConfig {
+    /// Base URL of the follow-up platform's gateway API (`https://...`; plain `http://` only to
+    /// this machine).
+    pub url: String,
+    /// File holding the bearer token (mode 0600).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// File holding the HMAC signing secret shared with the platform (mode 0600).
+    #[serde(default)]
+    pub hmac_secret_file: Option<PathBuf>,
+    /// Most incidents in one batch.
+    #[serde(default = "defaults::batch_max")]
+    pub batch_max: usize,
+    /// How long a new incident may wait for others before its batch is sent.
+    #[serde(default = "defaults::flush_after", with = "humantime_serde")]
+    pub flush_after: Duration,
+    /// Time limit of one HTTP request.
+    #[serde(default = "defaults::http_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Longest wait between two delivery attempts.
+    #[serde(default = "defaults::retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// How often a heartbeat (health, queues, clock) is sent to the platform.
+    #[serde(default = "defaults::heartbeat_interval", with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// How often the platform is asked for messages to reporters.
+    #[serde(default = "defaults::outbound_poll_interval", with = "humantime_serde")]
+    pub outbound_poll_interval: Duration,
+    /// PEM file of extra CA certificates to trust (a platform with a private CA), on top of
+    /// the Mozilla roots built into the gateway.
+    #[serde(default)]
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+/// Who gets a reply, and how many.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesConfig {
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+    /// Numbers with at most this many digits are service short codes: never answered.
+    #[serde(default = "defaults::short_code_max_digits")]
+    pub short_code_max_digits: usize,
+    #[serde(default = "defaults::max_per_sender_per_hour")]
+    pub max_per_sender_per_hour: u32,
+    /// Budget of replies over 24 hours, all senders together (technicians' test SMS excepted).
+    /// Counted per clock hour: an SMS counts from the moment it is queued until the end of the
+    /// 24th hour after its own (24 to 25 hours), never less than 24.
+    #[serde(default = "defaults::max_per_day")]
+    pub max_per_day: u32,
+    /// Numbers never answered.
+    #[serde(default)]
+    pub block_list: Vec<String>,
+    /// Allow reply templates that cost more than one SMS (refused at start by default).
+    #[serde(default)]
+    pub allow_multipart: bool,
+}
+
+/// SMS encoding options for what the gateway sends, and reassembly of what it receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Fold accented letters and typographic quotes into GSM-7 so a reply costs one SMS.
+    #[serde(default = "defaults::yes")]
+    pub transliterate: bool,
+    /// Validity period asked of the SMSC for replies.
+    #[serde(default, with = "humantime_serde")]
+    pub validity: Option<Duration>,
+    /// Ask the network for delivery reports.
+    #[serde(default)]
+    pub status_reports: bool,
+    /// A long SMS still missing parts after this long is forwarded as incomplete.
+    #[serde(default = "defaults::reassembly_timeout", with = "humantime_serde")]
+    pub reassembly_timeout: Duration,
+    /// Warn when the gateway's clock and a message's service-centre time differ by more.
+    #[serde(default = "defaults::clock_warning_after", with = "humantime_serde")]
+    pub clock_warning_after: Duration,
+    /// First wait before a reply the modem refused is tried again; it doubles at each failure,
+    /// up to an hour.
+    #[serde(default = "defaults::send_retry_after", with = "humantime_serde")]
+    pub retry_after: Duration,
+}
+
+/// What of the reporter leaves the box, and how long the box keeps it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Send reporters' phone numbers to the platform instead of pseudonyms.
+    #[serde(default)]
+    pub share_phone_numbers: bool,
+    /// File holding the secret key of the pseudonyms (created on first start if missing).
+    #[serde(default)]
+    pub pseudonym_secret_file: Option<PathBuf>,
+    /// Days after delivery when numbers, texts and raw PDUs are erased from this box
+    /// (0: never).
+    #[serde(default = "defaults::retention_days")]
+    pub retention_days: u32,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            share_phone_numbers: false,
+            pseudonym_secret_file: None,
+            retention_days: defaults::retention_days(),
+        }
+    }
+}
+
+/// First wait before a reply the modem refused is sent again (`sms.retry_after`); the store
+/// uses it too when no config is at hand. Defined here, not in the store: the fuzz targets
+/// compile this file on its own.
+pub const DEFAULT_SEND_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+mod defaults {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    pub fn reference_prefix() -> String {
+        "K".into()
+    }
+    pub fn database() -> PathBuf {
+        "/var/lib/kufatilia-gateway/gateway.db".into()
+    }
+    pub fn keywords() -> PathBuf {
+        "keywords.toml".into()
+    }
+    pub fn baud() -> u32 {
+        115_200
+    }
+    pub fn sweep_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn send_gap() -> Duration {
+        Duration::from_millis(500)
+    }
+    pub fn batch_max() -> usize {
+        100
+    }
+    pub fn flush_after() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn http_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub fn retry_max() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub fn heartbeat_interval() -> Duration {
+        Duration::from_secs(300)
+    }
+    pub fn outbound_poll_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn retention_days() -> u32 {
+        90
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn short_code_max_digits() -> usize {
+        6
+    }
+    pub fn max_per_sender_per_hour() -> u32 {
+        5
+    }
+    pub fn max_per_day() -> u32 {
+        300
+    }
+    pub fn fallback_after() -> Duration {
+        Duration::from_secs(120)
+    }
+    pub fn clock_warning_after() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub fn send_retry_after() -> Duration {
+        super::DEFAULT_SEND_RETRY_AFTER
+    }
+    pub fn reassembly_timeout() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
+    pub fn session_timeout() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
+}
+
+impl Default for RepliesConfig {
+    fn default() -> Self {
+        RepliesConfig {
+            enabled: true,
+            short_code_max_digits: defaults::short_code_max_digits(),
+            max_per_sender_per_hour: defaults::max_per_sender_per_hour(),
+            max_per_day: defaults::max_per_day(),
+            block_list: Vec::new(),
+            allow_multipart: false,
+        }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            transliterate: true,
+            validity: None,
+            status_reports: false,
+            reassembly_timeout: defaults::reassembly_timeout(),
+            clock_warning_after: defaults::clock_warning_after(),
+            retry_after: defaults::send_retry_after(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file; relative paths in it are taken from the file's
+    /// directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parses and validates config text. `origin` names it in errors; `base` resolves relative
+    /// paths.
+    pub fn parse(text: &str, origin: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            key,
+            message,
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| invalid("(syntax)".into(), e.to_string().trim().to_string()))?;
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            invalid(key, explain_serde_error(&inner.to_string()))
+        })?;
+        config.resolve_paths(base);
+        config.validate().map_err(|(key, msg)| invalid(key, msg))?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.database);
+        resolve(&mut self.keywords);
+        for m in &mut self.modems {
+            if let Some(p) = &mut m.pin_file {
+                resolve(p);
+            }
+        }
+        if let Some(p) = &mut self.platform.token_file {
+            resolve(p);
+        }
+        if let Some(p) = &mut self.platform.hmac_secret_file {
+            resolve(p);
+        }
+        if let Some(p) = &mut self.platform.extra_ca_file {
+            resolve(p);
+        }
+        if let Some(p) = &mut self.privacy.pseudonym_secret_file {
+            resolve(p);
+        }
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
+        if self.gateway_id.is_empty()
+            || !self
+                .gateway_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return err(
+                "gateway_id",
+                format!(
+                    "{:?} must be letters, digits, '-' or '_' (e.g. \"goma-01\")",
+                    self.gateway_id
+                ),
+            );
+        }
+        if self.reference_prefix.is_empty()
+            || self.reference_prefix.len() > 4
+            || !self
+                .reference_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        {
+            return err(
+                "reference_prefix",
+                "must be 1 to 4 letters or digits (e.g. \"K7\"), since it is in every reply".into(),
+            );
+        }
+        for (k, d) in [
+            (
+                "platform.heartbeat_interval",
+                self.platform.heartbeat_interval,
+            ),
+            (
+                "platform.outbound_poll_interval",
+                self.platform.outbound_poll_interval,
+            ),
+            ("sms.retry_after", self.sms.retry_after),
+        ] {
+            if d < std::time::Duration::from_millis(100) {
+                return err(k, "must be at least 100ms (e.g. \"5min\")".into());
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, m) in self.modems.iter().enumerate() {
+            let key = |k: &str| format!("modem[{i}].{k}");
+            if m.name.is_empty() || m.name.contains(char::is_whitespace) {
+                return err(&key("name"), "must be a short name without spaces".into());
+            }
+            if !names.insert(m.name.as_str()) {
+                return err(&key("name"), format!("{:?} is used by two modems", m.name));
+            }
+            if !BAUD_RATES.contains(&m.baud) {
+                return err(
+                    &key("baud"),
+                    format!("{} is not a modem speed; use one of {BAUD_RATES:?}", m.baud),
+                );
+            }
+            if m.send_gap > Duration::from_secs(600) {
+                return err(
+                    &key("send_gap"),
+                    "more than 10 minutes between sends".into(),
+                );
+            }
+        }
+        for (i, m) in self.modems.iter().enumerate() {
+            if let Some(f) = &m.fallback
+                && (!names.contains(f.as_str()) || f == &m.name)
+            {
+                return err(
+                    &format!("modem[{i}].fallback"),
+                    format!("{f:?} is not the name of another modem"),
+                );
+            }
+        }
+        let url = self.platform.url.as_str();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return err(
+                "platform.url",
+                format!("{url:?} must start with https:// (or http:// for this machine only)"),
+            );
+        }
+        if self.platform.batch_max == 0 || self.platform.batch_max > 10_000 {
+            return err("platform.batch_max", "must be between 1 and 10000".into());
+        }
+        if self.replies.max_per_sender_per_hour == 0 {
+            return err(
+                "replies.max_per_sender_per_hour",
+                "must be at least 1 (set replies.enabled = false to stop replies)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Adds a suggestion to serde's "unknown field" message when a known key is close.
+fn explain_serde_error(message: &str) -> String {
+    let message = message.trim();
+    let location = message
+        .lines()
+        .next()
+        .and_then(|l| l.find(" at line ").map(|i| l[i + 4..].to_string()))
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    let Some(start) = message.find("unknown field `") else {
+        return message.to_string();
+    };
+    let rest = &message[start + "unknown field `".len()..];
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let candidates: Vec<&str> = expected
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect();
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(unknown, c), c))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) => format!("unknown key `{unknown}`{location}; did you mean `{c}`?"),
+        None => format!(
+            "unknown key `{unknown}`{location}; known keys here: {}",
+            candidates.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+gateway_id = "goma-01"
+[platform]
+url = "http://127.0.0.1:8080"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            text,
+            Path::new("gateway.toml"),
+            Path::new("/etc/kufatilia-gateway"),
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.platform.flush_after, Duration::from_secs(2));
+        assert_eq!(c.replies.max_per_sender_per_hour, 5);
+        assert_eq!(
+            c.keywords,
+            Path::new("/etc/kufatilia-gateway/keywords.toml")
+        );
+        assert!(c.modems.is_empty());
+        assert_eq!(c.sms.retry_after, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_send_retry_can_be_shortened_but_not_to_nothing() {
+        let c = parse(&format!("{MINIMAL}[sms]\nretry_after = \"2s\"\n")).unwrap();
+        assert_eq!(c.sms.retry_after, Duration::from_secs(2));
+        let e = parse(&format!("{MINIMAL}[sms]\nretry_after = \"0s\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sms.retry_after"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_a_suggestion() {
+        let text = format!("{MINIMAL}batch_maks = 3\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("platform"), "{e}");
+        assert!(e.contains("did you mean `batch_max`"), "{e}");
+    }
+
+    #[test]
+    fn bad_baud_names_the_modem_key() {
+        let text =
+            format!("{MINIMAL}\n[[modem]]\nname = \"a\"\ndevice = \"/dev/ttyUSB0\"\nbaud = 1234\n");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("modem[0].baud"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = MINIMAL.replace("[platform]", "[platform]\nbatch_max = \"lots\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("platform.batch_max"), "{e}");
+    }
+
+    #[test]
+    fn duration_strings_parse() {
+        let text = MINIMAL.replace("[platform]", "[platform]\nflush_after = \"500ms\"");
+        assert_eq!(
+            parse(&text).unwrap().platform.flush_after,
+            Duration::from_millis(500)
+        );
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let c = Config::parse(
+            include_str!("../../../config/gateway.toml"),
+            Path::new("config/gateway.toml"),
+            Path::new("/etc/kufatilia-gateway"),
+        )
+        .unwrap();
+        assert_eq!(c.modems.len(), 1);
+        assert_eq!(c.modems[0].baud, 115_200);
+    }
+}

@@ -1,0 +1,316 @@
+//! HTTP side of the reference receiver: authentication, injected failures, and one small handler
+//! per endpoint. Handlers only check and translate; storage runs on the database thread.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use platform_api::api::{
+    self, BATCHES_PATH, ErrorBody, HEARTBEAT_PATH, HeartbeatAck, MAX_BODY_BYTES,
+    OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundPull, OutboundPullRequest,
+    OutboundStatusReport, Recipient, rfc3339,
+};
+use platform_api::sign::{self, TokenCheck};
+
+use super::db::{self, Db, DbError, EnqueueError};
+
+/// Most messages handed out by one pull, whatever `limit` asks.
+const MAX_PULL: u32 = 100;
+
+/// A failure the test controls asked for: answer `status` to the next `remaining` batch posts.
+pub(super) struct Fault {
+    pub(super) status: StatusCode,
+    pub(super) remaining: usize,
+    pub(super) retry_after: Option<HeaderValue>,
+}
+
+pub(super) struct Shared {
+    pub(super) db: Db,
+    pub(super) token: TokenCheck,
+    pub(super) secret: Option<Vec<u8>>,
+    pub(super) window: Duration,
+    pub(super) lease_secs: AtomicU64,
+    pub(super) fault: Mutex<Option<Fault>>,
+    pub(super) batch_posts: AtomicUsize,
+}
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(&format!("/{BATCHES_PATH}"), post(post_batch))
+        .route(&format!("/{HEARTBEAT_PATH}"), post(post_heartbeat))
+        .route(&format!("/{OUTBOUND_PULL_PATH}"), post(pull_outbound))
+        .route(
+            &format!("/{OUTBOUND_STATUS_PATH}"),
+            post(post_outbound_status),
+        )
+        .route("/admin/outbound", post(admin_enqueue).get(admin_list))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(shared)
+}
+
+fn now_text() -> String {
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+/// A request the stub refuses: an HTTP status, an `ErrorBody`, and maybe one extra header.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    header: Option<(HeaderName, HeaderValue)>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+            header: None,
+        }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Refusal {
+        self.header = Some((name, value));
+        self
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.to_string(),
+            message: self.message,
+            server_time: Some(now_text()),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some((name, value)) = self.header {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<DbError> for Refusal {
+    fn from(e: DbError) -> Refusal {
+        tracing::error!(error = %e, "platform-stub storage failed");
+        // 503, not 500 with details: the gateway retries, and nothing about the disk leaks out.
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the receiver could not store the request; try again later",
+        )
+    }
+}
+
+type Answer = Result<Response, Refusal>;
+
+impl Shared {
+    /// Takes one injected failure, if any is pending.
+    fn injected_failure(&self) -> Result<(), Refusal> {
+        let Ok(mut guard) = self.fault.lock() else {
+            return Ok(());
+        };
+        let Some(fault) = guard.as_mut() else {
+            return Ok(());
+        };
+        let mut refusal = Refusal::new(
+            fault.status,
+            "injected_failure",
+            format!("test control: answering {}", fault.status),
+        );
+        if let Some(ra) = &fault.retry_after {
+            refusal = refusal.with_header(RETRY_AFTER, ra.clone());
+        }
+        fault.remaining = fault.remaining.saturating_sub(1);
+        if fault.remaining == 0 {
+            *guard = None;
+        }
+        Err(refusal)
+    }
+
+    fn check_token(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if self.token.matches_header(authorization) {
+            return Ok(());
+        }
+        tracing::warn!("platform-stub refused a request: missing or wrong bearer token");
+        Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "missing or wrong bearer token",
+        )
+        .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
+    }
+
+    /// Bearer token, then (when a secret is set) signature and timestamp window.
+    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+        self.check_token(headers)?;
+        let Some(secret) = &self.secret else {
+            return Ok(());
+        };
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        sign::verify(
+            secret,
+            header(sign::TIMESTAMP_HEADER),
+            header(sign::SIGNATURE_HEADER),
+            body,
+            sign::unix_now(),
+            self.window,
+        )
+        .map_err(|e| {
+            tracing::warn!(code = e.code(), "platform-stub refused a request: {e}");
+            Refusal::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+        })
+    }
+
+    fn lease_secs(&self) -> i64 {
+        i64::try_from(self.lease_secs.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+    }
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], code: &'static str) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal::bad_request(code, e.to_string()))
+}
+
+async fn post_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    s.batch_posts.fetch_add(1, Ordering::Relaxed);
+    s.injected_failure()?;
+    s.authenticate(&headers, &body)?;
+    let batch = api::parse_batch(&body).map_err(|violation| {
+        tracing::warn!(%violation, "platform-stub refused a batch");
+        Refusal::bad_request("invalid_batch", violation.to_string())
+    })?;
+    let received_at = now_text();
+    let gateway = batch.gateway_id.clone();
+    let stored =
+        s.db.call(move |c| db::store_batch(c, &batch, &received_at))
+            .await?;
+    if !stored.conflicts.is_empty() {
+        tracing::warn!(
+            gateway = %gateway,
+            ids = ?stored.conflicts,
+            "incident ids re-sent with different content; kept the first version \
+             (is the gateway reusing ids after a store reset?)"
+        );
+    }
+    tracing::info!(
+        gateway = %gateway,
+        batch_id = %stored.ack.batch_id,
+        accepted = stored.ack.accepted,
+        duplicates = stored.ack.duplicates,
+        "platform-stub stored a batch"
+    );
+    Ok(Json(stored.ack).into_response())
+}
+
+async fn post_heartbeat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    s.authenticate(&headers, &body)?;
+    let heartbeat = api::parse_heartbeat(&body)
+        .map_err(|v| Refusal::bad_request("invalid_heartbeat", v.to_string()))?;
+    let received_at = now_text();
+    let ack = HeartbeatAck {
+        server_time: received_at.clone(),
+    };
+    s.db.call(move |c| db::store_heartbeat(c, &heartbeat, &received_at))
+        .await?;
+    Ok(Json(ack).into_response())
+}
+
+async fn pull_outbound(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    s.authenticate(&headers, &body)?;
+    let request: OutboundPullRequest = parse_json(&body, "invalid_pull")?;
+    request
+        .validate()
+        .map_err(|v| Refusal::bad_request("invalid_pull", v.to_string()))?;
+    let limit = request.limit.min(MAX_PULL);
+    let lease = s.lease_secs();
+    let now = sign::unix_now();
+    let messages =
+        s.db.call(move |c| db::pull_outbound(c, &request.gateway_id, limit, now, lease))
+            .await?;
+    Ok(Json(OutboundPull { messages }).into_response())
+}
+
+async fn post_outbound_status(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    s.authenticate(&headers, &body)?;
+    let report: OutboundStatusReport = parse_json(&body, "invalid_status")?;
+    report
+        .validate()
+        .map_err(|v| Refusal::bad_request("invalid_status", v.to_string()))?;
+    let now = now_text();
+    let ack =
+        s.db.call(move |c| db::record_statuses(c, &report, &now))
+            .await?;
+    Ok(Json(ack).into_response())
+}
+
+/// What an operator posts to `/admin/outbound`.
+#[derive(Debug, Deserialize)]
+struct EnqueueRequest {
+    to: Recipient,
+    text: String,
+}
+
+/// Admin endpoints take the bearer token only (no signature), so `curl` can drive them.
+async fn admin_enqueue(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    s.check_token(&headers)?;
+    let request: EnqueueRequest = parse_json(&body, "invalid_message")?;
+    let now = now_text();
+    let queued =
+        s.db.call(move |c| Ok(db::enqueue_outbound(c, &request.to, &request.text, &now)))
+            .await?;
+    match queued {
+        Ok(message) => Ok((StatusCode::CREATED, Json(message)).into_response()),
+        Err(e @ EnqueueError::UnknownRecipient(_)) => Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "unknown_recipient",
+            e.to_string(),
+        )),
+        Err(e @ EnqueueError::EmptyText) => {
+            Err(Refusal::bad_request("invalid_message", e.to_string()))
+        }
+        Err(EnqueueError::Db(e)) => Err(e.into()),
+    }
+}
+
+async fn admin_list(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    s.check_token(&headers)?;
+    let records = s.db.call(db::outbound).await?;
+    Ok(Json(records).into_response())
+}
+
+async fn health() -> Response {
+    Json(serde_json::json!({ "status": "ok", "server_time": now_text() })).into_response()
+}
+
+async fn not_found() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}

@@ -1,0 +1,380 @@
+//! The store: the SQLite database that is the single source of truth between the stages.
+//!
+//! One dedicated thread owns the only read-write connection; async tasks send it jobs over a
+//! channel. The thread runs every job that is waiting in one transaction (each job in its own
+//! savepoint, so one failing job does not undo the others) and answers the jobs only after the
+//! commit: an `Ok` from any write method means the data is on disk (WAL, `synchronous=FULL`).
+//! Grouping the jobs this way gives one fsync for many messages under load, which is what makes a
+//! durable commit per SMS affordable on an SD card.
+
+mod batches;
+mod incidents;
+mod inspect;
+mod outbound;
+mod outgoing;
+mod received;
+mod replies;
+mod reporters;
+mod reports;
+mod retention;
+mod schema;
+mod sessions;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
+pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
+pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
+pub use outbound::{OutboundOutcome, UnreportedOutbound};
+pub use outgoing::{FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, Outgoing, ReplyGuard, ReplyVerdict};
+pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
+pub use reporters::ReporterSeen;
+pub use reports::{Delivery, DeliveryReport, StoredReport};
+pub use retention::PurgeCounts;
+pub use sessions::{SessionState, TurnPlan, TurnResult, TurnSettings, TurnWrite};
+
+/// Test-only: the environment variable that caps the database's page count (a full disk).
+pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
+
+/// Most jobs the store thread runs in one transaction.
+const MAX_JOBS_PER_COMMIT: usize = 512;
+
+/// Prepared statements kept by the writer connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// Errors from the store. Every variant says what the technician can look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} failed its integrity check: {detail} (restore it from a backup or move it away to start a new one)"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("the database could not commit ({detail}); nothing of it was saved")]
+    Commit { detail: String, disk_problem: bool },
+    #[error("the store thread has stopped")]
+    Closed,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// True when the disk is full or the file cannot be written: the caller must keep its copy.
+    pub fn is_disk_problem(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, DiskFull | SystemIoFailure | ReadOnly | CannotOpen)
+            }
+            StoreError::Commit { disk_problem, .. } => *disk_problem,
+            _ => false,
+        }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+/// A job gets the connection (or the reason there is none) and says whether it succeeded, so the
+/// thread can roll back its savepoint, plus what to do once the transaction is committed.
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion) + Send>;
+
+/// Wake-ups for the stages, so that none of them polls the database in a tight loop.
+#[derive(Default)]
+struct Signals {
+    received: Arc<Notify>,
+    outgoing: Arc<Notify>,
+    incidents: Arc<Notify>,
+}
+
+/// A cheap, cloneable handle to the store thread.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::UnboundedSender<Job>,
+    signals: Arc<Signals>,
+    path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Opens (or creates) the database, checks it, brings the schema up to date and starts the
+    /// store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path)?;
+        check_integrity(&conn, path)?;
+        schema::migrate(&mut conn)?;
+        let (jobs, rx) = mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || store_thread(conn, rx))
+            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
+        Ok(Store {
+            jobs,
+            signals: Arc::default(),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the store thread inside a transaction and returns its result once committed.
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(StoreError::Invalid(format!(
+                    "cannot begin a transaction: {e}"
+                ))),
+            };
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit: Result<(), &StoreError>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    // The job's own error names the cause (a full disk) better than the commit's.
+                    Err(_) if result.as_ref().is_err_and(StoreError::is_disk_problem) => result,
+                    Err(StoreError::Commit {
+                        detail,
+                        disk_problem,
+                    }) => Err(StoreError::Commit {
+                        detail: detail.clone(),
+                        disk_problem: *disk_problem,
+                    }),
+                    Err(e) => Err(StoreError::Commit {
+                        detail: e.to_string(),
+                        disk_problem: e.is_disk_problem(),
+                    }),
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, completion)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Signalled when a PDU was committed and waits for decoding.
+    pub fn received_notify(&self) -> Arc<Notify> {
+        self.signals.received.clone()
+    }
+
+    /// Signalled when an SMS was queued for sending.
+    pub fn outgoing_notify(&self) -> Arc<Notify> {
+        self.signals.outgoing.clone()
+    }
+
+    /// Signalled when an incident waits for forwarding.
+    pub fn incidents_notify(&self) -> Arc<Notify> {
+        self.signals.incidents.clone()
+    }
+}
+
+/// Runs a query and collects every row through `map`.
+pub(crate) fn query_all<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params, map)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let open = |e| StoreError::Open {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = Connection::open(path).map_err(open)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+    // WAL keeps readers (the `status` command) off the writer's back; FULL makes each commit
+    // durable before the modem is told to delete its copy.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open)?;
+    // The hot statements (commit a PDU, decode it, record the incident and its reply) are
+    // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Test-only write-failure injection (tests/fault_disk.rs): caps the file at this many pages
+    // (never below its current size), so SQLite answers "database or disk is full" as on a full
+    // SD card. Not a setting: production never sets this variable.
+    if let Some(pages) = std::env::var(TEST_MAX_PAGES)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        tracing::warn!(
+            pages,
+            "{TEST_MAX_PAGES} is set: the database is capped (test only)"
+        );
+        conn.pragma_update(None, "max_page_count", pages)
+            .map_err(open)?;
+    }
+    Ok(conn)
+}
+
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let detail: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if detail == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        })
+    }
+}
+
+fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_JOBS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        run_jobs(&mut conn, jobs);
+    }
+}
+
+fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "store: cannot begin a transaction");
+            for job in jobs {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
+        }
+    };
+    let mut completions = Vec::with_capacity(jobs.len());
+    let mut rest = jobs.into_iter();
+    while let Some(job) = rest.next() {
+        match tx.savepoint() {
+            Ok(mut sp) => {
+                let (ok, completion) = job(Ok(&*sp));
+                // A job that failed takes back its own writes only.
+                sp.set_drop_behavior(if ok {
+                    rusqlite::DropBehavior::Commit
+                } else {
+                    rusqlite::DropBehavior::Rollback
+                });
+                if let Err(e) = sp.finish() {
+                    tracing::error!(error = %e, "store: cannot close a savepoint");
+                }
+                completions.push(completion);
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+        }
+        if tx.is_autocommit() {
+            // SQLite rolled back the whole transaction itself, as it does when the disk
+            // is full or failing: nothing of this group is saved, and the jobs left must
+            // not run outside a transaction.
+            let e = StoreError::Commit {
+                detail: "SQLite rolled back the transaction: the disk is full or cannot be written"
+                    .into(),
+                disk_problem: true,
+            };
+            tracing::error!(error = %e, "store: nothing of this group was saved");
+            completions.into_iter().for_each(|c| c(Err(&e)));
+            for job in rest.by_ref() {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
+        }
+    }
+    match tx.commit() {
+        Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
+        Err(e) => {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "store: commit failed; nothing of this group was saved");
+            completions.into_iter().for_each(|c| c(Err(&e)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A job that inserts `size` bytes and records how its group ended (`Err(true)`: a disk
+    /// problem).
+    fn insert_job(size: usize, ends: &Arc<Mutex<Vec<Result<(), bool>>>>) -> Job {
+        let ends = Arc::clone(ends);
+        Box::new(move |conn| {
+            let ok = conn
+                .map(|c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [vec![7u8; size]])
+                        .is_ok()
+                })
+                .unwrap_or(false);
+            let completion: Completion = Box::new(move |commit| {
+                let end = commit.map_err(StoreError::is_disk_problem);
+                ends.lock().unwrap_or_else(|p| p.into_inner()).push(end);
+            });
+            (ok, completion)
+        })
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_whole_group_with_the_disk_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("full.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let pages: u32 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        run_jobs(
+            &mut conn,
+            vec![
+                insert_job(10, &ends),
+                insert_job(200_000, &ends),
+                insert_job(10, &ends),
+            ],
+        );
+        assert_eq!(
+            *ends.lock().unwrap(),
+            vec![Err(true), Err(true), Err(true)],
+            "every job of the group hears that the disk is full"
+        );
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "no job ran outside the rolled-back transaction");
+    }
+}

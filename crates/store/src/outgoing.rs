@@ -1,0 +1,230 @@
+//! Outgoing SMS: the queue the modem links send from, with retries and the reply guard that
+//! keeps the partner's airtime from draining into loops and floods.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+
+use super::incidents::NewOutgoing;
+use super::received::now_ms;
+use super::reports;
+use super::{Store, StoreError, query_all};
+
+/// Attempts before a queued SMS is given up as failed.
+pub const MAX_SEND_ATTEMPTS: u32 = 5;
+/// First wait before a failed send is tried again (`sms.retry_after` changes it).
+pub const FIRST_SEND_RETRY: Duration = config::DEFAULT_SEND_RETRY_AFTER;
+const MAX_RETRY_MS: i64 = 3_600_000;
+
+/// A queued SMS due for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub recipient: String,
+    pub text: String,
+    pub attempts: u32,
+    /// What it is (`ack`, `help`, `platform`, `test`...) and the incident's reference, if it
+    /// answers one: for the "SMS out" log line.
+    pub kind: String,
+    pub reference: Option<String>,
+}
+
+/// Limits the store applies, in the same transaction, before queueing a reply.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyGuard {
+    pub max_per_sender_per_hour: u32,
+    pub max_per_day: u32,
+}
+
+/// What happened to a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyVerdict {
+    Queued(i64),
+    Refused(String),
+}
+
+impl Store {
+    /// Queues an SMS without the reply guard (a technician's test SMS, a platform message).
+    pub async fn queue_outgoing(&self, out: NewOutgoing) -> Result<i64, StoreError> {
+        let signals = self.signals.clone();
+        let id = self
+            .call(move |conn| insert_outgoing(conn, &out, None, now_ms()))
+            .await?;
+        signals.outgoing.notify_waiters();
+        signals.outgoing.notify_one();
+        Ok(id)
+    }
+
+    /// Queued SMS for `modem` whose time has come, oldest first.
+    pub async fn due_outgoing(
+        &self,
+        modem: &str,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let modem = modem.to_string();
+        self.call(move |conn| {
+            query_all(
+                conn,
+                "SELECT o.id, o.recipient, o.text, o.attempts, o.kind, i.reference
+                 FROM outgoing o LEFT JOIN incidents i ON i.id = o.incident_id
+                 WHERE o.state = 'queued' AND o.modem = ?1 AND o.next_attempt_ms <= ?2
+                 ORDER BY o.id LIMIT ?3",
+                params![modem, now_ms(), limit as i64],
+                |r| {
+                    Ok(Outgoing {
+                        id: r.get(0)?,
+                        recipient: r.get(1)?,
+                        text: r.get(2)?,
+                        attempts: r.get(3)?,
+                        kind: r.get(4)?,
+                        reference: r.get(5)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    /// The modem accepted every part; `message_references` are the TP-MRs it answered, one
+    /// per part in order (kept per part, so the network's status reports can be matched).
+    pub async fn mark_sent(&self, id: i64, message_references: Vec<u8>) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let now = now_ms();
+            let refs = message_references
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            conn.execute(
+                "UPDATE outgoing SET state = 'sent', attempts = attempts + 1, message_refs = ?2,
+                        sent_at_ms = ?3, last_error = NULL
+                 WHERE id = ?1",
+                params![id, refs, now],
+            )?;
+            reports::record_sent_parts(conn, id, &message_references, now)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A send failed: retried later with backoff, or marked failed after the last attempt.
+    /// Returns true when the SMS was given up.
+    pub async fn mark_send_failed(&self, id: i64, error: String) -> Result<bool, StoreError> {
+        self.mark_send_failed_after(id, error, FIRST_SEND_RETRY)
+            .await
+    }
+
+    /// As [`Store::mark_send_failed`], the first retry `first_retry` after the failure.
+    pub async fn mark_send_failed_after(
+        &self,
+        id: i64,
+        error: String,
+        first_retry: Duration,
+    ) -> Result<bool, StoreError> {
+        let first_retry_ms = i64::try_from(first_retry.as_millis()).unwrap_or(MAX_RETRY_MS);
+        self.call(move |conn| {
+            let attempts: u32 =
+                conn.query_row("SELECT attempts FROM outgoing WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            let attempts = attempts + 1;
+            let give_up = attempts >= MAX_SEND_ATTEMPTS;
+            let delay = first_retry_ms
+                .saturating_mul(1 << (attempts - 1).min(16))
+                .min(MAX_RETRY_MS);
+            conn.execute(
+                "UPDATE outgoing SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4,
+                        state = CASE WHEN ?5 THEN 'failed' ELSE 'queued' END
+                 WHERE id = ?1",
+                params![id, attempts, error, now_ms() + delay, give_up],
+            )?;
+            Ok(give_up)
+        })
+        .await
+    }
+}
+
+pub(super) fn insert_outgoing(
+    conn: &Connection,
+    out: &NewOutgoing,
+    incident_id: Option<i64>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO outgoing (modem, recipient, text, kind, incident_id, next_attempt_ms,
+                               created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![
+        out.modem,
+        out.recipient,
+        out.text,
+        out.kind,
+        incident_id,
+        now
+    ])?;
+    let id = conn.last_insert_rowid();
+    if out.kind != "test" {
+        conn.prepare_cached(
+            "INSERT INTO reply_budget (hour, queued) VALUES (?1, 1)
+             ON CONFLICT (hour) DO UPDATE SET queued = queued + 1",
+        )?
+        .execute([budget_hour(now)])?;
+    }
+    Ok(id)
+}
+
+/// One hour of the daily budget's count.
+const BUDGET_HOUR_MS: i64 = 3_600_000;
+
+/// The hour (since the Unix epoch) whose count an SMS queued at `ms` adds to.
+pub(super) fn budget_hour(ms: i64) -> i64 {
+    ms / BUDGET_HOUR_MS
+}
+
+/// SMS counted against the daily budget (`replies.max_per_day`) at `now`: every one but the
+/// technicians' tests queued in the current hour or the 24 before it, so an SMS counts for at
+/// least 24 hours and at most 25. Sums at most 25 rows of `reply_budget`, however many SMS the
+/// day saw.
+pub(super) fn budget_used(conn: &Connection, now: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(SUM(queued), 0) FROM reply_budget WHERE hour >= ?1")?
+        .query_row([budget_hour(now) - 24], |r| r.get(0))?)
+}
+
+/// Forgets the budget's counts of hours that no longer count (kept two days).
+pub(super) fn purge_budget(conn: &Connection, now: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM reply_budget WHERE hour < ?1",
+        [budget_hour(now) - 48],
+    )?)
+}
+
+/// The reason a reply must not be queued now, if any.
+pub(super) fn check_guard(
+    conn: &Connection,
+    recipient: &str,
+    guard: &ReplyGuard,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let hour_ago = now - 3_600_000;
+    let to_sender: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2",
+        params![recipient, hour_ago],
+        |r| r.get(0),
+    )?;
+    if to_sender >= guard.max_per_sender_per_hour {
+        return Ok(Some(format!(
+            "rate limit: {to_sender} replies to this number in the last hour (limit {})",
+            guard.max_per_sender_per_hour
+        )));
+    }
+    let today = budget_used(conn, now)?;
+    if today >= i64::from(guard.max_per_day) {
+        return Ok(Some(format!(
+            "daily budget spent: {today} replies in the last 24 h (budget {})",
+            guard.max_per_day
+        )));
+    }
+    Ok(None)
+}

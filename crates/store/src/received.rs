@@ -1,0 +1,567 @@
+//! Received PDUs and their reassembly into whole messages.
+//!
+//! A PDU is committed exactly as the modem gave it before anything else happens to it; decoding
+//! is a later stage that records what it found on the same row. Parts of a concatenated SMS wait
+//! in the table (not in memory) until the last one arrives, so a restart loses no half message.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::reports::{self, DeliveryReport};
+use super::{Store, StoreError, query_all};
+use pdu::{self, Encoding};
+
+/// A PDU as read from a modem, to be committed before the SIM copy is deleted.
+#[derive(Debug, Clone)]
+pub struct NewReceived {
+    pub modem: String,
+    pub storage: String,
+    pub sim_index: Option<u32>,
+    pub pdu_hex: String,
+    /// Gateway clock at reception.
+    pub received_at: time::OffsetDateTime,
+}
+
+/// The outcome of [`Store::insert_received`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: i64,
+    /// The same PDU from the same modem was already stored (read twice after a crash).
+    pub duplicate: bool,
+}
+
+/// A committed PDU that waits for decoding.
+#[derive(Debug, Clone)]
+pub struct ReceivedRow {
+    pub id: i64,
+    pub modem: String,
+    pub pdu_hex: String,
+    pub received_at_ms: i64,
+}
+
+/// What the decoder made of one PDU.
+#[derive(Debug, Clone)]
+pub enum DecodedPart {
+    /// A whole SMS in one PDU.
+    Single {
+        sender: String,
+        sender_kind: String,
+        smsc_time: Option<String>,
+        text: String,
+    },
+    /// One part of a concatenated SMS.
+    Part {
+        sender: String,
+        sender_kind: String,
+        smsc_time: Option<String>,
+        /// This part decoded on its own: what an incomplete message is made of.
+        text: String,
+        reference: u16,
+        total: u8,
+        seq: u8,
+        /// Alphabet of `user_data`.
+        encoding: Encoding,
+        /// User data without the header (septets for GSM-7, octets otherwise): the complete
+        /// parts are joined from these before decoding, so a character the sender split
+        /// across two parts (an escape pair, a surrogate pair) comes out whole.
+        user_data: Vec<u8>,
+    },
+    /// The network's report on an SMS we sent: matched to it, not turned into a message.
+    StatusReport(DeliveryReport),
+    /// Not an SMS from a person (e.g. an SMS-SUBMIT found in the inbox): kept, decoded, and
+    /// not turned into a message.
+    NotAMessage { note: String },
+    /// The PDU could not be decoded; it still becomes a message, marked so, with the raw PDU.
+    Undecodable { error: String },
+}
+
+/// A whole message, ready to be turned into an incident.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: i64,
+    pub modem: String,
+    pub sender: Option<String>,
+    pub sender_kind: Option<String>,
+    pub text: String,
+    pub parts: u32,
+    pub decode_status: String,
+    pub smsc_time: Option<String>,
+    pub received_at_ms: i64,
+}
+
+pub(super) fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn to_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Store {
+    /// Commits one PDU. When this returns `Ok`, the PDU is on disk and the modem may delete its
+    /// copy. Storing the same PDU from the same modem again is a no-op that returns the first id.
+    pub async fn insert_received(&self, m: NewReceived) -> Result<Inserted, StoreError> {
+        let signals = self.signals.clone();
+        let inserted = self
+            .call(move |conn| {
+                let pdu = m.pdu_hex.trim().to_ascii_uppercase();
+                let sha = Sha256::digest(pdu.as_bytes()).to_vec();
+                let existing: Option<i64> = conn
+                    .prepare_cached("SELECT id FROM received WHERE modem = ?1 AND pdu_sha256 = ?2")?
+                    .query_row(params![m.modem, sha], |r| r.get(0))
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Ok(Inserted {
+                        id,
+                        duplicate: true,
+                    });
+                }
+                conn.prepare_cached(
+                    "INSERT INTO received (modem, storage, sim_index, pdu_hex, pdu_sha256, received_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![m.modem, m.storage, m.sim_index, pdu, sha, to_ms(m.received_at)])?;
+                Ok(Inserted {
+                    id: conn.last_insert_rowid(),
+                    duplicate: false,
+                })
+            })
+            .await?;
+        if !inserted.duplicate {
+            signals.received.notify_one();
+        }
+        Ok(inserted)
+    }
+
+    /// Commits several PDUs (what one listing of a modem's storage found) together: handed to
+    /// the store thread at once, they share its transaction and its fsync, each in its own
+    /// savepoint, so one refused PDU does not hold back the others. The results come in the
+    /// order of `pdus`; each is what [`Store::insert_received`] answers for that PDU, and an
+    /// `Ok` means that PDU is on disk and its modem copy may be deleted.
+    pub async fn insert_received_all(
+        &self,
+        pdus: Vec<NewReceived>,
+    ) -> Vec<Result<Inserted, StoreError>> {
+        futures_util::future::join_all(pdus.into_iter().map(|m| self.insert_received(m))).await
+    }
+
+    /// Committed PDUs not yet decoded, oldest first.
+    pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
+        self.call(move |conn| {
+            query_all(
+                conn,
+                // `state IN ('new', 'part')` repeats the partial index's own condition, so
+                // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
+                "SELECT id, modem, pdu_hex, received_at_ms FROM received
+                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
+                [limit as i64],
+                |r| {
+                    Ok(ReceivedRow {
+                        id: r.get(0)?,
+                        modem: r.get(1)?,
+                        pdu_hex: r.get(2)?,
+                        received_at_ms: r.get(3)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    /// Records what the decoder found for one PDU and, when that completes a message, creates
+    /// the message. Returns the new message's id, if one was created.
+    pub async fn record_decoded(
+        &self,
+        received_id: i64,
+        decoded: DecodedPart,
+    ) -> Result<Option<i64>, StoreError> {
+        self.call(move |conn| record_decoded(conn, received_id, decoded))
+            .await
+    }
+
+    /// Joins the parts of concatenated messages whose first part is older than `timeout_ms`
+    /// into a message marked `incomplete`, so a lost part never holds a report back for ever.
+    pub async fn expire_incomplete(&self, timeout_ms: i64) -> Result<usize, StoreError> {
+        self.call(move |conn| {
+            let cutoff = now_ms() - timeout_ms;
+            let groups: Vec<(String, i64, i64)> = {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT sender, concat_ref, concat_total FROM received WHERE state = 'part'
+                     GROUP BY sender, concat_ref, concat_total HAVING MIN(received_at_ms) < ?1",
+                )?;
+                stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (sender, reference, total) in &groups {
+                join_group(conn, sender, *reference, *total, "incomplete")?;
+            }
+            Ok(groups.len())
+        })
+        .await
+    }
+
+    /// Whole messages not yet turned into incidents, oldest first.
+    pub async fn unhandled_messages(&self, limit: usize) -> Result<Vec<MessageRow>, StoreError> {
+        self.call(move |conn| {
+            query_all(
+                conn,
+                "SELECT id, modem, sender, sender_kind, text, parts, decode_status, smsc_time,
+                        received_at_ms
+                 FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
+                [limit as i64],
+                |r| {
+                    Ok(MessageRow {
+                        id: r.get(0)?,
+                        modem: r.get(1)?,
+                        sender: r.get(2)?,
+                        sender_kind: r.get(3)?,
+                        text: r.get(4)?,
+                        parts: r.get(5)?,
+                        decode_status: r.get(6)?,
+                        smsc_time: r.get(7)?,
+                        received_at_ms: r.get(8)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+}
+
+fn record_decoded(
+    conn: &Connection,
+    received_id: i64,
+    decoded: DecodedPart,
+) -> Result<Option<i64>, StoreError> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT modem, received_at_ms FROM received WHERE id = ?1 AND state = 'new'",
+        )?
+        .query_row([received_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // Already decoded (a second pipeline pass after a restart): nothing to do.
+    let Some((modem, received_at_ms)) = row else {
+        return Ok(None);
+    };
+    match decoded {
+        DecodedPart::Single {
+            sender,
+            sender_kind,
+            smsc_time,
+            text,
+        } => {
+            conn.prepare_cached(
+                "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(params![received_id, sender, sender_kind, smsc_time, text])?;
+            let message_id = insert_message(
+                conn,
+                &modem,
+                Some(&sender),
+                Some(&sender_kind),
+                &text,
+                1,
+                "ok",
+                smsc_time.as_deref(),
+                received_at_ms,
+            )?;
+            link_parts(conn, &[received_id], message_id)?;
+            Ok(Some(message_id))
+        }
+        DecodedPart::Undecodable { error } => {
+            conn.execute(
+                "UPDATE received SET decode_error = ?2 WHERE id = ?1",
+                params![received_id, error],
+            )?;
+            let message_id = insert_message(
+                conn,
+                &modem,
+                None,
+                None,
+                "",
+                1,
+                "undecodable",
+                None,
+                received_at_ms,
+            )?;
+            link_parts(conn, &[received_id], message_id)?;
+            Ok(Some(message_id))
+        }
+        DecodedPart::StatusReport(report) => {
+            let note = reports::record_report(conn, received_id, received_at_ms, &report)?;
+            conn.execute(
+                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
+                params![received_id, note],
+            )?;
+            Ok(None)
+        }
+        DecodedPart::NotAMessage { note } => {
+            conn.execute(
+                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
+                params![received_id, note],
+            )?;
+            Ok(None)
+        }
+        DecodedPart::Part {
+            sender,
+            sender_kind,
+            smsc_time,
+            text,
+            reference,
+            total,
+            seq,
+            encoding,
+            user_data,
+        } => {
+            let already: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM received WHERE state = 'part' AND sender = ?1
+                     AND concat_ref = ?2 AND concat_total = ?3 AND concat_seq = ?4",
+                )?
+                .query_row(params![sender, reference, total, seq], |r| r.get(0))
+                .optional()?;
+            let state = if already.is_some() {
+                "duplicate"
+            } else {
+                "part"
+            };
+            conn.prepare_cached(
+                "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
+                        text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9,
+                        encoding = ?10, user_data = ?11
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                received_id,
+                state,
+                sender,
+                sender_kind,
+                smsc_time,
+                text,
+                reference,
+                total,
+                seq,
+                encoding.as_str(),
+                user_data
+            ])?;
+            if already.is_some() {
+                tracing::info!(received_id, sender = %sender, reference, seq, "duplicate part of a long SMS ignored");
+                return Ok(None);
+            }
+            let have: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
+                     AND concat_ref = ?2 AND concat_total = ?3",
+                )?
+                .query_row(params![sender, reference, total], |r| r.get(0))?;
+            if have >= i64::from(total) {
+                join_group(conn, &sender, i64::from(reference), i64::from(total), "ok").map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// One waiting part of a concatenated SMS, as stored.
+struct WaitingPart {
+    id: i64,
+    modem: String,
+    text: String,
+    sender_kind: Option<String>,
+    smsc_time: Option<String>,
+    received_at_ms: i64,
+    encoding: Option<String>,
+    user_data: Option<Vec<u8>>,
+}
+
+/// Joins the waiting parts of one group into a message, in sequence order.
+///
+/// A complete message is decoded from the parts' user data joined together; only when that
+/// cannot be done (8-bit data, parts in different alphabets, parts stored before the user data
+/// was kept) or the message is incomplete are the parts' own texts put end to end.
+fn join_group(
+    conn: &Connection,
+    sender: &str,
+    reference: i64,
+    total: i64,
+    status: &str,
+) -> Result<i64, StoreError> {
+    let parts: Vec<WaitingPart> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms, encoding, user_data
+             FROM received
+             WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3
+             ORDER BY concat_seq",
+        )?;
+        stmt.query_map(params![sender, reference, total], |r| {
+            Ok(WaitingPart {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                text: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                sender_kind: r.get(3)?,
+                smsc_time: r.get(4)?,
+                received_at_ms: r.get(5)?,
+                encoding: r.get(6)?,
+                user_data: r.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let Some(first) = parts.first() else {
+        return Err(StoreError::Invalid(format!(
+            "no waiting parts for sender {sender} reference {reference}"
+        )));
+    };
+    let text = if status == "ok" {
+        joined_user_data(&parts)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| parts.iter().map(|p| p.text.as_str()).collect());
+    let message_id = insert_message(
+        conn,
+        &first.modem,
+        Some(sender),
+        first.sender_kind.as_deref(),
+        &text,
+        parts.len() as u32,
+        status,
+        first.smsc_time.as_deref(),
+        parts
+            .iter()
+            .map(|p| p.received_at_ms)
+            .max()
+            .unwrap_or(first.received_at_ms),
+    )?;
+    let ids: Vec<i64> = parts.iter().map(|p| p.id).collect();
+    link_parts(conn, &ids, message_id)?;
+    Ok(message_id)
+}
+
+/// The text of the parts' user data decoded as one, when every part has it in the same
+/// alphabet.
+fn joined_user_data(parts: &[WaitingPart]) -> Option<String> {
+    let name = parts.first()?.encoding.as_deref()?;
+    if parts.iter().any(|p| p.encoding.as_deref() != Some(name)) {
+        return None;
+    }
+    let data: Vec<&[u8]> = parts
+        .iter()
+        .map(|p| p.user_data.as_deref())
+        .collect::<Option<_>>()?;
+    pdu::decode_concatenated(Encoding::from_name(name)?, &data)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &Connection,
+    modem: &str,
+    sender: Option<&str>,
+    sender_kind: Option<&str>,
+    text: &str,
+    parts: u32,
+    decode_status: &str,
+    smsc_time: Option<&str>,
+    received_at_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO messages (modem, sender, sender_kind, text, parts, decode_status, smsc_time,
+                               received_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        modem,
+        sender,
+        sender_kind,
+        text,
+        parts,
+        decode_status,
+        smsc_time,
+        received_at_ms
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn link_parts(conn: &Connection, ids: &[i64], message_id: i64) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE received SET state = 'joined', message_id = ?2 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute(params![id, message_id])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(seq: u8, text: &str, user_data: &[u8]) -> DecodedPart {
+        DecodedPart::Part {
+            sender: "+243812345678".into(),
+            sender_kind: "international".into(),
+            smsc_time: None,
+            text: text.into(),
+            reference: 9,
+            total: 2,
+            seq,
+            encoding: Encoding::Gsm7,
+            user_data: user_data.to_vec(),
+        }
+    }
+
+    fn insert(conn: &Connection, pdu: &str) -> i64 {
+        conn.execute(
+            "INSERT INTO received (modem, storage, pdu_hex, pdu_sha256, received_at_ms)
+             VALUES ('m1', 'SM', ?1, ?1, 0)",
+            [pdu],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    #[test]
+    fn a_part_stored_before_the_upgrade_joins_by_text() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let first = insert(&conn, "01");
+        record_decoded(&conn, first, part(1, "AJALI ", b"AJALI ")).unwrap();
+        // What an older gateway left: the part's text, no alphabet nor user data.
+        conn.execute(
+            "UPDATE received SET encoding = NULL, user_data = NULL WHERE id = ?1",
+            [first],
+        )
+        .unwrap();
+        let second = insert(&conn, "02");
+        let message = record_decoded(&conn, second, part(2, "mgodi", b"mgodi"))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "AJALI mgodi");
+    }
+
+    #[test]
+    fn complete_parts_are_decoded_from_their_joined_user_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let a = insert(&conn, "01");
+        let b = insert(&conn, "02");
+        // 0x1B 0x65 is "€"; each part's own text has lost it.
+        record_decoded(&conn, b, part(2, "e5", &[0x65, b'5'])).unwrap();
+        let message = record_decoded(&conn, a, part(1, "Bei ", &[b'B', b'e', b'i', b' ', 0x1B]))
+            .unwrap()
+            .unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE id = ?1", [message], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "Bei €5");
+    }
+}

@@ -1,0 +1,317 @@
+//! Survey sessions: one row per reporter in the middle of a Kufatilia survey, and the
+//! transaction that applies one message of a conversation — the session, the incident, the
+//! message marked handled and the reply (or its refusal) — all or nothing.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::incidents::{IncidentDraft, insert_incident};
+use super::outgoing::{ReplyGuard, ReplyVerdict};
+use super::received::now_ms;
+use super::replies::{ReplyPlan, apply_reply};
+use super::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
+/// store keeps it; `dialogue` (in the daemon) decides what it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    /// Index of the step whose answer is awaited.
+    pub step: usize,
+    /// Bad answers already given to this step.
+    pub retries: u32,
+    /// The reporter's language (the default until they choose).
+    pub language: String,
+    /// Answers by step id: a language code, a type id, or the reporter's text.
+    pub answers: BTreeMap<String, String>,
+}
+
+impl SessionState {
+    /// The answer of the step with this id.
+    pub fn answer(&self, id: &str) -> Option<&str> {
+        self.answers.get(id).map(String::as_str)
+    }
+}
+
+/// What one message does, decided by the caller from the sender's session (if any).
+#[derive(Debug, Clone)]
+pub enum TurnWrite {
+    /// A report in one message: an incident.
+    Incident(IncidentDraft),
+    /// Help or info: the message is handled; nothing to forward.
+    Handled,
+    /// A survey starts or goes on; `partial` is what is forwarded if it is never finished.
+    Continue {
+        state: SessionState,
+        partial: IncidentDraft,
+        answers: BTreeMap<String, String>,
+    },
+    /// The survey is complete: its incident, with the answers; the session ends.
+    Finish {
+        draft: IncidentDraft,
+        answers: BTreeMap<String, String>,
+    },
+}
+
+/// The decision for one message.
+#[derive(Debug, Clone)]
+pub struct TurnPlan {
+    pub write: TurnWrite,
+    pub reply: ReplyPlan,
+}
+
+/// Limits a turn is applied under.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnSettings {
+    pub guard: ReplyGuard,
+    /// A session not answered for this long is closed as a partial report.
+    pub session_timeout_ms: i64,
+}
+
+/// What a turn did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnResult {
+    /// False when the message had been handled already (nothing was done again).
+    pub applied: bool,
+    pub incident_id: Option<i64>,
+    pub verdict: Option<ReplyVerdict>,
+    /// Reference of the sender's stale survey closed as a partial report first, if any.
+    pub closed_partial: Option<String>,
+}
+
+impl Store {
+    /// Applies one message of a conversation. `decide` gets the sender's live session, if any,
+    /// and runs inside the store transaction, so two messages of one sender never race.
+    pub async fn conversation_turn<F>(
+        &self,
+        message_id: i64,
+        modem: String,
+        sender: Option<String>,
+        settings: TurnSettings,
+        decide: F,
+    ) -> Result<TurnResult, StoreError>
+    where
+        F: FnOnce(Option<SessionState>) -> TurnPlan + Send + 'static,
+    {
+        let signals = self.signals.clone();
+        let result = self
+            .call(move |conn| turn(conn, message_id, &modem, sender, settings, decide))
+            .await?;
+        if result.incident_id.is_some() || result.closed_partial.is_some() {
+            signals.incidents.notify_one();
+        }
+        if matches!(result.verdict, Some(ReplyVerdict::Queued(_))) {
+            signals.outgoing.notify_waiters();
+            signals.outgoing.notify_one();
+        }
+        Ok(result)
+    }
+
+    /// Closes every survey unanswered for `timeout_ms` as a partial report; returns their
+    /// references.
+    pub async fn expire_sessions(&self, timeout_ms: i64) -> Result<Vec<String>, StoreError> {
+        let signals = self.signals.clone();
+        let refs = self
+            .call(move |conn| {
+                let cutoff = now_ms().saturating_sub(timeout_ms);
+                let senders: Vec<String> = conn
+                    .prepare_cached("SELECT sender FROM sessions WHERE updated_at_ms < ?1")?
+                    .query_map([cutoff], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut refs = Vec::new();
+                for s in senders {
+                    refs.extend(close_partial(conn, &s)?);
+                }
+                Ok(refs)
+            })
+            .await?;
+        if !refs.is_empty() {
+            signals.incidents.notify_one();
+        }
+        Ok(refs)
+    }
+
+    /// Surveys in progress.
+    pub async fn open_sessions(&self) -> Result<u64, StoreError> {
+        self.call(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+}
+
+fn turn<F>(
+    conn: &Connection,
+    message_id: i64,
+    modem: &str,
+    sender: Option<String>,
+    settings: TurnSettings,
+    decide: F,
+) -> Result<TurnResult, StoreError>
+where
+    F: FnOnce(Option<SessionState>) -> TurnPlan,
+{
+    let message: Option<(bool, String)> = conn
+        .prepare_cached("SELECT handled, text FROM messages WHERE id = ?1")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((false, text)) = message else {
+        return Ok(TurnResult::default());
+    };
+    let now = now_ms();
+    let mut result = TurnResult {
+        applied: true,
+        ..TurnResult::default()
+    };
+    let mut session = None;
+    if let Some(sender) = &sender {
+        let row: Option<(String, i64)> = conn
+            .prepare_cached("SELECT state, updated_at_ms FROM sessions WHERE sender = ?1")?
+            .query_row([sender], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((state, updated)) = row {
+            let stale = now.saturating_sub(updated) >= settings.session_timeout_ms;
+            match serde_json::from_str::<SessionState>(&state) {
+                Ok(state) if !stale => session = Some(state),
+                Ok(_) => result.closed_partial = close_partial(conn, sender)?,
+                Err(e) => {
+                    // Not ours (an older format): forward what it holds rather than guess.
+                    tracing::warn!(error = %e, "unreadable survey session closed as a partial report");
+                    result.closed_partial = close_partial(conn, sender)?;
+                }
+            }
+        }
+    }
+    let mut plan = decide(session);
+    if let ReplyPlan::Send(out) = &plan.reply
+        && is_echo(conn, &out.recipient, &text, now)?
+    {
+        plan.reply = ReplyPlan::Refused {
+            recipient: out.recipient.clone(),
+            kind: "echo".into(),
+            reason: "the message repeats a reply this number got (an answering machine?)".into(),
+        };
+    }
+    match plan.write {
+        TurnWrite::Incident(draft) => {
+            result.incident_id = Some(insert_incident(conn, &draft, None, now)?);
+        }
+        TurnWrite::Handled => {
+            conn.execute(
+                "UPDATE messages SET handled = 1 WHERE id = ?1",
+                [message_id],
+            )?;
+        }
+        TurnWrite::Continue {
+            state,
+            partial,
+            answers,
+        } => {
+            let Some(sender) = &sender else {
+                return Err(StoreError::Invalid(
+                    "a survey needs the sender's number".into(),
+                ));
+            };
+            let state = to_json(&state)?;
+            let answers = to_json(&answers)?;
+            conn.execute(
+                "INSERT INTO sessions (sender, modem, state, last_message_id, reference,
+                                       incident_type, language, description, location, answers,
+                                       started_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                 ON CONFLICT (sender) DO UPDATE SET modem = excluded.modem,
+                    state = excluded.state, last_message_id = excluded.last_message_id,
+                    reference = excluded.reference, incident_type = excluded.incident_type,
+                    language = excluded.language, description = excluded.description,
+                    location = excluded.location, answers = excluded.answers,
+                    updated_at_ms = excluded.updated_at_ms",
+                params![
+                    sender,
+                    modem,
+                    state,
+                    partial.message_id,
+                    partial.reference,
+                    partial.incident_type,
+                    partial.language,
+                    partial.description,
+                    partial.location,
+                    answers,
+                    now
+                ],
+            )?;
+            conn.execute(
+                "UPDATE messages SET handled = 1 WHERE id = ?1",
+                [message_id],
+            )?;
+        }
+        TurnWrite::Finish { draft, answers } => {
+            let answers = to_json(&answers)?;
+            result.incident_id = Some(insert_incident(conn, &draft, Some(&answers), now)?);
+            if let Some(sender) = &sender {
+                conn.execute("DELETE FROM sessions WHERE sender = ?1", [sender])?;
+            }
+        }
+    }
+    result.verdict = apply_reply(conn, plan.reply, result.incident_id, &settings.guard, now)?;
+    Ok(result)
+}
+
+/// True when `text` is one of the replies sent to `sender` in the last day: a robot that
+/// answers every SMS with the SMS itself must not get a reply to its echo.
+fn is_echo(conn: &Connection, sender: &str, text: &str, now: i64) -> Result<bool, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
+               AND trim(text) = trim(?3)",
+        )?
+        .query_row(params![sender, now - 86_400_000, text], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+/// Turns the sender's session into a partial report and ends it.
+fn close_partial(conn: &Connection, sender: &str) -> Result<Option<String>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT last_message_id, reference, incident_type, language, description, location,
+                    answers
+             FROM sessions WHERE sender = ?1",
+            [sender],
+            |r| {
+                Ok((
+                    IncidentDraft {
+                        message_id: r.get(0)?,
+                        reference: r.get(1)?,
+                        incident_type: r.get(2)?,
+                        language: r.get(3)?,
+                        description: r.get(4)?,
+                        location: r.get(5)?,
+                    },
+                    r.get::<_, String>(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    conn.execute("DELETE FROM sessions WHERE sender = ?1", [sender])?;
+    let Some((draft, answers)) = row else {
+        return Ok(None);
+    };
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM incidents WHERE message_id = ?1",
+            [draft.message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_some() {
+        return Ok(None);
+    }
+    insert_incident(conn, &draft, Some(&answers), now_ms())?;
+    Ok(Some(draft.reference))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Invalid(format!("cannot encode survey state: {e}")))
+}

@@ -1,0 +1,3 @@
+//! The store's integration tests on a real SQLite file.
+
+mod stages;
