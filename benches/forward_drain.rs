@@ -4,6 +4,8 @@
 //! sampled during the drain (it must stay flat: one batch in memory at a time).
 //!
 //! Run with `cargo bench --bench forward_drain` (`-- N` for another backlog size).
+// A benchmark may unwrap: it measures, it does not run in the field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,11 +1,12 @@
 //! PDUs decoded per second, on a mix like a gateway's inbox: single GSM-7 reports, parts of
 //! concatenated GSM-7 and UCS-2 messages (with emoji), an alphanumeric operator promo, and a
 //! status report. Run with `cargo bench --bench pdu_decode`.
+// A benchmark may unwrap: it measures, it does not run in the field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pdu;
 use time::macros::datetime;
 
 fn inbox() -> Vec<String> {

@@ -11,6 +11,8 @@
 //! Run by `bench/run.sh`, or by hand:
 //! `cargo bench --bench peers -- --gateway target/release/kufatilia-gateway --runs 3`.
 //! It prints a Markdown report on stdout and progress on stderr.
+// A benchmark may unwrap: it measures, it does not run in the field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

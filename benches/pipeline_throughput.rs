@@ -27,6 +27,8 @@
 //! links feeding at once, default 4), `PIPELINE_SWEEP` (PDUs per listing, default 30; 1 is a
 //! link taking one message at a time, as on `+CMTI`). Prints one line per run and a summary
 //! line starting with `pipeline_throughput:`.
+// A benchmark may unwrap: it measures, it does not run in the field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,7 +39,6 @@ use anyhow::{Context, bail, ensure};
 use config::Config;
 use intake::Keywords;
 use kufatilia_gateway::pipeline::Pipeline;
-use pdu;
 use rusqlite::{Connection, OpenFlags};
 use store::{NewReceived, Store};
 use time::OffsetDateTime;

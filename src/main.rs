@@ -12,11 +12,11 @@ use kufatilia_gateway::{daemon, logging, ops};
 
 /// Exit codes from sysexits.h, so scripts and systemd can tell failures apart.
 mod exit {
-    pub const USAGE: u8 = 64;
-    pub const DATA: u8 = 65;
-    pub const UNAVAILABLE: u8 = 69;
-    pub const SOFTWARE: u8 = 70;
-    pub const CONFIG: u8 = 78;
+    pub(crate) const USAGE: u8 = 64;
+    pub(crate) const DATA: u8 = 65;
+    pub(crate) const UNAVAILABLE: u8 = 69;
+    pub(crate) const SOFTWARE: u8 = 70;
+    pub(crate) const CONFIG: u8 = 78;
 }
 
 const DEFAULT_CONFIG: &str = "/etc/kufatilia-gateway/gateway.toml";

@@ -1,6 +1,13 @@
 //! The daemon's integration tests: one binary with a module per area, because linking a test
 //! binary is most of a test run's time. The modem is simulated on a real pseudo-terminal, the
 //! platform runs on 127.0.0.1, the store is a real SQLite file.
+// Tests may unwrap and panic: a panic here is a failed test, not a crashed daemon.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
 
 mod common;
 

@@ -235,70 +235,70 @@ mod defaults {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    pub fn reference_prefix() -> String {
+    pub(crate) fn reference_prefix() -> String {
         "K".into()
     }
-    pub fn database() -> PathBuf {
+    pub(crate) fn database() -> PathBuf {
         "/var/lib/kufatilia-gateway/gateway.db".into()
     }
-    pub fn keywords() -> PathBuf {
+    pub(crate) fn keywords() -> PathBuf {
         "keywords.toml".into()
     }
-    pub fn baud() -> u32 {
+    pub(crate) fn baud() -> u32 {
         115_200
     }
-    pub fn sweep_interval() -> Duration {
+    pub(crate) fn sweep_interval() -> Duration {
         Duration::from_secs(60)
     }
-    pub fn send_gap() -> Duration {
+    pub(crate) fn send_gap() -> Duration {
         Duration::from_millis(500)
     }
-    pub fn batch_max() -> usize {
+    pub(crate) fn batch_max() -> usize {
         100
     }
-    pub fn flush_after() -> Duration {
+    pub(crate) fn flush_after() -> Duration {
         Duration::from_secs(2)
     }
-    pub fn http_timeout() -> Duration {
+    pub(crate) fn http_timeout() -> Duration {
         Duration::from_secs(30)
     }
-    pub fn retry_max() -> Duration {
+    pub(crate) fn retry_max() -> Duration {
         Duration::from_secs(600)
     }
-    pub fn heartbeat_interval() -> Duration {
+    pub(crate) fn heartbeat_interval() -> Duration {
         Duration::from_secs(300)
     }
-    pub fn outbound_poll_interval() -> Duration {
+    pub(crate) fn outbound_poll_interval() -> Duration {
         Duration::from_secs(60)
     }
-    pub fn retention_days() -> u32 {
+    pub(crate) fn retention_days() -> u32 {
         90
     }
-    pub fn yes() -> bool {
+    pub(crate) fn yes() -> bool {
         true
     }
-    pub fn short_code_max_digits() -> usize {
+    pub(crate) fn short_code_max_digits() -> usize {
         6
     }
-    pub fn max_per_sender_per_hour() -> u32 {
+    pub(crate) fn max_per_sender_per_hour() -> u32 {
         5
     }
-    pub fn max_per_day() -> u32 {
+    pub(crate) fn max_per_day() -> u32 {
         300
     }
-    pub fn fallback_after() -> Duration {
+    pub(crate) fn fallback_after() -> Duration {
         Duration::from_secs(120)
     }
-    pub fn clock_warning_after() -> Duration {
+    pub(crate) fn clock_warning_after() -> Duration {
         Duration::from_secs(600)
     }
-    pub fn send_retry_after() -> Duration {
+    pub(crate) fn send_retry_after() -> Duration {
         super::DEFAULT_SEND_RETRY_AFTER
     }
-    pub fn reassembly_timeout() -> Duration {
+    pub(crate) fn reassembly_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
-    pub fn session_timeout() -> Duration {
+    pub(crate) fn session_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
 }

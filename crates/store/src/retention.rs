@@ -12,7 +12,7 @@ use super::received::now_ms;
 use super::{Store, StoreError};
 
 /// How often the purge runs.
-pub const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// What one purge erased.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

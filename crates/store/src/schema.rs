@@ -241,7 +241,7 @@ INSERT INTO reply_budget (hour, queued)
 ];
 
 /// Brings the schema to the newest version.
-pub fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::Error> {
     Migrations::from_slice(MIGRATIONS).to_latest(conn)
 }
 
