@@ -68,7 +68,7 @@ fi
 bin="$target_dir/release/kufatilia-gateway"
 if wants peers || wants size; then
   echo "== building the release binary"
-  cargo build --locked --release --bin kufatilia-gateway
+  cargo build --locked --release --no-default-features --bin kufatilia-gateway
 fi
 
 if wants peers; then

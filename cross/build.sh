@@ -11,6 +11,7 @@
 #                                  has no standard library for it), see cross/README.md
 # --install  installs the cross linkers (apt-get) and the rustup targets first
 # --smoke    runs each built binary under qemu-user (decode a PDU, check the example config)
+# The box's binary is built without the `demo` feature (no simulated modem, no platform stub).
 # The binaries land in target/TARGET/PROFILE/kufatilia-gateway (or under $CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,15 +77,15 @@ for t in "${targets[@]}"; do
     # so it also runs on Raspberry Pi OS 11).
     command -v cargo-zigbuild >/dev/null || { echo "arm-unknown-linux-gnueabihf needs cargo-zigbuild (see cross/README.md)" >&2; exit 69; }
     if rustup target list --installed | grep -qx "$t"; then
-      cargo zigbuild --locked --profile "$profile" --target "$t.2.31" --bin kufatilia-gateway
+      cargo zigbuild --locked --no-default-features --profile "$profile" --target "$t.2.31" --bin kufatilia-gateway
     else
       cargo +nightly zigbuild --locked -Zbuild-std=std,panic_unwind --profile "$profile" \
-        --target "$t.2.31" --bin kufatilia-gateway
+        --no-default-features --target "$t.2.31" --bin kufatilia-gateway
     fi
   else
     export "CARGO_TARGET_${var}_LINKER=$p-gcc"
     export "CC_${t//-/_}=$p-gcc" "AR_${t//-/_}=$p-ar"
-    cargo build --locked --profile "$profile" --target "$t" --bin kufatilia-gateway
+    cargo build --locked --no-default-features --profile "$profile" --target "$t" --bin kufatilia-gateway
   fi
   dir=$profile; [ "$profile" = dev ] && dir=debug
   bin="${CARGO_TARGET_DIR:-target}/$t/$dir/kufatilia-gateway"

@@ -135,3 +135,44 @@ fn the_configuration_is_kept_as_conffiles_and_never_overwritten() {
         }
     }
 }
+
+/// The box's binary carries no simulated modem and no platform stub: the package, the Pi builds
+/// and the size benchmark all build it without the `demo` feature, which is the only way those
+/// crates reach the daemon.
+#[test]
+fn the_box_binary_is_built_without_the_demo_feature() {
+    let deb = deb();
+    assert_eq!(
+        deb.get("default-features").and_then(|v| v.as_bool()),
+        Some(false),
+        "[package.metadata.deb] must set default-features = false"
+    );
+    for script in ["cross/build.sh", "bench/run.sh"] {
+        let text = read(script);
+        for line in text.lines().filter(|l| {
+            let l = l.trim_start();
+            !l.starts_with('#') && l.contains("--bin kufatilia-gateway")
+        }) {
+            assert!(
+                line.contains("--no-default-features"),
+                "{script}: `{}` builds the box's binary with the demo feature",
+                line.trim()
+            );
+        }
+    }
+    let manifest: toml::Table = read("Cargo.toml").parse().unwrap();
+    let deps = manifest["dependencies"].as_table().unwrap();
+    for tool in ["kufatilia-modem-sim", "kufatilia-platform-stub"] {
+        assert_eq!(
+            deps[tool].get("optional").and_then(|v| v.as_bool()),
+            Some(true),
+            "{tool} must stay an optional dependency of the daemon"
+        );
+    }
+    let demo = manifest["features"]["demo"].as_array().unwrap();
+    assert!(
+        demo.iter()
+            .any(|f| f.as_str() == Some("dep:kufatilia-modem-sim")),
+        "the demo feature brings the simulator"
+    );
+}
