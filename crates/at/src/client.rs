@@ -24,12 +24,13 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use super::codec::{AtCodec, AtFrame, AtRequest, MAX_LINE};
 use super::commands::AtCommand;
 use super::error::AtError;
+use super::params::looks_like_pdu;
 use super::result::final_result;
-use super::urc::{self, Urc, UrcMatch};
+use super::urc::{TwoLine, Urc, UrcMatch, classify_urc, complete_urc};
 
 /// How many URCs may wait for the consumer. A full queue drops URCs (logged); the periodic sweep
 /// finds any message whose `+CMTI` was dropped.
-pub const URC_QUEUE: usize = 1024;
+const URC_QUEUE: usize = 1024;
 
 /// Timings of the resynchronisation after a timeout.
 #[derive(Debug, Clone)]
@@ -363,7 +364,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     frames_tx: mpsc::UnboundedSender<AtFrame>,
     urc_tx: mpsc::Sender<Urc>,
 ) {
-    let mut header: Option<(urc::TwoLine, String)> = None;
+    let mut header: Option<(TwoLine, String)> = None;
     loop {
         let frame = match framed.next().await {
             None => {
@@ -378,8 +379,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         if let Some((kind, head)) = header.take() {
             match &frame {
-                AtFrame::Line(l) if urc::looks_like_pdu(l) => {
-                    deliver_urc(&urc_tx, urc::complete(kind, l));
+                AtFrame::Line(l) if looks_like_pdu(l) => {
+                    deliver_urc(&urc_tx, complete_urc(kind, l));
                     continue;
                 }
                 _ => {
@@ -392,7 +393,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             (f.active, f.prefixes)
         };
         if let AtFrame::Line(l) = &frame {
-            match urc::classify(l, prefixes) {
+            match classify_urc(l, prefixes) {
                 Some(UrcMatch::Complete(u)) => {
                     tracing::debug!(line = %l, "URC");
                     deliver_urc(&urc_tx, u);
@@ -469,7 +470,7 @@ mod tests {
         assert_eq!(
             urcs.recv().await,
             Some(Urc::NewMessage {
-                storage: "SM".into(),
+                storage: crate::Storage::Sim,
                 index: 2
             })
         );
