@@ -44,7 +44,8 @@ pub(crate) enum AtRequest {
     Cancel,
 }
 
-/// Decoder of [`AtFrame`]s and encoder of [`AtRequest`]s.
+/// Decoder of [`AtFrame`]s, and encoder of what we send (command lines, the payload after a
+/// prompt, ESC).
 #[derive(Debug)]
 pub struct AtCodec {
     max_line: usize,

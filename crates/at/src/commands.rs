@@ -2,7 +2,7 @@
 //!
 //! Each command says its line, its own timeout, the prefixes of its answer lines (so that, say, a
 //! `+CREG:` answer is not taken for the unsolicited `+CREG:`), and how its information lines parse.
-//! The client ([`super::client::AtClient`]) strips echo, URCs and the final result code before
+//! The client ([`crate::AtClient`]) strips echo, URCs and the final result code before
 //! [`AtCommand::parse`] sees the lines.
 
 use std::time::Duration;

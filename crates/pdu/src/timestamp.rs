@@ -35,7 +35,7 @@ impl Timestamp {
     }
 
     /// The date, time and offset, or `None` when the fields do not make a real date (the
-    /// SMSC clock is then not to be trusted; [`Timestamp::problem`] says why).
+    /// SMSC clock is then not to be trusted; the JSON view says why).
     pub fn to_offset_datetime(&self) -> Option<OffsetDateTime> {
         self.parse().ok()
     }
