@@ -17,9 +17,9 @@ use crate::modem::port::{self, PortError};
 use crate::modem::ussd;
 use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
-    PinState, Raw, RegStatus,
+    PinState, Raw, RegStatus, SignalLevel,
 };
-use at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
+use at::{AtClient, AtCommand, AtError, ClientOptions, Storage, Urc};
 use config::{Config, ModemConfig};
 
 /// Where USB serial devices show up under their stable names.
@@ -266,8 +266,7 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
             .ok()
             .and_then(|lines| {
                 lines.iter().find_map(|l| {
-                    at::params::params_after(l, "+COPS:")
-                        .and_then(|p| p.get(2).map(|p| p.text.clone()))
+                    at::params_after(l, "+COPS:").and_then(|p| p.get(2).map(|p| p.text.clone()))
                 })
             });
         screen.line(
@@ -282,12 +281,13 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
 
     match ask(&mut client, &Csq).await {
         Ok(q) => match q.dbm() {
-            Some(dbm) if q.word() == "weak" || q.word() == "none" => screen.problem(
-                "signal",
-                format!("{dbm} dBm ({})", q.word()),
-                "raise the antenna or the modem (a USB extension cable near a window helps)",
-            ),
-            Some(dbm) => screen.line("signal", format!("{dbm} dBm ({})", q.word())),
+            Some(dbm) if matches!(q.level(), SignalLevel::Weak | SignalLevel::NoSignal) => screen
+                .problem(
+                    "signal",
+                    format!("{dbm} dBm ({})", q.level()),
+                    "raise the antenna or the modem (a USB extension cable near a window helps)",
+                ),
+            Some(dbm) => screen.line("signal", format!("{dbm} dBm ({})", q.level())),
             None => screen.problem(
                 "signal",
                 "none (unknown)",
@@ -302,11 +302,7 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
     }
 
     if sim_ready {
-        let cmd = CpmsSet {
-            mem1: "SM".into(),
-            mem2: "SM".into(),
-            mem3: "SM".into(),
-        };
+        let cmd = CpmsSet::all(Storage::Sim);
         match ask(&mut client, &cmd).await {
             Ok(usage) => match usage.first() {
                 Some(u) if u.total > 0 && u.used >= u.total => screen.problem(
@@ -369,7 +365,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
         Ok(other) => {
             screen.problem(
                 "SIM",
-                format!("not ready ({other:?})"),
+                format!("not ready ({other})"),
                 "reseat the SIM card and restart the modem",
             );
             false

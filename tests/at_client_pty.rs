@@ -6,7 +6,7 @@ use at::commands::{
     At, Cgmi, Cgmm, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cnmi, CpinQuery, CpmsSet, CregQuery, Csq, Echo,
     ListFilter, PinState,
 };
-use at::{AtClient, AtError, Urc};
+use at::{AtClient, AtError, Storage, Urc};
 use kufatilia_gateway::modem::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::sync::mpsc::Receiver;
@@ -26,7 +26,7 @@ async fn init(client: &mut AtClient) {
     client.run(&Echo(false)).await.unwrap();
     client.run(&Cmee(1)).await.unwrap();
     client.run(&Cmgf::Pdu).await.unwrap();
-    client.run(&CpmsSet::all("SM")).await.unwrap();
+    client.run(&CpmsSet::all(Storage::Sim)).await.unwrap();
     client.run(&Cnmi::STORE_AND_NOTIFY).await.unwrap();
 }
 
@@ -55,7 +55,7 @@ async fn init_then_indication_read_and_delete() {
     let Urc::NewMessage { storage, index } = next_urc(&mut urcs).await else {
         panic!("expected +CMTI");
     };
-    assert_eq!(storage, "SM");
+    assert_eq!(storage, Storage::Sim);
     let msg = client
         .run(&Cmgr(index))
         .await
@@ -107,7 +107,7 @@ async fn a_urc_inside_a_listing_goes_to_the_urc_channel() {
     assert_eq!(
         next_urc(&mut urcs).await,
         Urc::NewMessage {
-            storage: "SM".into(),
+            storage: Storage::Sim,
             index: 9
         }
     );

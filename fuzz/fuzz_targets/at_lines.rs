@@ -4,8 +4,8 @@
 //! given to every typed command's answer parser. Any panic is a bug: this is outside input.
 #![no_main]
 
-use at::codec::{AtCodec, AtFrame};
 use at::commands::*;
+use at::{AtCodec, AtFrame, Storage, UrcMatch};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
@@ -13,7 +13,7 @@ use tokio_util::codec::Decoder;
 fn parse_all(lines: &[String]) {
     let _ = At.parse(lines);
     let _ = Raw::new("AT+CUSTOM").parse(lines);
-    let _ = CpmsSet::all("SM").parse(lines);
+    let _ = CpmsSet::all(Storage::Sim).parse(lines);
     let _ = CpmsQuery.parse(lines);
     let _ = Cmgl(ListFilter::All).parse(lines);
     let _ = Cmgr(1).parse(lines);
@@ -54,23 +54,23 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(frame)) = codec.decode_eof(&mut buf) {
         frames.push(frame);
     }
-    let _ = at::codec::clean_line(stream);
+    let _ = at::clean_line(stream);
 
     let mut lines = Vec::new();
     let mut header = None;
     for frame in frames {
         let AtFrame::Line(line) = frame else { continue };
         if let Some(kind) = header.take() {
-            let _ = at::urc::complete(kind, &line);
+            let _ = at::complete_urc(kind, &line);
         }
-        let _ = at::urc::looks_like_pdu(&line);
-        match at::urc::classify(&line, &["+CREG:", "+CPMS:"]) {
-            Some(at::urc::UrcMatch::Header(kind)) => header = Some(kind),
-            Some(at::urc::UrcMatch::Complete(_)) => {}
+        let _ = at::looks_like_pdu(&line);
+        match at::classify_urc(&line, &["+CREG:", "+CPMS:"]) {
+            Some(UrcMatch::Header(kind)) => header = Some(kind),
+            Some(UrcMatch::Complete(_)) => {}
             None => {}
         }
-        let _ = at::urc::classify(&line, &[]);
-        if let Some(result) = at::result::final_result(&line) {
+        let _ = at::classify_urc(&line, &[]);
+        if let Some(result) = at::final_result(&line) {
             if let Some(e) = result.into_error("AT+CMGS=20") {
                 let _ = e.to_string();
                 let _ = (e.cms_code(), e.cme_code(), e.is_memory_full());
@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
             parse_all(&lines);
             lines.clear();
         } else {
-            let _ = at::params::split(&line);
+            let _ = at::split_params(&line);
             lines.push(line);
         }
     }

@@ -31,9 +31,9 @@ use tokio_util::sync::CancellationToken;
 use at::commands::{
     At, Ccid, Cfun, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cnmi,
     CpinEnter, CpinQuery, CpmsSet, CregQuery, CscaQuery, Csq, Cusd, Echo, ListFilter, PinState,
-    Raw, RegStatus, rssi_to_dbm, signal_word,
+    Raw, RegStatus, SignalLevel, rssi_to_dbm,
 };
-use at::{AtClient, AtCommand, AtError, ClientOptions, Urc};
+use at::{AtClient, AtCommand, AtError, ClientOptions, Storage, Urc};
 use config::{ModemConfig, SmsConfig};
 use pdu::{SubmitOptions, encode_submit};
 use store::{Inserted, NewReceived, Store, StoreError};
@@ -56,9 +56,9 @@ pub struct ModemOptions {
     pub send_batch: usize,
     /// How often signal and registration are refreshed.
     pub health_interval: Duration,
-    /// Storages swept for messages ("SM" the SIM, "ME" the modem memory); one a modem lacks is
+    /// Storages swept for messages (the SIM, the modem memory); one a modem lacks is
     /// skipped after its first refusal.
-    pub storages: Vec<String>,
+    pub storages: Vec<Storage>,
     /// Upper bound on every command's own timeout (tests make it short).
     pub timeout_cap: Option<Duration>,
     /// Timings of the client's resynchronisation.
@@ -104,7 +104,7 @@ impl Default for ModemOptions {
             outgoing_poll: Duration::from_secs(5),
             send_batch: 10,
             health_interval: Duration::from_secs(60),
-            storages: vec!["SM".into(), "ME".into()],
+            storages: vec![Storage::Sim, Storage::Modem],
             timeout_cap: None,
             client: ClientOptions::default(),
             wake_timeout: Duration::from_secs(3),
@@ -354,7 +354,7 @@ struct Session<'a> {
     client: AtClient,
     urcs: mpsc::Receiver<Urc>,
     /// The storage reads and deletes go to now.
-    mem1: Option<String>,
+    mem1: Option<Storage>,
     me_unsupported: bool,
     /// A boot or SIM-ready line came while sending: set the modem up again once the send ends.
     restart_seen: bool,
@@ -441,7 +441,7 @@ impl Session<'_> {
         if let Some(q) = self.optional(&Csq).await? {
             self.link.status.update(|s| {
                 s.signal_dbm = q.dbm();
-                s.signal = q.word().into();
+                s.signal = q.level().as_str().into();
             });
         }
         if let Some(r) = self.optional(&CregQuery).await? {
@@ -457,7 +457,7 @@ impl Session<'_> {
         {
             let name = lines
                 .iter()
-                .find_map(|l| at::params::params_after(l, "+COPS:"))
+                .find_map(|l| at::params_after(l, "+COPS:"))
                 .and_then(|p| p.get(2).map(|p| p.text.clone()))
                 .filter(|n| !n.is_empty());
             if name.is_some() {
@@ -468,17 +468,17 @@ impl Session<'_> {
     }
 
     /// Makes `storage` the one reads and deletes go to; new messages keep going to the SIM.
-    async fn select_storage(&mut self, storage: &str) -> Result<(), SessionEnd> {
-        if self.mem1.as_deref() == Some(storage) {
+    async fn select_storage(&mut self, storage: &Storage) -> Result<(), SessionEnd> {
+        if self.mem1.as_ref() == Some(storage) {
             return Ok(());
         }
         let cmd = CpmsSet {
-            mem1: storage.into(),
-            mem2: "SM".into(),
-            mem3: "SM".into(),
+            mem1: storage.clone(),
+            mem2: Storage::Sim,
+            mem3: Storage::Sim,
         };
         let usage = self.cmd_patient(&cmd).await?;
-        if storage == "SM"
+        if *storage == Storage::Sim
             && let Some(u) = usage.first()
         {
             let (used, total) = (u.used, u.total);
@@ -487,7 +487,7 @@ impl Session<'_> {
                 s.sim_total = Some(total);
             });
         }
-        self.mem1 = Some(storage.to_string());
+        self.mem1 = Some(storage.clone());
         Ok(())
     }
 
@@ -495,14 +495,14 @@ impl Session<'_> {
     async fn sweep(&mut self) -> Result<(), SessionEnd> {
         let storages = self.link.opts.storages.clone();
         for storage in storages {
-            if storage == "ME" && self.me_unsupported {
+            if storage == Storage::Modem && self.me_unsupported {
                 continue;
             }
             match self.select_storage(&storage).await {
                 Ok(()) => {}
                 Err(SessionEnd::Link { error, .. }) if !error.is_link_fault() => {
                     tracing::info!(modem = %self.name(), %storage, error = %error, "storage not available; not swept");
-                    if storage == "ME" {
+                    if storage == Storage::Modem {
                         self.me_unsupported = true;
                     }
                     continue;
@@ -530,15 +530,15 @@ impl Session<'_> {
             }
             self.take_all(&storage, listed).await?;
         }
-        self.select_storage("SM").await
+        self.select_storage(&Storage::Sim).await
     }
 
     /// What the store is given for the message in slot `index` of `storage`.
-    fn received(&mut self, storage: &str, index: u32, pdu: String) -> NewReceived {
+    fn received(&mut self, storage: &Storage, index: u32, pdu: String) -> NewReceived {
         self.check_clock(&pdu);
         NewReceived {
             modem: self.link.cfg.name.clone(),
-            storage: storage.to_string(),
+            storage: storage.as_str().to_string(),
             sim_index: Some(index),
             pdu_hex: pdu,
             received_at: OffsetDateTime::now_utc(),
@@ -546,7 +546,7 @@ impl Session<'_> {
     }
 
     /// Commits one message to the store, and only then deletes it from the modem.
-    async fn take(&mut self, storage: &str, index: u32, pdu: String) -> Result<(), SessionEnd> {
+    async fn take(&mut self, storage: &Storage, index: u32, pdu: String) -> Result<(), SessionEnd> {
         let received = self.received(storage, index, pdu);
         let committed = self.link.store.insert_received(received).await;
         if self.committed(storage, index, committed) {
@@ -560,7 +560,7 @@ impl Session<'_> {
     /// refused stays in its slot for the next sweep.
     async fn take_all(
         &mut self,
-        storage: &str,
+        storage: &Storage,
         listed: Vec<(u32, String)>,
     ) -> Result<(), SessionEnd> {
         if listed.is_empty() {
@@ -590,7 +590,7 @@ impl Session<'_> {
     /// modem's copy may go.
     fn committed(
         &mut self,
-        storage: &str,
+        storage: &Storage,
         index: u32,
         answer: Result<Inserted, StoreError>,
     ) -> bool {
@@ -614,7 +614,7 @@ impl Session<'_> {
     }
 
     /// Deletes slot `index`, whose message the store has committed.
-    async fn delete_committed(&mut self, storage: &str, index: u32) -> Result<(), SessionEnd> {
+    async fn delete_committed(&mut self, storage: &Storage, index: u32) -> Result<(), SessionEnd> {
         match self.cmd(&Cmgd(index)).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_link_fault() => Err(e.into()),
@@ -761,10 +761,13 @@ impl Session<'_> {
                         tracing::warn!(modem = %self.name(), index, error = %e, "cannot read an indicated message; the sweep will retry")
                     }
                 }
-                self.select_storage("SM").await?;
+                self.select_storage(&Storage::Sim).await?;
             }
             Urc::Deliver { pdu } => self.commit_direct("direct", pdu).await,
-            Urc::StatusReport { pdu } => self.commit_direct("SR", pdu).await,
+            Urc::StatusReport { pdu } => {
+                self.commit_direct(Storage::StatusReports.as_str(), pdu)
+                    .await
+            }
             Urc::MemoryFull => {
                 tracing::warn!(modem = %self.name(), "modem says its storage is full; sweeping now");
                 self.sweep().await?;
@@ -773,11 +776,10 @@ impl Session<'_> {
                 let dbm = rssi_to_dbm(rssi);
                 self.link.status.update(|s| {
                     s.signal_dbm = dbm;
-                    s.signal = signal_word(dbm).into();
+                    s.signal = SignalLevel::from_dbm(dbm).as_str().into();
                 });
             }
             Urc::Registration { stat } => {
-                let stat = RegStatus::from_code(stat);
                 self.link
                     .status
                     .update(|s| s.registration = Some(registration_word(stat).into()));
@@ -786,7 +788,7 @@ impl Session<'_> {
             // Huawei sticks repeat ^BOOT as a heartbeat until AT^CURC=0; it is not a restart.
             Urc::Boot if self.link.status.handle().snapshot().personality == "huawei" => {}
             Urc::Boot | Urc::Ready(_) => return Ok(true),
-            Urc::SimState(s) if !s.eq_ignore_ascii_case("READY") => return Ok(true),
+            Urc::SimState(s) if s != PinState::Ready => return Ok(true),
             other => tracing::debug!(modem = %self.name(), urc = ?other, "URC noted"),
         }
         Ok(false)

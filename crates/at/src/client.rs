@@ -24,12 +24,13 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use super::codec::{AtCodec, AtFrame, AtRequest, MAX_LINE};
 use super::commands::AtCommand;
 use super::error::AtError;
-use super::result::final_result;
-use super::urc::{self, Urc, UrcMatch};
+use super::params::looks_like_pdu;
+use super::result::{FinalResult, final_result};
+use super::urc::{TwoLine, Urc, UrcMatch, classify_urc, complete_urc};
 
 /// How many URCs may wait for the consumer. A full queue drops URCs (logged); the periodic sweep
 /// finds any message whose `+CMTI` was dropped.
-pub const URC_QUEUE: usize = 1024;
+const URC_QUEUE: usize = 1024;
 
 /// Timings of the resynchronisation after a timeout.
 #[derive(Debug, Clone)]
@@ -62,6 +63,26 @@ struct InFlight {
     /// Answer prefixes of the command, which win over the URC table.
     prefixes: &'static [&'static str],
 }
+
+/// One command line as the client sends it.
+#[derive(Debug)]
+struct Request<'a> {
+    line: &'a str,
+    /// The line as it may appear in logs and errors.
+    log_line: &'a str,
+    /// Text to give after the `> ` prompt.
+    payload: Option<&'a str>,
+    /// Answer prefixes of the command, which win over the URC table.
+    prefixes: &'static [&'static str],
+}
+
+/// The `AT` that probes a modem while resynchronising.
+const RESYNC_PROBE: Request<'static> = Request {
+    line: "AT",
+    log_line: "AT (resync probe)",
+    payload: None,
+    prefixes: &[],
+};
 
 type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, AtCodec>;
 
@@ -128,11 +149,15 @@ impl AtClient {
         let (frames_tx, frames) = mpsc::unbounded_channel();
         let (urc_tx, urc_rx) = mpsc::channel(URC_QUEUE);
         let in_flight = Arc::new(Mutex::new(InFlight::default()));
-        let reader = tokio::spawn(read_loop(
-            FramedRead::new(read_half, AtCodec::new()),
-            Arc::clone(&in_flight),
+        let sorter = Sorter {
+            in_flight: Arc::clone(&in_flight),
             frames_tx,
             urc_tx,
+            header: None,
+        };
+        let reader = tokio::spawn(read_loop(
+            FramedRead::new(read_half, AtCodec::new()),
+            sorter,
         ));
         let writer: Writer = FramedWrite::new(Box::new(write_half), AtCodec::new());
         let client = AtClient {
@@ -169,55 +194,67 @@ impl AtClient {
         if let Some(after_prompt) = self.resync_needed {
             self.resync(after_prompt).await?;
         }
+        let line = cmd.line();
+        let log_line = cmd.log_line();
         let payload = cmd.prompt_payload();
-        let lines = self
-            .exchange(
-                &cmd.line(),
-                &cmd.log_line(),
-                payload.as_deref(),
-                cmd.answer_prefixes(),
-                timeout,
-            )
-            .await?;
+        let request = Request {
+            line: &line,
+            log_line: &log_line,
+            payload: payload.as_deref(),
+            prefixes: cmd.answer_prefixes(),
+        };
+        let lines = self.exchange(&request, timeout).await?;
         cmd.parse(&lines)
     }
 
-    /// Sends one command line and collects its information lines up to the final result code.
+    /// Sends one command line and collects its information lines up to the final result code;
+    /// after a timeout, the next command resynchronises first.
     async fn exchange(
         &mut self,
-        line: &str,
-        log_line: &str,
-        payload: Option<&str>,
-        prefixes: &'static [&'static str],
+        request: &Request<'_>,
         timeout: Duration,
     ) -> Result<Vec<String>, AtError> {
-        // Anything queued now came after its command ended: never part of this answer.
+        self.drop_stale_frames(request.log_line);
+        self.set_in_flight(request.prefixes);
+        let result = self.collect(request, timeout).await;
+        self.clear_in_flight();
+        match &result {
+            Err(AtError::ModemGone) => self.gone = true,
+            Err(AtError::Timeout { .. }) => {
+                tracing::warn!(
+                    command = request.log_line,
+                    ?timeout,
+                    "modem did not answer in time"
+                );
+                self.resync_needed = Some(request.payload.is_some());
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// Anything queued now came after its command ended: never part of the next answer.
+    fn drop_stale_frames(&mut self, log_line: &str) {
         while let Ok(frame) = self.frames.try_recv() {
             tracing::warn!(
                 ?frame,
                 "dropped a stale modem line before sending {log_line}"
             );
         }
-        {
-            let mut f = lock(&self.in_flight);
-            f.active = true;
-            f.prefixes = prefixes;
-        }
-        let result = self.collect(line, log_line, payload, timeout).await;
-        {
-            let mut f = lock(&self.in_flight);
-            f.active = false;
-            f.prefixes = &[];
-        }
-        match &result {
-            Err(AtError::ModemGone) => self.gone = true,
-            Err(AtError::Timeout { .. }) => {
-                tracing::warn!(command = log_line, ?timeout, "modem did not answer in time");
-                self.resync_needed = Some(payload.is_some());
-            }
-            _ => {}
-        }
-        result
+    }
+
+    /// Tells the reader that lines now belong to a command, and which answer prefixes are its own.
+    fn set_in_flight(&self, prefixes: &'static [&'static str]) {
+        let mut f = lock(&self.in_flight);
+        f.active = true;
+        f.prefixes = prefixes;
+    }
+
+    /// Tells the reader that no command is in flight any more.
+    fn clear_in_flight(&self) {
+        let mut f = lock(&self.in_flight);
+        f.active = false;
+        f.prefixes = &[];
     }
 
     async fn write(&mut self, req: AtRequest) -> Result<(), AtError> {
@@ -231,76 +268,56 @@ impl AtClient {
         })
     }
 
+    /// Writes the command line, then reads frames until the answer is complete: gives the payload
+    /// at the prompt, and fails when the deadline passes or the line closes.
     async fn collect(
         &mut self,
-        line: &str,
-        log_line: &str,
-        payload: Option<&str>,
+        request: &Request<'_>,
         timeout: Duration,
     ) -> Result<Vec<String>, AtError> {
-        tracing::debug!(command = log_line, "-> modem");
-        self.write(AtRequest::Command(line.to_string())).await?;
+        tracing::debug!(command = request.log_line, "-> modem");
+        self.write(AtRequest::Command(request.line.to_string()))
+            .await?;
         let deadline = Instant::now() + timeout;
-        let mut lines = Vec::new();
-        let mut too_long: Option<usize> = None;
-        let mut payload_sent = false;
+        let mut answer = Answer::new(request);
         loop {
-            let frame = match timeout_at(deadline, self.frames.recv()).await {
-                Err(_) => {
-                    return Err(AtError::Timeout {
-                        command: log_line.to_string(),
-                        timeout,
-                    });
-                }
-                Ok(None) => return Err(AtError::ModemGone),
-                Ok(Some(frame)) => frame,
-            };
-            match frame {
-                AtFrame::Line(l) => {
-                    if let Some(result) = final_result(&l) {
-                        tracing::debug!(command = log_line, result = %l, "<- modem");
-                        if let Some(e) = result.into_error(log_line) {
-                            return Err(e);
-                        }
-                        if let Some(length) = too_long {
-                            return Err(AtError::LineTooLong {
-                                command: log_line.to_string(),
-                                length,
-                                cap: MAX_LINE,
-                            });
-                        }
-                        return Ok(lines);
-                    }
-                    let echo_of_payload =
-                        payload_sent && payload.is_some_and(|p| p.eq_ignore_ascii_case(&l));
-                    if l.eq_ignore_ascii_case(line) || echo_of_payload {
-                        tracing::trace!(line = %l, "echo skipped");
-                        continue;
-                    }
-                    lines.push(l);
-                }
-                AtFrame::Prompt => match payload {
-                    Some(p) if !payload_sent => {
-                        self.write(AtRequest::Payload(p.to_string())).await?;
-                        payload_sent = true;
-                    }
-                    _ => tracing::warn!(command = log_line, "unexpected '> ' prompt ignored"),
+            let frame = self.next_frame(deadline).await.map_err(|e| match e {
+                FrameWait::TimedOut => AtError::Timeout {
+                    command: request.log_line.to_string(),
+                    timeout,
                 },
-                AtFrame::TooLong { length, .. } => too_long = Some(length),
+                FrameWait::Closed => AtError::ModemGone,
+            })?;
+            match answer.take(frame) {
+                Step::More => {}
+                Step::SendPayload(payload) => {
+                    self.write(AtRequest::Payload(payload.to_string())).await?;
+                }
+                Step::Done(result) => return result,
             }
+        }
+    }
+
+    /// The next frame the reader passes on, waiting until `deadline` at most.
+    async fn next_frame(&mut self, deadline: Instant) -> Result<AtFrame, FrameWait> {
+        match timeout_at(deadline, self.frames.recv()).await {
+            Err(_) => Err(FrameWait::TimedOut),
+            Ok(None) => Err(FrameWait::Closed),
+            Ok(Some(frame)) => Ok(frame),
         }
     }
 
     /// Waits until no frame came for `quiet`, dropping (and logging) what arrives.
     async fn drain_until_quiet(&mut self) -> Result<(), AtError> {
         let hard_stop = Instant::now() + self.options.max_drain;
-        lock(&self.in_flight).active = true;
+        // Late lines are taken here (and dropped), not logged by the reader as strays.
+        self.set_in_flight(&[]);
         let outcome = loop {
             let until = (Instant::now() + self.options.quiet).min(hard_stop);
-            match timeout_at(until, self.frames.recv()).await {
-                Err(_) => break Ok(()),
-                Ok(None) => break Err(AtError::ModemGone),
-                Ok(Some(frame)) => {
+            match self.next_frame(until).await {
+                Err(FrameWait::TimedOut) => break Ok(()),
+                Err(FrameWait::Closed) => break Err(AtError::ModemGone),
+                Ok(frame) => {
                     tracing::info!(?frame, "late modem answer dropped while resynchronising");
                     if Instant::now() >= hard_stop {
                         break Ok(());
@@ -308,7 +325,7 @@ impl AtClient {
                 }
             }
         };
-        lock(&self.in_flight).active = false;
+        self.clear_in_flight();
         if matches!(outcome, Err(AtError::ModemGone)) {
             self.gone = true;
         }
@@ -326,10 +343,7 @@ impl AtClient {
         let attempts = self.options.probe_attempts.max(1);
         for attempt in 1..=attempts {
             let probe_timeout = self.options.probe_timeout;
-            match self
-                .exchange("AT", "AT (resync probe)", None, &[], probe_timeout)
-                .await
-            {
+            match self.exchange(&RESYNC_PROBE, probe_timeout).await {
                 Ok(_) => {
                     // This OK may have been a late one; the probe's own is drained here.
                     self.drain_until_quiet().await?;
@@ -350,22 +364,112 @@ impl AtClient {
         }
         self.resync_needed = Some(after_prompt);
         Err(AtError::Timeout {
-            command: "AT (resync probe)".into(),
+            command: RESYNC_PROBE.log_line.into(),
             timeout: self.options.probe_timeout,
         })
     }
 }
 
+/// Why no frame came.
+enum FrameWait {
+    /// The deadline passed first.
+    TimedOut,
+    /// The reader ended: the line is closed.
+    Closed,
+}
+
+/// The answer to one command, built from its frames as they come.
+struct Answer<'a> {
+    request: &'a Request<'a>,
+    payload_sent: bool,
+    lines: Vec<String>,
+    /// Length of an over-long line met in the answer: the answer is then refused.
+    too_long: Option<usize>,
+}
+
+/// What one frame meant for the answer.
+enum Step<'a> {
+    /// Keep reading.
+    More,
+    /// The prompt came: write this payload, then keep reading.
+    SendPayload(&'a str),
+    /// The final result code came: the answer (or the error it means).
+    Done(Result<Vec<String>, AtError>),
+}
+
+impl<'a> Answer<'a> {
+    fn new(request: &'a Request<'a>) -> Answer<'a> {
+        Answer {
+            request,
+            payload_sent: false,
+            lines: Vec::new(),
+            too_long: None,
+        }
+    }
+
+    fn take(&mut self, frame: AtFrame) -> Step<'a> {
+        let log_line = self.request.log_line;
+        match frame {
+            AtFrame::Line(l) => {
+                if let Some(result) = final_result(&l) {
+                    tracing::debug!(command = log_line, result = %l, "<- modem");
+                    return Step::Done(self.finish(result));
+                }
+                if self.is_echo(&l) {
+                    tracing::trace!(line = %l, "echo skipped");
+                } else {
+                    self.lines.push(l);
+                }
+                Step::More
+            }
+            AtFrame::Prompt => match self.request.payload {
+                Some(p) if !self.payload_sent => {
+                    self.payload_sent = true;
+                    Step::SendPayload(p)
+                }
+                _ => {
+                    tracing::warn!(command = log_line, "unexpected '> ' prompt ignored");
+                    Step::More
+                }
+            },
+            AtFrame::TooLong { length, .. } => {
+                self.too_long = Some(length);
+                Step::More
+            }
+        }
+    }
+
+    /// The modem repeating our command line, or (once given) our payload.
+    fn is_echo(&self, line: &str) -> bool {
+        let echo_of_payload = self.payload_sent
+            && self
+                .request
+                .payload
+                .is_some_and(|p| p.eq_ignore_ascii_case(line));
+        line.eq_ignore_ascii_case(self.request.line) || echo_of_payload
+    }
+
+    /// The answer once its final result code came.
+    fn finish(&mut self, result: FinalResult) -> Result<Vec<String>, AtError> {
+        let log_line = self.request.log_line;
+        if let Some(e) = result.into_error(log_line) {
+            return Err(e);
+        }
+        if let Some(length) = self.too_long {
+            return Err(AtError::LineTooLong {
+                command: log_line.to_string(),
+                length,
+                cap: MAX_LINE,
+            });
+        }
+        Ok(std::mem::take(&mut self.lines))
+    }
+}
+
 /// The reader task: sorts frames until EOF or a read error, then ends.
-async fn read_loop<R: AsyncRead + Unpin>(
-    mut framed: FramedRead<R, AtCodec>,
-    in_flight: Arc<Mutex<InFlight>>,
-    frames_tx: mpsc::UnboundedSender<AtFrame>,
-    urc_tx: mpsc::Sender<Urc>,
-) {
-    let mut header: Option<(urc::TwoLine, String)> = None;
+async fn read_loop<R: AsyncRead + Unpin>(mut framed: FramedRead<R, AtCodec>, mut sorter: Sorter) {
     loop {
-        let frame = match framed.next().await {
+        match framed.next().await {
             None => {
                 tracing::warn!("modem line closed (end of file): modem gone");
                 break;
@@ -374,42 +478,73 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 tracing::warn!(error = %e, "reading from the modem failed: modem gone");
                 break;
             }
-            Some(Ok(frame)) => frame,
-        };
-        if let Some((kind, head)) = header.take() {
-            match &frame {
-                AtFrame::Line(l) if urc::looks_like_pdu(l) => {
-                    deliver_urc(&urc_tx, urc::complete(kind, l));
-                    continue;
-                }
-                _ => {
-                    tracing::warn!(header = %head, "two-line URC came without its PDU line; header dropped")
-                }
-            }
+            Some(Ok(frame)) => sorter.sort(frame),
+        }
+    }
+}
+
+/// Where the reader sends each frame: URCs to their channel, the rest to the command in flight.
+struct Sorter {
+    in_flight: Arc<Mutex<InFlight>>,
+    frames_tx: mpsc::UnboundedSender<AtFrame>,
+    urc_tx: mpsc::Sender<Urc>,
+    /// The header line of a two-line URC whose PDU line comes next.
+    header: Option<(TwoLine, String)>,
+}
+
+impl Sorter {
+    fn sort(&mut self, frame: AtFrame) {
+        if self.completes_two_line_urc(&frame) {
+            return;
         }
         let (active, prefixes) = {
-            let f = lock(&in_flight);
+            let f = lock(&self.in_flight);
             (f.active, f.prefixes)
         };
-        if let AtFrame::Line(l) = &frame {
-            match urc::classify(l, prefixes) {
-                Some(UrcMatch::Complete(u)) => {
-                    tracing::debug!(line = %l, "URC");
-                    deliver_urc(&urc_tx, u);
-                    continue;
-                }
-                Some(UrcMatch::Header(kind)) => {
-                    header = Some((kind, l.clone()));
-                    continue;
-                }
-                None => {}
-            }
+        if let AtFrame::Line(l) = &frame
+            && self.took_urc(l, prefixes)
+        {
+            return;
         }
         if active {
             // The client may be gone already (dropped); nothing to do then.
-            let _ = frames_tx.send(frame);
+            let _ = self.frames_tx.send(frame);
         } else {
             tracing::info!(?frame, "modem line with no command in flight dropped");
+        }
+    }
+
+    /// True when `frame` is the PDU line of the two-line URC whose header came last. A header
+    /// followed by anything else is dropped, and the frame sorted as usual.
+    fn completes_two_line_urc(&mut self, frame: &AtFrame) -> bool {
+        let Some((kind, head)) = self.header.take() else {
+            return false;
+        };
+        match frame {
+            AtFrame::Line(l) if looks_like_pdu(l) => {
+                deliver_urc(&self.urc_tx, complete_urc(kind, l));
+                true
+            }
+            _ => {
+                tracing::warn!(header = %head, "two-line URC came without its PDU line; header dropped");
+                false
+            }
+        }
+    }
+
+    /// True when `line` is a URC (delivered) or a two-line URC's header (kept for its PDU line).
+    fn took_urc(&mut self, line: &str, prefixes: &[&str]) -> bool {
+        match classify_urc(line, prefixes) {
+            Some(UrcMatch::Complete(u)) => {
+                tracing::debug!(%line, "URC");
+                deliver_urc(&self.urc_tx, u);
+                true
+            }
+            Some(UrcMatch::Header(kind)) => {
+                self.header = Some((kind, line.to_string()));
+                true
+            }
+            None => false,
         }
     }
 }
@@ -469,7 +604,7 @@ mod tests {
         assert_eq!(
             urcs.recv().await,
             Some(Urc::NewMessage {
-                storage: "SM".into(),
+                storage: crate::Storage::Sim,
                 index: 2
             })
         );

@@ -12,15 +12,15 @@ use tokio_util::codec::{Decoder, Encoder};
 
 /// Longest line we accept. The longest legitimate line is a PDU of 176 octets (352 hex digits); the
 /// cap leaves room for vendor info lines.
-pub const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 
 /// How much of a dropped line is kept for the log.
 const HEAD_LEN: usize = 64;
 
 /// Ctrl-Z: ends the PDU after the send prompt.
-pub const CTRL_Z: u8 = 0x1a;
+const CTRL_Z: u8 = 0x1a;
 /// ESC: abandons the PDU after the send prompt.
-pub const ESC: u8 = 0x1b;
+const ESC: u8 = 0x1b;
 
 /// One unit from the modem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum AtFrame {
 
 /// What we send to the modem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AtRequest {
+pub(crate) enum AtRequest {
     /// A command line, e.g. `AT+CMGL=4`; the encoder ends it with `\r`.
     Command(String),
     /// The text after the prompt (a PDU in hex); the encoder ends it with Ctrl-Z.
@@ -44,7 +44,8 @@ pub enum AtRequest {
     Cancel,
 }
 
-/// Decoder of [`AtFrame`]s and encoder of [`AtRequest`]s.
+/// Decoder of [`AtFrame`]s, and encoder of what we send (command lines, the payload after a
+/// prompt, ESC).
 #[derive(Debug)]
 pub struct AtCodec {
     max_line: usize,

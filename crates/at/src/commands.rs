@@ -2,21 +2,21 @@
 //!
 //! Each command says its line, its own timeout, the prefixes of its answer lines (so that, say, a
 //! `+CREG:` answer is not taken for the unsolicited `+CREG:`), and how its information lines parse.
-//! The client ([`super::client::AtClient`]) strips echo, URCs and the final result code before
+//! The client ([`crate::AtClient`]) strips echo, URCs and the final result code before
 //! [`AtCommand::parse`] sees the lines.
 
 use std::time::Duration;
 
 use super::error::AtError;
-use super::params::{Param, params_after, strip_prefix};
-use super::urc::looks_like_pdu;
+use super::params::{Param, looks_like_pdu, params_after, strip_prefix};
+use super::storage::Storage;
 
 /// Timeout of a command that the modem answers from its own state.
-pub const QUICK: Duration = Duration::from_secs(5);
+const QUICK: Duration = Duration::from_secs(5);
 /// Timeout of commands that touch the SIM (read, delete, list).
-pub const SIM_ACCESS: Duration = Duration::from_secs(15);
+const SIM_ACCESS: Duration = Duration::from_secs(15);
 /// Timeout of a send: the network can take its time.
-pub const SEND: Duration = Duration::from_secs(60);
+const SEND: Duration = Duration::from_secs(60);
 
 /// One AT command and the shape of its answer.
 pub trait AtCommand {
@@ -217,24 +217,17 @@ impl AtCommand for CpinEnter {
 /// Any command, for the rare ones without a type (`AT^CURC=0`): the answer is its lines.
 #[derive(Debug, Clone)]
 pub struct Raw {
-    pub line: String,
-    pub timeout: Duration,
+    line: String,
 }
 impl Raw {
     pub fn new(line: impl Into<String>) -> Raw {
-        Raw {
-            line: line.into(),
-            timeout: QUICK,
-        }
+        Raw { line: line.into() }
     }
 }
 impl AtCommand for Raw {
     type Response = Vec<String>;
     fn line(&self) -> String {
         self.line.clone()
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
     }
     fn parse(&self, lines: &[String]) -> Result<Vec<String>, AtError> {
         Ok(lines.to_vec())
@@ -243,11 +236,11 @@ impl AtCommand for Raw {
 
 // ---- storage ----
 
-/// Use of one message storage (`"SM"` the SIM, `"ME"` the modem's memory).
+/// Use of one message storage (the SIM, the modem's memory, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageUsage {
-    /// The storage name, when the answer gives it (`AT+CPMS?` does, `AT+CPMS=` does not).
-    pub storage: Option<String>,
+    /// The storage: the one asked for after `AT+CPMS=`, the one the modem names after `AT+CPMS?`.
+    pub storage: Option<Storage>,
     pub used: u32,
     pub total: u32,
 }
@@ -256,17 +249,17 @@ pub struct StorageUsage {
 /// received. Answers the use of each.
 #[derive(Debug, Clone)]
 pub struct CpmsSet {
-    pub mem1: String,
-    pub mem2: String,
-    pub mem3: String,
+    pub mem1: Storage,
+    pub mem2: Storage,
+    pub mem3: Storage,
 }
 impl CpmsSet {
     /// The same storage for all three.
-    pub fn all(storage: &str) -> CpmsSet {
+    pub fn all(storage: Storage) -> CpmsSet {
         CpmsSet {
-            mem1: storage.into(),
-            mem2: storage.into(),
-            mem3: storage.into(),
+            mem1: storage.clone(),
+            mem2: storage.clone(),
+            mem3: storage,
         }
     }
 }
@@ -293,7 +286,7 @@ impl AtCommand for CpmsSet {
                 return Err(parse_error(self, &lines.join(" | ")));
             };
             out.push(StorageUsage {
-                storage: names.get(i).map(|s| s.to_string()),
+                storage: names.get(i).map(|s| (*s).clone()),
                 used,
                 total,
             });
@@ -323,7 +316,7 @@ impl AtCommand for CpmsQuery {
                     t.get(2).and_then(Param::as_u32),
                 ) {
                     (Some(name), Some(used), Some(total)) => Ok(StorageUsage {
-                        storage: Some(name.text.clone()),
+                        storage: Some(Storage::parse(&name.text)),
                         used,
                         total,
                     }),
@@ -346,7 +339,7 @@ pub enum MessageStat {
     Other(u8),
 }
 impl MessageStat {
-    pub fn from_code(code: u8) -> MessageStat {
+    pub(crate) fn from_code(code: u8) -> MessageStat {
         match code {
             0 => MessageStat::ReceivedUnread,
             1 => MessageStat::ReceivedRead,
@@ -517,7 +510,7 @@ impl AtCommand for Cmgs {
 
 // ---- SIM, network ----
 
-/// State of the SIM lock (`+CPIN:`).
+/// State of the SIM lock (`<code>` of `+CPIN:`, TS 27.007 §8.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinState {
     Ready,
@@ -526,19 +519,47 @@ pub enum PinState {
     PhSimPin,
     SimPin2,
     SimPuk2,
+    /// A state not in the list above, as the modem gave it.
     Other(String),
 }
+
+/// Every named SIM state; [`PinState::as_str`] is their one spelling.
+const PIN_STATES: [PinState; 6] = [
+    PinState::Ready,
+    PinState::SimPin,
+    PinState::SimPuk,
+    PinState::PhSimPin,
+    PinState::SimPin2,
+    PinState::SimPuk2,
+];
+
 impl PinState {
-    pub fn from_text(text: &str) -> PinState {
-        match text.trim().trim_matches('"').to_ascii_uppercase().as_str() {
-            "READY" => PinState::Ready,
-            "SIM PIN" => PinState::SimPin,
-            "SIM PUK" => PinState::SimPuk,
-            "PH-SIM PIN" => PinState::PhSimPin,
-            "SIM PIN2" => PinState::SimPin2,
-            "SIM PUK2" => PinState::SimPuk2,
-            _ => PinState::Other(text.trim().to_string()),
+    /// The words the modem uses: `READY`, `SIM PIN`, ... or its own for [`PinState::Other`].
+    fn as_str(&self) -> &str {
+        match self {
+            PinState::Ready => "READY",
+            PinState::SimPin => "SIM PIN",
+            PinState::SimPuk => "SIM PUK",
+            PinState::PhSimPin => "PH-SIM PIN",
+            PinState::SimPin2 => "SIM PIN2",
+            PinState::SimPuk2 => "SIM PUK2",
+            PinState::Other(text) => text,
         }
+    }
+
+    /// Reads the state after `+CPIN:`, without case and quotes; an unknown one is kept.
+    pub(crate) fn from_text(text: &str) -> PinState {
+        let words = text.trim().trim_matches('"');
+        PIN_STATES
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(words))
+            .unwrap_or_else(|| PinState::Other(text.trim().to_string()))
+    }
+}
+
+impl std::fmt::Display for PinState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -577,7 +598,7 @@ pub enum RegStatus {
     Other(u8),
 }
 impl RegStatus {
-    pub fn from_code(code: u8) -> RegStatus {
+    pub(crate) fn from_code(code: u8) -> RegStatus {
         match code {
             0 => RegStatus::NotSearching,
             1 => RegStatus::Home,
@@ -641,14 +662,44 @@ pub fn rssi_to_dbm(rssi: u8) -> Option<i32> {
     (rssi <= 31).then(|| -113 + 2 * i32::from(rssi))
 }
 
-/// A word a technician understands for a signal level.
-pub fn signal_word(dbm: Option<i32>) -> &'static str {
-    match dbm {
-        None => "none",
-        Some(d) if d <= -111 => "none",
-        Some(d) if d < -95 => "weak",
-        Some(d) if d < -83 => "ok",
-        Some(_) => "good",
+/// How usable a signal is, in a word a technician understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignalLevel {
+    /// Unknown, or at -111 dBm and below: no SMS will get through.
+    NoSignal,
+    /// Below -95 dBm: messages may be slow or fail.
+    Weak,
+    /// Below -83 dBm.
+    Fair,
+    Good,
+}
+
+impl SignalLevel {
+    /// The level of a signal of `dbm` (`None`: unknown).
+    pub fn from_dbm(dbm: Option<i32>) -> SignalLevel {
+        match dbm {
+            None => SignalLevel::NoSignal,
+            Some(d) if d <= -111 => SignalLevel::NoSignal,
+            Some(d) if d < -95 => SignalLevel::Weak,
+            Some(d) if d < -83 => SignalLevel::Fair,
+            Some(_) => SignalLevel::Good,
+        }
+    }
+
+    /// The word shown in the status and by `doctor`: "none", "weak", "ok" or "good".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalLevel::NoSignal => "none",
+            SignalLevel::Weak => "weak",
+            SignalLevel::Fair => "ok",
+            SignalLevel::Good => "good",
+        }
+    }
+}
+
+impl std::fmt::Display for SignalLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -656,8 +707,8 @@ impl SignalQuality {
     pub fn dbm(&self) -> Option<i32> {
         rssi_to_dbm(self.rssi)
     }
-    pub fn word(&self) -> &'static str {
-        signal_word(self.dbm())
+    pub fn level(&self) -> SignalLevel {
+        SignalLevel::from_dbm(self.dbm())
     }
 }
 
@@ -773,7 +824,19 @@ mod tests {
         assert_eq!(Cmee(1).line(), "AT+CMEE=1");
         assert_eq!(Cmgf::Pdu.line(), "AT+CMGF=0");
         assert_eq!(Cnmi::STORE_AND_NOTIFY.line(), "AT+CNMI=2,1,0,0,0");
-        assert_eq!(CpmsSet::all("SM").line(), "AT+CPMS=\"SM\",\"SM\",\"SM\"");
+        assert_eq!(
+            CpmsSet::all(Storage::Sim).line(),
+            "AT+CPMS=\"SM\",\"SM\",\"SM\""
+        );
+        assert_eq!(
+            CpmsSet {
+                mem1: Storage::Modem,
+                mem2: Storage::Sim,
+                mem3: Storage::Sim
+            }
+            .line(),
+            "AT+CPMS=\"ME\",\"SM\",\"SM\""
+        );
         assert_eq!(Cmgl(ListFilter::All).line(), "AT+CMGL=4");
         assert_eq!(Cmgr(3).line(), "AT+CMGR=3");
         assert_eq!(Cmgd(3).line(), "AT+CMGD=3");
@@ -821,14 +884,14 @@ mod tests {
 
     #[test]
     fn cpms() {
-        let r = CpmsSet::all("SM")
+        let r = CpmsSet::all(Storage::Sim)
             .parse(&lines(&["+CPMS: 3,10,3,10,3,10"]))
             .unwrap();
         assert_eq!(r.len(), 3);
         assert_eq!(
             r[0],
             StorageUsage {
-                storage: Some("SM".into()),
+                storage: Some(Storage::Sim),
                 used: 3,
                 total: 10
             }
@@ -839,7 +902,7 @@ mod tests {
         assert_eq!(
             r[1],
             StorageUsage {
-                storage: Some("ME".into()),
+                storage: Some(Storage::Modem),
                 used: 0,
                 total: 100
             }
@@ -927,12 +990,14 @@ mod tests {
         );
         let s = Csq.parse(&lines(&["+CSQ: 20,99"])).unwrap();
         assert_eq!(s.dbm(), Some(-73));
-        assert_eq!(s.word(), "good");
+        assert_eq!(s.level(), SignalLevel::Good);
         assert_eq!(Csq.parse(&lines(&["+CSQ: 99,99"])).unwrap().dbm(), None);
         assert_eq!(rssi_to_dbm(0), Some(-113));
         assert_eq!(rssi_to_dbm(31), Some(-51));
-        assert_eq!(signal_word(rssi_to_dbm(5)), "weak");
-        assert_eq!(signal_word(rssi_to_dbm(12)), "ok");
+        assert_eq!(SignalLevel::from_dbm(rssi_to_dbm(5)), SignalLevel::Weak);
+        assert_eq!(SignalLevel::from_dbm(rssi_to_dbm(12)), SignalLevel::Fair);
+        assert_eq!(SignalLevel::from_dbm(rssi_to_dbm(1)), SignalLevel::NoSignal);
+        assert_eq!(SignalLevel::from_dbm(None), SignalLevel::NoSignal);
         assert_eq!(
             CscaQuery
                 .parse(&lines(&["+CSCA: \"+243990000000\",145"]))
@@ -941,6 +1006,34 @@ mod tests {
             Some("+243990000000")
         );
         assert_eq!(CscaQuery.parse(&lines(&["+CSCA: \"\",129"])).unwrap(), None);
+    }
+
+    #[test]
+    fn every_pin_state_reads_back_from_its_words() {
+        for p in PIN_STATES {
+            assert_eq!(PinState::from_text(p.as_str()), p);
+            assert_eq!(
+                PinState::from_text(&format!(" \"{}\"", p.as_str().to_lowercase())),
+                p
+            );
+        }
+        let odd = PinState::from_text("PH-NET PIN");
+        assert_eq!(odd, PinState::Other("PH-NET PIN".into()));
+        assert_eq!(PinState::from_text(odd.as_str()), odd);
+    }
+
+    #[test]
+    fn signal_words() {
+        let words: Vec<&str> = [
+            SignalLevel::NoSignal,
+            SignalLevel::Weak,
+            SignalLevel::Fair,
+            SignalLevel::Good,
+        ]
+        .into_iter()
+        .map(SignalLevel::as_str)
+        .collect();
+        assert_eq!(words, ["none", "weak", "ok", "good"]);
     }
 
     #[test]

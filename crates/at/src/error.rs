@@ -35,9 +35,9 @@ pub enum AtError {
     /// `+CME ERROR: <text>` in a verbose form that is not in our table.
     #[error("modem answered +CME ERROR: {text} to `{command}`")]
     CmeText { command: String, text: String },
-    /// Another final result code that ends a command without success (`NO CARRIER`, `BUSY`, ...).
+    /// A call result that ends a command without success (`NO CARRIER`, `BUSY`, ...).
     #[error("modem answered {result} to `{command}`")]
-    Failed { command: String, result: String },
+    Failed { command: String, result: CallResult },
     /// The answer did not have the shape the command expects.
     #[error("unexpected answer to `{command}`: {line:?}")]
     Parse { command: String, line: String },
@@ -86,43 +86,56 @@ impl AtError {
     }
 }
 
-/// Well-known `+CMS ERROR` codes.
-pub mod cms {
-    pub const NETWORK_OUT_OF_ORDER: u16 = 38;
-    pub const ME_FAILURE: u16 = 300;
-    pub const OPERATION_NOT_ALLOWED: u16 = 302;
-    pub const INVALID_PDU_MODE_PARAMETER: u16 = 304;
-    pub const SIM_NOT_INSERTED: u16 = 310;
-    pub const SIM_PIN_REQUIRED: u16 = 311;
-    pub const SIM_BUSY: u16 = 314;
-    pub const SIM_PUK_REQUIRED: u16 = 316;
-    pub const INVALID_MEMORY_INDEX: u16 = 321;
-    pub const MEMORY_FULL: u16 = 322;
-    pub const SMSC_ADDRESS_UNKNOWN: u16 = 330;
-    pub const NO_NETWORK_SERVICE: u16 = 331;
-    pub const NETWORK_TIMEOUT: u16 = 332;
-    pub const UNKNOWN_ERROR: u16 = 500;
+/// A final result code of a call (TS 27.007 §5.7.1; V.250 §5.7.1) that ends an AT command
+/// without success for us: the gateway never makes calls, so any of these means a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallResult {
+    NoCarrier,
+    Busy,
+    NoAnswer,
+    NoDialtone,
+    /// `COMMAND NOT SUPPORT`: some modems' word for an unknown command.
+    CommandNotSupported,
 }
 
-/// Well-known `+CME ERROR` codes.
-pub mod cme {
-    pub const OPERATION_NOT_ALLOWED: u16 = 3;
-    pub const OPERATION_NOT_SUPPORTED: u16 = 4;
-    pub const SIM_NOT_INSERTED: u16 = 10;
-    pub const SIM_PIN_REQUIRED: u16 = 11;
-    pub const SIM_PUK_REQUIRED: u16 = 12;
-    pub const SIM_FAILURE: u16 = 13;
-    pub const SIM_BUSY: u16 = 14;
-    pub const INCORRECT_PASSWORD: u16 = 16;
-    pub const MEMORY_FULL: u16 = 20;
-    pub const INVALID_INDEX: u16 = 21;
-    pub const NO_NETWORK_SERVICE: u16 = 30;
-    pub const NETWORK_TIMEOUT: u16 = 31;
-    pub const UNKNOWN: u16 = 100;
+/// Every call result; [`CallResult::as_str`] is their one spelling.
+const CALL_RESULTS: [CallResult; 5] = [
+    CallResult::NoCarrier,
+    CallResult::Busy,
+    CallResult::NoAnswer,
+    CallResult::NoDialtone,
+    CallResult::CommandNotSupported,
+];
+
+impl CallResult {
+    /// The line as the modem sends it.
+    fn as_str(self) -> &'static str {
+        match self {
+            CallResult::NoCarrier => "NO CARRIER",
+            CallResult::Busy => "BUSY",
+            CallResult::NoAnswer => "NO ANSWER",
+            CallResult::NoDialtone => "NO DIALTONE",
+            CallResult::CommandNotSupported => "COMMAND NOT SUPPORT",
+        }
+    }
+
+    /// The call result `line` is (compared without case and surrounding blanks), if any.
+    pub(crate) fn parse(line: &str) -> Option<CallResult> {
+        let line = line.trim();
+        CALL_RESULTS
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(line))
+    }
+}
+
+impl std::fmt::Display for CallResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The name of a `+CMS ERROR` code.
-pub fn cms_name(code: u16) -> &'static str {
+pub(crate) fn cms_name(code: u16) -> &'static str {
     match code {
         // Network (RP) causes, TS 24.011 Annex E.
         1 => "unassigned (unallocated) number",
@@ -261,7 +274,7 @@ pub fn cme_name(code: u16) -> &'static str {
 }
 
 /// The code of a verbose `+CME ERROR: <text>`, compared without case.
-pub fn cme_code_from_text(text: &str) -> Option<(u16, &'static str)> {
+pub(crate) fn cme_code_from_text(text: &str) -> Option<(u16, &'static str)> {
     let t = text.trim();
     CME_NAMES
         .iter()
@@ -294,6 +307,16 @@ mod tests {
             Some(10)
         );
         assert_eq!(cme_code_from_text("mystery"), None);
+    }
+
+    #[test]
+    fn every_call_result_reads_back_from_its_line() {
+        for r in CALL_RESULTS {
+            assert_eq!(CallResult::parse(r.as_str()), Some(r));
+            assert_eq!(CallResult::parse(&r.as_str().to_ascii_lowercase()), Some(r));
+        }
+        assert_eq!(CallResult::parse("NO CARRIERS"), None);
+        assert_eq!(CallResult::parse("OK"), None);
     }
 
     #[test]

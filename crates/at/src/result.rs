@@ -1,7 +1,7 @@
 //! Final result codes: the line that ends the answer to a command (`OK`, `ERROR`, `+CMS ERROR: n`,
 //! `+CME ERROR: n`, `NO CARRIER`, ...).
 
-use super::error::{AtError, cme_code_from_text, cme_name, cms_name};
+use super::error::{AtError, CallResult, cme_code_from_text, cme_name, cms_name};
 use super::params::strip_prefix;
 
 /// One final result code.
@@ -14,16 +14,8 @@ pub enum FinalResult {
     /// `+CME ERROR: <text>` whose text is not in our table.
     CmeText(String),
     /// `NO CARRIER`, `BUSY`, `NO ANSWER`, `NO DIALTONE`: call results, failures for us.
-    Failed(String),
+    Failed(CallResult),
 }
-
-const CALL_RESULTS: &[&str] = &[
-    "NO CARRIER",
-    "BUSY",
-    "NO ANSWER",
-    "NO DIALTONE",
-    "COMMAND NOT SUPPORT",
-];
 
 /// Is `line` a final result code?
 pub fn final_result(line: &str) -> Option<FinalResult> {
@@ -50,10 +42,7 @@ pub fn final_result(line: &str) -> Option<FinalResult> {
             },
         });
     }
-    CALL_RESULTS
-        .iter()
-        .find(|r| l.eq_ignore_ascii_case(r))
-        .map(|r| FinalResult::Failed((*r).to_string()))
+    CallResult::parse(l).map(FinalResult::Failed)
 }
 
 impl FinalResult {
@@ -100,7 +89,7 @@ mod tests {
         );
         assert_eq!(
             final_result("NO CARRIER"),
-            Some(FinalResult::Failed("NO CARRIER".into()))
+            Some(FinalResult::Failed(CallResult::NoCarrier))
         );
         assert_eq!(final_result("+CMGS: 4"), None);
         assert_eq!(final_result("OKAY"), None);

@@ -1,22 +1,24 @@
 //! Unsolicited result codes: lines the modem sends on its own, at any time, even in the middle of the
 //! answer to a command. They are recognised by prefix and taken out of the answer.
 //!
-//! Two of them (`+CMT`, `+CDS`) are a header line followed by a PDU line; [`classify`] says so with
-//! [`UrcMatch::Header`] and [`complete`] joins the two.
+//! Two of them (`+CMT`, `+CDS`) are a header line followed by a PDU line; [`classify_urc`] says so
+//! with [`UrcMatch::Header`] and [`complete_urc`] joins the two.
 
-use super::params::{params_after, strip_prefix};
+use super::commands::{PinState, RegStatus};
+use super::params::{Param, params_after, strip_prefix};
+use super::storage::Storage;
 
 /// One unsolicited result code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Urc {
     /// `+CMTI: "SM",3`: a new message was stored at that index.
-    NewMessage { storage: String, index: u32 },
+    NewMessage { storage: Storage, index: u32 },
     /// `+CMT: [<alpha>],<length>` + PDU line: a message delivered straight to us, not stored.
     Deliver { pdu: String },
     /// `+CDS: <length>` + PDU line: a status report delivered straight to us.
     StatusReport { pdu: String },
     /// `+CDSI: "SM",4`: a status report was stored at that index.
-    StatusReportIndex { storage: String, index: u32 },
+    StatusReportIndex { storage: Storage, index: u32 },
     /// `+CUSD: <m>[,<str>[,<dcs>]]`: a USSD answer (status 0 done, 1 more input expected, 2 ended by
     /// the network, 4 not supported). The text is as the modem gave it; its decoding depends on dcs.
     Ussd {
@@ -29,13 +31,13 @@ pub enum Urc {
     /// `^RSSI: <n>` (Huawei): signal strength on the `AT+CSQ` scale (0..31, 99 unknown).
     Signal { rssi: u8 },
     /// `+CREG: <stat>[,<lac>,<ci>]`: registration changed (the unsolicited form, without `<n>`).
-    Registration { stat: u8 },
+    Registration { stat: RegStatus },
     /// `+CPIN: READY` and friends when the modem says them at boot.
-    SimState(String),
+    SimState(PinState),
     /// `^BOOT:`, `^SYSSTART`: the modem (re)started.
     Boot,
     /// `RDY`, `SMS Ready`, `Call Ready`, `PB DONE`: start-up milestones (SIMCom and others).
-    Ready(String),
+    Ready(Milestone),
     /// `^SMMEMFULL` / `+SMMEMFULL`: message storage full.
     MemoryFull,
     /// Another known unsolicited line (`^MODE`, `^SRVST`, `+CGREG`, ...), kept as it came.
@@ -49,7 +51,7 @@ pub enum TwoLine {
     StatusReport,
 }
 
-/// What [`classify`] found.
+/// What [`classify_urc`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrcMatch {
     Complete(Urc),
@@ -87,19 +89,57 @@ const OTHER_PREFIXES: &[&str] = &[
     "NORMAL POWER DOWN",
 ];
 
-/// Exact lines that are start-up milestones.
-const READY_LINES: &[&str] = &[
-    "RDY",
-    "SMS Ready",
-    "Call Ready",
-    "PB DONE",
-    "+PBREADY",
-    "SMS DONE",
+/// A start-up milestone line (SIMCom and others): the modem (re)started and is getting ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Milestone {
+    /// `RDY`: the modem is up.
+    Rdy,
+    /// `SMS Ready`.
+    SmsReady,
+    /// `Call Ready`.
+    CallReady,
+    /// `PB DONE`: the phone book is loaded.
+    PbDone,
+    /// `+PBREADY`: the phone book is ready.
+    PbReady,
+    /// `SMS DONE`.
+    SmsDone,
+}
+
+/// Every milestone; [`Milestone::as_str`] is their one spelling.
+const MILESTONES: [Milestone; 6] = [
+    Milestone::Rdy,
+    Milestone::SmsReady,
+    Milestone::CallReady,
+    Milestone::PbDone,
+    Milestone::PbReady,
+    Milestone::SmsDone,
 ];
+
+impl Milestone {
+    /// The line as the modem sends it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Milestone::Rdy => "RDY",
+            Milestone::SmsReady => "SMS Ready",
+            Milestone::CallReady => "Call Ready",
+            Milestone::PbDone => "PB DONE",
+            Milestone::PbReady => "+PBREADY",
+            Milestone::SmsDone => "SMS DONE",
+        }
+    }
+
+    /// The milestone `line` is, compared without case.
+    fn parse(line: &str) -> Option<Milestone> {
+        MILESTONES
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(line))
+    }
+}
 
 /// Is `line` an unsolicited result code? `own_prefixes` are the answer prefixes of the command in
 /// flight: a `+CREG:` line is the answer to `AT+CREG?`, not a URC, while that command runs.
-pub fn classify(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
+pub fn classify_urc(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
     if own_prefixes.iter().any(|p| strip_prefix(line, p).is_some()) {
         return None;
     }
@@ -134,17 +174,20 @@ pub fn classify(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
         return Some(UrcMatch::Complete(Urc::Signal { rssi }));
     }
     if let Some(p) = params_after(line, "+CREG:") {
-        let stat = p.first().and_then(|p| p.as_u8())?;
+        let stat = p
+            .first()
+            .and_then(|p| p.as_u8())
+            .map(RegStatus::from_code)?;
         return Some(UrcMatch::Complete(Urc::Registration { stat }));
     }
     if let Some(rest) = strip_prefix(line, "+CPIN:") {
-        return Some(UrcMatch::Complete(Urc::SimState(rest.to_string())));
+        return Some(UrcMatch::Complete(Urc::SimState(PinState::from_text(rest))));
     }
     if strip_prefix(line, "^BOOT:").is_some() || line.eq_ignore_ascii_case("^SYSSTART") {
         return Some(UrcMatch::Complete(Urc::Boot));
     }
-    if let Some(r) = READY_LINES.iter().find(|r| line.eq_ignore_ascii_case(r)) {
-        return Some(UrcMatch::Complete(Urc::Ready((*r).to_string())));
+    if let Some(m) = Milestone::parse(line) {
+        return Some(UrcMatch::Complete(Urc::Ready(m)));
     }
     if strip_prefix(line, "^SMMEMFULL").is_some() || strip_prefix(line, "+SMMEMFULL").is_some() {
         return Some(UrcMatch::Complete(Urc::MemoryFull));
@@ -158,20 +201,14 @@ pub fn classify(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
     None
 }
 
-fn indexed(p: &[super::params::Param]) -> Option<(String, u32)> {
-    let storage = p.first()?.text.clone();
+fn indexed(p: &[Param]) -> Option<(Storage, u32)> {
+    let storage = Storage::parse(&p.first()?.text);
     let index = p.get(1)?.as_u32()?;
     Some((storage, index))
 }
 
-/// Does `line` look like a PDU (hex digits only, even count)? Used to check the second line of a
-/// two-line URC before taking it.
-pub fn looks_like_pdu(line: &str) -> bool {
-    !line.is_empty() && line.len().is_multiple_of(2) && line.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Joins a two-line URC's header kind with its PDU line.
-pub fn complete(kind: TwoLine, pdu_line: &str) -> Urc {
+pub fn complete_urc(kind: TwoLine, pdu_line: &str) -> Urc {
     let pdu = pdu_line.to_string();
     match kind {
         TwoLine::Deliver => Urc::Deliver { pdu },
@@ -184,7 +221,7 @@ mod tests {
     use super::*;
 
     fn urc(line: &str) -> Option<Urc> {
-        match classify(line, &[]) {
+        match classify_urc(line, &[]) {
             Some(UrcMatch::Complete(u)) => Some(u),
             _ => None,
         }
@@ -195,27 +232,27 @@ mod tests {
         assert_eq!(
             urc("+CMTI: \"SM\",3"),
             Some(Urc::NewMessage {
-                storage: "SM".into(),
+                storage: Storage::Sim,
                 index: 3
             })
         );
         assert_eq!(
             urc("+CDSI: \"SR\",12"),
             Some(Urc::StatusReportIndex {
-                storage: "SR".into(),
+                storage: Storage::StatusReports,
                 index: 12
             })
         );
         assert_eq!(
-            classify("+CMT: ,24", &[]),
+            classify_urc("+CMT: ,24", &[]),
             Some(UrcMatch::Header(TwoLine::Deliver))
         );
         assert_eq!(
-            classify("+CMT: \"\",24", &[]),
+            classify_urc("+CMT: \"\",24", &[]),
             Some(UrcMatch::Header(TwoLine::Deliver))
         );
         assert_eq!(
-            classify("+CDS: 25", &[]),
+            classify_urc("+CDS: 25", &[]),
             Some(UrcMatch::Header(TwoLine::StatusReport))
         );
         assert_eq!(
@@ -236,15 +273,30 @@ mod tests {
         );
         assert_eq!(urc("RING"), Some(Urc::Ring));
         assert_eq!(urc("^RSSI: 17"), Some(Urc::Signal { rssi: 17 }));
-        assert_eq!(urc("+CREG: 5"), Some(Urc::Registration { stat: 5 }));
+        assert_eq!(
+            urc("+CREG: 5"),
+            Some(Urc::Registration {
+                stat: RegStatus::Roaming
+            })
+        );
         assert_eq!(
             urc("+CREG: 1,\"00C3\",\"1A2B\""),
-            Some(Urc::Registration { stat: 1 })
+            Some(Urc::Registration {
+                stat: RegStatus::Home
+            })
         );
-        assert_eq!(urc("+CPIN: READY"), Some(Urc::SimState("READY".into())));
+        assert_eq!(urc("+CPIN: READY"), Some(Urc::SimState(PinState::Ready)));
+        assert_eq!(urc("+CPIN: SIM PIN"), Some(Urc::SimState(PinState::SimPin)));
         assert_eq!(urc("^BOOT:20952548,0,0,0,75"), Some(Urc::Boot));
-        assert_eq!(urc("SMS Ready"), Some(Urc::Ready("SMS Ready".into())));
-        assert_eq!(urc("RDY"), Some(Urc::Ready("RDY".into())));
+        assert_eq!(urc("SMS Ready"), Some(Urc::Ready(Milestone::SmsReady)));
+        assert_eq!(urc("RDY"), Some(Urc::Ready(Milestone::Rdy)));
+        assert_eq!(
+            urc("+CMTI: \"XM\",7"),
+            Some(Urc::NewMessage {
+                storage: Storage::Other("XM".into()),
+                index: 7
+            })
+        );
         assert_eq!(urc("^MODE: 5,4"), Some(Urc::Other("^MODE: 5,4".into())));
         assert_eq!(urc("^SRVST: 2"), Some(Urc::Other("^SRVST: 2".into())));
         assert_eq!(urc("^SMMEMFULL: \"SM\""), Some(Urc::MemoryFull));
@@ -260,28 +312,28 @@ mod tests {
             "0791448720003023",
             "+CMGS: 12",
         ] {
-            assert_eq!(classify(line, &[]), None, "{line}");
+            assert_eq!(classify_urc(line, &[]), None, "{line}");
         }
         // +CMTI must not be read as the header of +CMT.
         assert!(matches!(
-            classify("+CMTI: \"ME\",1", &[]),
+            classify_urc("+CMTI: \"ME\",1", &[]),
             Some(UrcMatch::Complete(_))
         ));
     }
 
     #[test]
     fn the_command_in_flight_claims_its_own_prefix() {
-        assert_eq!(classify("+CREG: 0,1", &["+CREG:"]), None);
-        assert_eq!(classify("+CPIN: SIM PIN", &["+CPIN:"]), None);
-        assert!(classify("+CMTI: \"SM\",2", &["+CREG:"]).is_some());
+        assert_eq!(classify_urc("+CREG: 0,1", &["+CREG:"]), None);
+        assert_eq!(classify_urc("+CPIN: SIM PIN", &["+CPIN:"]), None);
+        assert!(classify_urc("+CMTI: \"SM\",2", &["+CREG:"]).is_some());
     }
 
     #[test]
-    fn pdu_lines() {
-        assert!(looks_like_pdu(
-            "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
-        ));
-        assert!(!looks_like_pdu("OK"));
-        assert!(!looks_like_pdu("ABC"));
+    fn every_milestone_reads_back_from_its_line() {
+        for m in MILESTONES {
+            assert_eq!(Milestone::parse(m.as_str()), Some(m));
+            assert_eq!(urc(m.as_str()), Some(Urc::Ready(m)));
+        }
+        assert_eq!(Milestone::parse("SMS Readyish"), None);
     }
 }

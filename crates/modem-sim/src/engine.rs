@@ -72,16 +72,16 @@ enum Mem {
 
 impl Mem {
     fn parse(s: &str) -> Option<Mem> {
-        match s.trim().trim_matches('"').to_ascii_uppercase().as_str() {
-            "SM" => Some(Mem::Sm),
-            "ME" | "MT" => Some(Mem::Me),
+        match at::Storage::parse(s) {
+            at::Storage::Sim => Some(Mem::Sm),
+            at::Storage::Modem | at::Storage::AnyOfModem => Some(Mem::Me),
             _ => None,
         }
     }
-    fn name(&self) -> &'static str {
+    fn name(&self) -> at::Storage {
         match self {
-            Mem::Sm => "SM",
-            Mem::Me => "ME",
+            Mem::Sm => at::Storage::Sim,
+            Mem::Me => at::Storage::Modem,
         }
     }
 }
@@ -267,7 +267,7 @@ fn form_of(cmd: &str) -> (String, Form<'_>) {
 }
 
 fn args(s: &str) -> Vec<String> {
-    at::params::split(s).into_iter().map(|p| p.text).collect()
+    at::split_params(s).into_iter().map(|p| p.text).collect()
 }
 
 impl Engine {
@@ -488,7 +488,7 @@ impl Engine {
             Outcome::Fail(Fail::Cme(code)) => match self.v.cmee {
                 0 => s.push_str("\r\nERROR\r\n"),
                 1 => s.push_str(&crlf(&format!("+CME ERROR: {code}"))),
-                _ => s.push_str(&crlf(&format!("+CME ERROR: {}", at::error::cme_name(code)))),
+                _ => s.push_str(&crlf(&format!("+CME ERROR: {}", at::cme_name(code)))),
             },
         }
         s.into_bytes()

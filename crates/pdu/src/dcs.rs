@@ -109,6 +109,10 @@ mod tests {
     fn encoding_names_read_back() {
         for e in [Encoding::Gsm7, Encoding::Ucs2, Encoding::EightBit] {
             assert_eq!(Encoding::from_name(e.as_str()), Some(e));
+            assert_eq!(
+                serde_json::to_value(e).unwrap(),
+                serde_json::json!(e.as_str())
+            );
         }
         assert_eq!(Encoding::from_name("utf8"), None);
     }

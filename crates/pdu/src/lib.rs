@@ -57,39 +57,12 @@ pub enum Pdu {
 }
 
 impl Pdu {
-    /// "deliver", "submit" or "status-report".
-    pub fn kind(&self) -> &'static str {
+    /// "deliver", "submit" or "status-report" (the JSON `type`).
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Pdu::Deliver(_) => "deliver",
             Pdu::Submit(_) => "submit",
             Pdu::StatusReport(_) => "status-report",
-        }
-    }
-
-    /// The SMSC prefix, if the PDU had one.
-    pub fn smsc(&self) -> Option<&Address> {
-        match self {
-            Pdu::Deliver(d) => d.smsc.as_ref(),
-            Pdu::Submit(s) => s.smsc.as_ref(),
-            Pdu::StatusReport(r) => r.smsc.as_ref(),
-        }
-    }
-
-    /// The concatenation header, for parts of a longer message.
-    pub fn concat(&self) -> Option<Concat> {
-        match self {
-            Pdu::Deliver(d) => d.concat,
-            Pdu::Submit(s) => s.concat,
-            Pdu::StatusReport(_) => None,
-        }
-    }
-
-    /// The text, when there is one.
-    pub fn text(&self) -> Option<&str> {
-        match self {
-            Pdu::Deliver(d) => d.text.as_deref(),
-            Pdu::Submit(s) => s.text.as_deref(),
-            Pdu::StatusReport(r) => r.text.as_deref(),
         }
     }
 }

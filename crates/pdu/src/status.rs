@@ -53,6 +53,17 @@ pub enum DeliveryState {
     Failed,
 }
 
+impl DeliveryState {
+    /// The name kept in the store and shown in JSON: "delivered", "pending" or "failed".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "pending",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
 impl StatusReport {
     /// Where the message stands.
     pub fn delivery_state(&self) -> DeliveryState {
@@ -146,4 +157,23 @@ pub(crate) fn decode(
         report.data = ud.data;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_state_names_match_the_json() {
+        for state in [
+            DeliveryState::Delivered,
+            DeliveryState::Pending,
+            DeliveryState::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+    }
 }

@@ -20,40 +20,40 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// Wraps the seven raw octets as they appear in the PDU.
-    pub fn from_raw(raw: [u8; 7]) -> Timestamp {
+    pub(crate) fn from_raw(raw: [u8; 7]) -> Timestamp {
         Timestamp { raw }
     }
 
     /// The seven raw octets as they appear in the PDU.
-    pub fn raw(&self) -> [u8; 7] {
+    pub(crate) fn raw(&self) -> [u8; 7] {
         self.raw
     }
 
     /// The raw octets in hex, as they appear in the PDU (e.g. `99309251619580`).
-    pub fn raw_hex(&self) -> String {
+    pub(crate) fn raw_hex(&self) -> String {
         hex::encode_upper(self.raw)
     }
 
     /// The date, time and offset, or `None` when the fields do not make a real date (the
-    /// SMSC clock is then not to be trusted; [`Timestamp::problem`] says why).
+    /// SMSC clock is then not to be trusted; the JSON view says why).
     pub fn to_offset_datetime(&self) -> Option<OffsetDateTime> {
         self.parse().ok()
     }
 
     /// Why the timestamp is impossible, or `None` when it is a real date.
-    pub fn problem(&self) -> Option<String> {
+    pub(crate) fn problem(&self) -> Option<String> {
         self.parse().err()
     }
 
     /// RFC 3339 text with the PDU's own offset, or `None` when impossible.
-    pub fn to_rfc3339(&self) -> Option<String> {
+    pub(crate) fn to_rfc3339(self) -> Option<String> {
         self.to_offset_datetime()
             .and_then(|dt| dt.format(&Rfc3339).ok())
     }
 
     /// Encodes a date-time; its offset must be a whole number of quarter hours within ±14 h,
     /// its year within 1990-2089 (the two-digit year window used when decoding).
-    pub fn from_offset_datetime(dt: OffsetDateTime) -> Result<Timestamp, PduError> {
+    pub(crate) fn from_offset_datetime(dt: OffsetDateTime) -> Result<Timestamp, PduError> {
         let invalid = |reason: &str| PduError::InvalidInput {
             field: "timestamp",
             value: dt.to_string(),

@@ -53,11 +53,7 @@ pub struct StoredReport {
 }
 
 fn state_name(state: DeliveryState) -> &'static str {
-    match state {
-        DeliveryState::Delivered => "delivered",
-        DeliveryState::Pending => "pending",
-        DeliveryState::Failed => "failed",
-    }
+    state.as_str()
 }
 
 impl Store {

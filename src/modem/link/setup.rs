@@ -44,7 +44,7 @@ impl Session<'_> {
             e if e.is_link_fault() => SessionEnd::from(e),
             e => SessionEnd::Fatal(format!("modem refuses PDU mode (AT+CMGF=0): {e}")),
         })?;
-        self.select_storage("SM").await?;
+        self.select_storage(&Storage::Sim).await?;
         self.set_indications().await?;
         match self.cmd(&CscaQuery).await {
             Ok(smsc) => {
@@ -226,7 +226,7 @@ impl Session<'_> {
             PinState::SimPuk => Err(SessionEnd::Fatal(
                 "the SIM is locked and needs its PUK: unlock it in a phone, then restart the gateway".into(),
             )),
-            other => Err(SessionEnd::Fatal(format!("the SIM is not ready: {other:?}"))),
+            other => Err(SessionEnd::Fatal(format!("the SIM is not ready: {other}"))),
         }
     }
 }
