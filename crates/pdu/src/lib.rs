@@ -7,8 +7,8 @@
 //! chooses GSM-7 when every character fits, else UCS-2, and never splits an escape pair or a
 //! surrogate pair across the parts of a concatenated message.
 //!
-//! The module uses only `super::` paths and a handful of crates (serde, serde_json, thiserror,
-//! time, hex, unicode-normalization), so the fuzz crate can build it on its own.
+//! No I/O and no other crate of the workspace: the modem link, the store, the simulator and the
+//! fuzz targets all use it the same way.
 
 mod address;
 mod cursor;
