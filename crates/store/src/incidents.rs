@@ -28,7 +28,6 @@ pub struct IncidentRow {
     pub description: String,
     pub location: Option<String>,
     pub sender: Option<String>,
-    pub sender_kind: Option<AddressKind>,
     pub smsc_time: Option<String>,
     pub received_at_ms: i64,
     pub modem: String,
@@ -143,7 +142,7 @@ pub(super) fn load_incidents(
 ) -> Result<Vec<IncidentRow>, StoreError> {
     let sql = format!(
         "SELECT i.id, i.reference, i.incident_type, i.language, i.description, i.location,
-                m.sender, m.sender_kind, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
+                m.sender, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
                 m.decode_status, m.id, i.survey_answers
          FROM incidents i JOIN messages m ON m.id = i.message_id
          WHERE {where_clause} ORDER BY i.id"
@@ -160,21 +159,20 @@ pub(super) fn load_incidents(
                     description: r.get(4)?,
                     location: r.get(5)?,
                     sender: r.get(6)?,
-                    sender_kind: r.get::<_, Option<Text<AddressKind>>>(7)?.map(|k| k.0),
-                    smsc_time: r.get(8)?,
-                    received_at_ms: r.get(9)?,
-                    modem: r.get(10)?,
-                    text: r.get(11)?,
-                    parts: r.get(12)?,
-                    decode_status: r.get(13)?,
+                    smsc_time: r.get(7)?,
+                    received_at_ms: r.get(8)?,
+                    modem: r.get(9)?,
+                    text: r.get(10)?,
+                    parts: r.get(11)?,
+                    decode_status: r.get(12)?,
                     raw_pdus: Vec::new(),
                     // Written by this program as a JSON object; anything else is not ours.
                     survey_answers: r
-                        .get::<_, Option<String>>(15)?
+                        .get::<_, Option<String>>(14)?
                         .and_then(|j| serde_json::from_str(&j).ok())
                         .unwrap_or_default(),
                 },
-                r.get::<_, i64>(14)?,
+                r.get::<_, i64>(13)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -70,7 +70,7 @@ macro_rules! text_enum {
 
         impl $name {
             /// The string the database (and the JSON of `status`) holds for it.
-            $vis fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $text, )+
                 }

@@ -108,7 +108,6 @@ struct Signals {
 pub struct Store {
     jobs: mpsc::UnboundedSender<Job>,
     signals: Arc<Signals>,
-    path: Arc<PathBuf>,
 }
 
 impl Store {
@@ -126,13 +125,7 @@ impl Store {
         Ok(Store {
             jobs,
             signals: Arc::default(),
-            path: Arc::new(path.to_path_buf()),
         })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` on the store thread inside a transaction and returns its result once committed.

@@ -37,7 +37,6 @@ pub struct ReceivedRow {
     pub id: i64,
     pub modem: String,
     pub pdu_hex: String,
-    pub received_at_ms: i64,
 }
 
 /// What the decoder made of one PDU.
@@ -86,8 +85,6 @@ pub struct MessageRow {
     pub text: String,
     pub parts: u32,
     pub decode_status: DecodeStatus,
-    pub smsc_time: Option<String>,
-    pub received_at_ms: i64,
 }
 
 fn to_ms(t: time::OffsetDateTime) -> i64 {
@@ -149,7 +146,7 @@ impl Store {
                 conn,
                 // `state IN ('new', 'part')` repeats the partial index's own condition, so
                 // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
-                "SELECT id, modem, pdu_hex, received_at_ms FROM received
+                "SELECT id, modem, pdu_hex FROM received
                  WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
@@ -157,7 +154,6 @@ impl Store {
                         id: r.get(0)?,
                         modem: r.get(1)?,
                         pdu_hex: r.get(2)?,
-                        received_at_ms: r.get(3)?,
                     })
                 },
             )
@@ -202,8 +198,7 @@ impl Store {
         self.call(move |conn| {
             query_all(
                 conn,
-                "SELECT id, modem, sender, sender_kind, text, parts, decode_status, smsc_time,
-                        received_at_ms
+                "SELECT id, modem, sender, sender_kind, text, parts, decode_status
                  FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
@@ -215,8 +210,6 @@ impl Store {
                         text: r.get(4)?,
                         parts: r.get(5)?,
                         decode_status: r.get(6)?,
-                        smsc_time: r.get(7)?,
-                        received_at_ms: r.get(8)?,
                     })
                 },
             )
@@ -273,41 +266,16 @@ fn record_decoded(
             sender_kind,
             smsc_time,
             text,
-        } => {
-            conn.prepare_cached(
-                "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
-                 WHERE id = ?1",
-            )?
-            .execute(params![pdu.id, sender, Text(sender_kind), smsc_time, text])?;
-            let message = NewMessage {
-                modem: &pdu.modem,
-                sender: Some(&sender),
-                sender_kind: Some(sender_kind),
-                text: &text,
-                decode_status: DecodeStatus::Ok,
-                smsc_time: smsc_time.as_deref(),
-                received_at_ms: pdu.received_at_ms,
-                received_ids: &[pdu.id],
-            };
-            insert_message(conn, &message).map(Some)
-        }
-        DecodedPart::Undecodable { error } => {
-            conn.execute(
-                "UPDATE received SET decode_error = ?2 WHERE id = ?1",
-                params![pdu.id, error],
-            )?;
-            let message = NewMessage {
-                modem: &pdu.modem,
-                sender: None,
-                sender_kind: None,
-                text: "",
-                decode_status: DecodeStatus::Undecodable,
-                smsc_time: None,
-                received_at_ms: pdu.received_at_ms,
-                received_ids: &[pdu.id],
-            };
-            insert_message(conn, &message).map(Some)
-        }
+        } => record_single(
+            conn,
+            &pdu,
+            &sender,
+            sender_kind,
+            smsc_time.as_deref(),
+            &text,
+        )
+        .map(Some),
+        DecodedPart::Undecodable { error } => record_undecodable(conn, &pdu, &error).map(Some),
         DecodedPart::StatusReport(report) => {
             let note = reports::record_report(conn, pdu.id, pdu.received_at_ms, &report)?;
             set_aside(conn, pdu.id, &note)?;
@@ -342,6 +310,57 @@ fn record_decoded(
             record_part(conn, pdu.id, &part)
         }
     }
+}
+
+/// A whole SMS in one PDU: the sender on the PDU's row, and its message.
+fn record_single(
+    conn: &Connection,
+    pdu: &Undecoded,
+    sender: &str,
+    sender_kind: AddressKind,
+    smsc_time: Option<&str>,
+    text: &str,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![pdu.id, sender, Text(sender_kind), smsc_time, text])?;
+    insert_message(
+        conn,
+        &NewMessage {
+            modem: &pdu.modem,
+            sender: Some(sender),
+            sender_kind: Some(sender_kind),
+            text,
+            decode_status: DecodeStatus::Ok,
+            smsc_time,
+            received_at_ms: pdu.received_at_ms,
+            received_ids: &[pdu.id],
+        },
+    )
+}
+
+/// A PDU that could not be decoded: the error on its row, and a message marked so, without
+/// sender or text, that is forwarded with the raw PDU.
+fn record_undecodable(conn: &Connection, pdu: &Undecoded, error: &str) -> Result<i64, StoreError> {
+    conn.execute(
+        "UPDATE received SET decode_error = ?2 WHERE id = ?1",
+        params![pdu.id, error],
+    )?;
+    insert_message(
+        conn,
+        &NewMessage {
+            modem: &pdu.modem,
+            sender: None,
+            sender_kind: None,
+            text: "",
+            decode_status: DecodeStatus::Undecodable,
+            smsc_time: None,
+            received_at_ms: pdu.received_at_ms,
+            received_ids: &[pdu.id],
+        },
+    )
 }
 
 /// The PDU `received_id` if it still waits for decoding.
