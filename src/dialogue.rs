@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 use crate::reply::{self, NoReply, TemplateValues};
 use intake::{AnswerKind, Intent, Keywords, Reading, Survey, UNKNOWN_TYPE};
-use store::{IncidentDraft, MessageRow, NewOutgoing, ReplyPlan, SessionState, TurnPlan, TurnWrite};
+use store::{
+    DecodeStatus, IncidentDraft, MessageRow, NewOutgoing, ReplyKind, ReplyPlan, SessionState,
+    TurnPlan, TurnWrite,
+};
 
 /// The chosen incident type of a survey, if that step was answered.
 fn incident_type<'a>(state: &'a SessionState, survey: &Survey) -> Option<&'a str> {
@@ -76,7 +79,7 @@ pub fn plan(
     session: Option<SessionState>,
 ) -> (TurnPlan, Action) {
     let msg = &m.message;
-    let decoded = msg.decode_status != "undecodable";
+    let decoded = msg.decode_status != DecodeStatus::Undecodable;
     // Only a reporter we may answer can hold a survey: a robot gets no questions.
     let survey = keywords
         .survey
@@ -101,7 +104,7 @@ pub fn plan(
         (Intent::Help, true) => (
             TurnWrite::Handled,
             keywords.replies.help.get(lang).cloned(),
-            "help",
+            ReplyKind::Help,
             Action::Help,
         ),
         (Intent::Info(i), true) => (
@@ -110,13 +113,13 @@ pub fn plan(
                 .info
                 .get(*i)
                 .and_then(|info| info.reply.get(lang).cloned()),
-            "info",
+            ReplyKind::Info,
             Action::Info,
         ),
         (intent, _) => {
             let (template, kind) = match intent {
-                Intent::Report(_) => (keywords.replies.ack.get(lang), "ack"),
-                _ => (keywords.replies.unknown.get(lang), "unknown"),
+                Intent::Report(_) => (keywords.replies.ack.get(lang), ReplyKind::Ack),
+                _ => (keywords.replies.unknown.get(lang), ReplyKind::Unknown),
             };
             let incident_type = if decoded {
                 keywords.type_id(intent).to_string()
@@ -164,7 +167,11 @@ fn survey_plan(
         Turn::Ask { state, question } => {
             let partial = survey_draft(survey, m, &state);
             let answers = answers_with(&state, "partial");
-            let kind = if started { "survey" } else { "question" };
+            let kind = if started {
+                ReplyKind::Survey
+            } else {
+                ReplyKind::Question
+            };
             let reply = reply_plan(m, Some(question), kind);
             (
                 TurnPlan {
@@ -200,7 +207,7 @@ fn survey_plan(
                     },
                 )
             });
-            let reply = reply_plan(m, text, "ack");
+            let reply = reply_plan(m, text, ReplyKind::Ack);
             let answers = answers_with(&state, "complete");
             (
                 TurnPlan {
@@ -234,7 +241,7 @@ fn answers_with(state: &SessionState, status: &str) -> BTreeMap<String, String> 
     answers
 }
 
-fn reply_plan(m: &Incoming, text: Option<String>, kind: &str) -> ReplyPlan {
+fn reply_plan(m: &Incoming, text: Option<String>, kind: ReplyKind) -> ReplyPlan {
     let Some(text) = text else {
         return ReplyPlan::None;
     };
@@ -243,16 +250,16 @@ fn reply_plan(m: &Incoming, text: Option<String>, kind: &str) -> ReplyPlan {
             modem: m.message.modem.clone(),
             recipient: sender.clone(),
             text,
-            kind: kind.into(),
+            kind,
         }),
         (Err(why), sender) => ReplyPlan::Refused {
             recipient: sender.clone().unwrap_or_default(),
-            kind: why.kind().into(),
+            kind: why.kind(),
             reason: why.to_string(),
         },
         (Ok(()), None) => ReplyPlan::Refused {
             recipient: String::new(),
-            kind: NoReply::NoSender.kind().into(),
+            kind: NoReply::NoSender.kind(),
             reason: NoReply::NoSender.to_string(),
         },
     }

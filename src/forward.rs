@@ -238,11 +238,7 @@ impl Forwarder {
             operator: self.operators.get(&i.modem).cloned(),
             raw_text: i.text.clone(),
             parts: i.parts,
-            decode_status: match i.decode_status.as_str() {
-                "undecodable" => DecodeStatus::Undecodable,
-                "incomplete" => DecodeStatus::Incomplete,
-                _ => DecodeStatus::Ok,
-            },
+            decode_status: api_decode_status(i.decode_status),
             raw_pdus: i.raw_pdus.clone(),
         }
     }
@@ -253,6 +249,15 @@ enum Step {
     Gather,
     Sent,
     Retry(Duration),
+}
+
+/// The platform's name for how a message's text came about.
+fn api_decode_status(status: store::DecodeStatus) -> DecodeStatus {
+    match status {
+        store::DecodeStatus::Ok => DecodeStatus::Ok,
+        store::DecodeStatus::Undecodable => DecodeStatus::Undecodable,
+        store::DecodeStatus::Incomplete => DecodeStatus::Incomplete,
+    }
 }
 
 /// Unix milliseconds as RFC 3339 UTC.

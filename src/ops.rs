@@ -11,7 +11,7 @@ use crate::forward::rfc3339_ms;
 use config::Config;
 use config::secrets;
 use platform_api::sign;
-use store::{IncidentSummary, NewOutgoing, Store, StoreReader};
+use store::{IncidentSummary, NewOutgoing, OutgoingState, ReplyKind, Store, StoreReader};
 
 /// Prints the box's state: modems, queues, quarantine, last reports.
 pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -181,7 +181,7 @@ pub async fn send(
             modem: modem.to_string(),
             recipient: number.to_string(),
             text: text.to_string(),
-            kind: "test".into(),
+            kind: ReplyKind::Test,
         })
         .await?;
     writeln!(
@@ -194,12 +194,12 @@ pub async fn send(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let (state, error) = store.outgoing_state(id).await?;
-        match state.as_str() {
-            "sent" => {
+        match state {
+            OutgoingState::Sent => {
                 writeln!(out, "sent")?;
                 return Ok(());
             }
-            "failed" => anyhow::bail!(
+            OutgoingState::Failed => anyhow::bail!(
                 "sending failed: {}",
                 error.unwrap_or_else(|| "no reason given".into())
             ),

@@ -17,7 +17,7 @@ use crate::platform::client::{PlatformClient, PostError};
 use platform_api::api::{
     OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
 };
-use store::{OutboundOutcome, Store};
+use store::{OutboundOutcome, RecipientKind, Store};
 
 /// Messages asked for in one pull.
 const PULL_LIMIT: u32 = 20;
@@ -111,8 +111,8 @@ impl OutboundPuller {
 
     async fn take(&self, m: &OutboundMessage) -> Result<(), StepError> {
         let (kind, recipient) = match &m.to {
-            Recipient::Reporter(r) => ("reporter", r.as_str()),
-            Recipient::Incident(i) => ("incident", i.as_str()),
+            Recipient::Reporter(r) => (RecipientKind::Reporter, r.as_str()),
+            Recipient::Incident(i) => (RecipientKind::Incident, i.as_str()),
         };
         let outcome = self
             .store
@@ -141,13 +141,11 @@ impl OutboundPuller {
             }
             let statuses: Vec<OutboundStatus> = pending
                 .iter()
-                .filter_map(|p| {
-                    Some(OutboundStatus {
-                        id: p.id.clone(),
-                        state: parse_state(&p.state)?,
-                        at: rfc3339_ms(p.updated_at_ms),
-                        detail: p.detail.clone(),
-                    })
+                .map(|p| OutboundStatus {
+                    id: p.id.clone(),
+                    state: api_state(p.state),
+                    at: rfc3339_ms(p.updated_at_ms),
+                    detail: p.detail.clone(),
                 })
                 .collect();
             let ack = self
@@ -172,14 +170,14 @@ impl OutboundPuller {
     }
 }
 
-fn parse_state(s: &str) -> Option<OutboundState> {
-    Some(match s {
-        "accepted" => OutboundState::Accepted,
-        "sent" => OutboundState::Sent,
-        "failed" => OutboundState::Failed,
-        "undeliverable" => OutboundState::Undeliverable,
-        _ => return None,
-    })
+/// The platform's name for a state the store keeps.
+fn api_state(state: store::OutboundState) -> OutboundState {
+    match state {
+        store::OutboundState::Accepted => OutboundState::Accepted,
+        store::OutboundState::Sent => OutboundState::Sent,
+        store::OutboundState::Failed => OutboundState::Failed,
+        store::OutboundState::Undeliverable => OutboundState::Undeliverable,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

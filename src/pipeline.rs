@@ -16,7 +16,7 @@ use crate::dialogue::{self, Action, Incoming};
 use crate::reply::{self, ReplyPolicy};
 use config::Config;
 use intake::Keywords;
-use pdu::{self, AddressKind, Pdu};
+use pdu::{self, Pdu};
 use store::{
     DecodedPart, MessageRow, ReplyGuard, ReplyVerdict, Store, StoreError, TurnSettings, TurnWrite,
 };
@@ -117,9 +117,7 @@ impl Pipeline {
         let reading = self.keywords.read(&m.text);
         let incoming = Incoming {
             reference: reply::reference(&self.reference_prefix, m.id),
-            may_reply: self
-                .policy
-                .check(m.sender.as_deref(), m.sender_kind.as_deref()),
+            may_reply: self.policy.check(m.sender.as_deref(), m.sender_kind),
             reading,
             message: m,
         };
@@ -169,8 +167,8 @@ impl Pipeline {
             Some(ReplyVerdict::Queued(_)) => {
                 tracing::info!(%reference, %action, %incident_type, language = %incoming.reading.language, %from, parts = m.parts, modem = %m.modem, "SMS in: recorded, reply queued")
             }
-            Some(ReplyVerdict::Refused(why)) => {
-                tracing::warn!(%reference, %action, %incident_type, %from, reason = %why, "SMS in: recorded, reply refused")
+            Some(ReplyVerdict::Refused { kind, reason }) => {
+                tracing::warn!(%reference, %action, %incident_type, %from, %kind, %reason, "SMS in: recorded, reply refused")
             }
             None => {
                 tracing::info!(%reference, %action, %incident_type, %from, "SMS in: recorded, no reply")
@@ -204,7 +202,7 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
     match pdu::decode(pdu_hex) {
         Ok(Pdu::Deliver(d)) => {
             let sender = d.sender.value.clone();
-            let sender_kind = kind_name(&d.sender.kind).to_string();
+            let sender_kind = d.sender.kind;
             let smsc_time = d
                 .timestamp
                 .to_offset_datetime()
@@ -250,14 +248,5 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
         Err(e) => DecodedPart::Undecodable {
             error: e.to_string(),
         },
-    }
-}
-
-fn kind_name(kind: &AddressKind) -> &'static str {
-    match kind {
-        AddressKind::International => "international",
-        AddressKind::National => "national",
-        AddressKind::Alphanumeric => "alphanumeric",
-        AddressKind::Other => "other",
     }
 }

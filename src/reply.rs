@@ -1,12 +1,13 @@
 //! Replies to reporters: who may get one (never operator robots, short codes, the gateway's own
 //! numbers or blocked numbers) and the text, rendered from the keyword table's templates.
 //!
-//! Rate limits and the daily budget are counted in the store, in the same transaction that
-//! queues the reply (see `store::ReplyGuard`).
+//! The rest of the reply guard (rate limits, the daily budget, help once an hour, echoes) is the
+//! store's, in the same transaction that queues the reply (`store::ReplyGuard`).
 
 use config::Config;
 use intake::Keywords;
-use pdu;
+use pdu::{self, AddressKind};
+use store::RefusalKind;
 
 /// Why a sender gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,15 +34,15 @@ impl std::fmt::Display for NoReply {
 }
 
 impl NoReply {
-    /// Short name counted in the refusal statistics.
-    pub fn kind(&self) -> &'static str {
+    /// The kind the refusal is counted under.
+    pub fn kind(&self) -> RefusalKind {
         match self {
-            NoReply::Disabled => "disabled",
-            NoReply::NoSender => "no_sender",
-            NoReply::Alphanumeric => "alphanumeric",
-            NoReply::ShortCode => "short_code",
-            NoReply::OwnNumber => "own_number",
-            NoReply::Blocked => "blocked",
+            NoReply::Disabled => RefusalKind::Disabled,
+            NoReply::NoSender => RefusalKind::NoSender,
+            NoReply::Alphanumeric => RefusalKind::Alphanumeric,
+            NoReply::ShortCode => RefusalKind::ShortCode,
+            NoReply::OwnNumber => RefusalKind::OwnNumber,
+            NoReply::Blocked => RefusalKind::Blocked,
         }
     }
 }
@@ -86,14 +87,20 @@ impl ReplyPolicy {
     }
 
     /// Whether `sender` (as decoded, with its address kind) may get a reply.
-    pub fn check(&self, sender: Option<&str>, sender_kind: Option<&str>) -> Result<(), NoReply> {
+    pub fn check(
+        &self,
+        sender: Option<&str>,
+        sender_kind: Option<AddressKind>,
+    ) -> Result<(), NoReply> {
         if !self.enabled {
             return Err(NoReply::Disabled);
         }
         let Some(sender) = sender.filter(|s| !s.is_empty()) else {
             return Err(NoReply::NoSender);
         };
-        if sender_kind == Some("alphanumeric") || sender.chars().any(|c| c.is_alphabetic()) {
+        if sender_kind == Some(AddressKind::Alphanumeric)
+            || sender.chars().any(|c| c.is_alphabetic())
+        {
             return Err(NoReply::Alphanumeric);
         }
         let digits = sender.chars().filter(char::is_ascii_digit).count();
@@ -232,25 +239,20 @@ own_number = "+243810000000"
     #[test]
     fn robots_and_own_numbers_get_no_reply() {
         let p = policy();
+        use AddressKind::*;
+        assert_eq!(p.check(Some("+243812345678"), Some(International)), Ok(()));
+        assert_eq!(p.check(Some("0812345678"), Some(National)), Ok(()));
         assert_eq!(
-            p.check(Some("+243812345678"), Some("international")),
-            Ok(())
-        );
-        assert_eq!(p.check(Some("0812345678"), Some("national")), Ok(()));
-        assert_eq!(
-            p.check(Some("Vodacom"), Some("alphanumeric")),
+            p.check(Some("Vodacom"), Some(Alphanumeric)),
             Err(NoReply::Alphanumeric)
         );
+        assert_eq!(p.check(Some("1234"), Some(Other)), Err(NoReply::ShortCode));
         assert_eq!(
-            p.check(Some("1234"), Some("other")),
-            Err(NoReply::ShortCode)
-        );
-        assert_eq!(
-            p.check(Some("0810000000"), Some("national")),
+            p.check(Some("0810000000"), Some(National)),
             Err(NoReply::OwnNumber)
         );
         assert_eq!(
-            p.check(Some("+243990000001"), Some("international")),
+            p.check(Some("+243990000001"), Some(International)),
             Err(NoReply::Blocked)
         );
         assert_eq!(p.check(None, None), Err(NoReply::NoSender));

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::common::daemon::{Gateway, Options};
+use store::RefusalKind;
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(90);
@@ -67,12 +68,12 @@ impl Rig {
             .count()
     }
 
-    async fn refusals(&self, kind: &str) -> u64 {
+    async fn refusals(&self, kind: RefusalKind) -> u64 {
         let counts = self.daemon().store.reply_refusal_counts(0).await.unwrap();
         counts
             .by_kind
             .iter()
-            .find(|(k, _)| k == kind)
+            .find(|(k, _)| *k == kind)
             .map_or(0, |(_, n)| *n)
     }
 
@@ -309,7 +310,7 @@ async fn help_once_an_hour_and_info_replies() {
     r.sim.inject(from, "MSAADA");
     r.sim.inject(from, "habari yako");
     wait_until_async("two help texts refused", || async {
-        r.refusals("help_once_per_hour").await == 2
+        r.refusals(RefusalKind::HelpOncePerHour).await == 2
     })
     .await;
     assert_eq!(r.sent_to(from).len(), 2, "one help text in the hour");
@@ -364,7 +365,7 @@ async fn a_robot_that_answers_every_reply_gets_at_most_the_hourly_limit() {
         "four replies, then the fifth was refused and the loop stopped"
     );
     assert_eq!(r.sent_to(robot).len(), 4);
-    assert_eq!(r.refusals("rate_limit").await, 1);
+    assert_eq!(r.refusals(RefusalKind::RateLimit).await, 1);
 
     // A robot that echoes every reply verbatim gets no reply to its echo.
     let echo = "+243899000002";
@@ -375,7 +376,7 @@ async fn a_robot_that_answers_every_reply_gets_at_most_the_hourly_limit() {
         r.incidents_from(echo).await == 2
     })
     .await;
-    assert_eq!(r.refusals("echo").await, 1);
+    assert_eq!(r.refusals(RefusalKind::Echo).await, 1);
     assert_eq!(r.sent_to(echo).len(), 1);
 
     // A robot restarting the survey again and again is held by the same limit.
@@ -385,7 +386,7 @@ async fn a_robot_that_answers_every_reply_gets_at_most_the_hourly_limit() {
         r.sim.inject(survey_bot, &format!("KUFATILIA {i}"));
     }
     wait_until_async("six survey starts handled", || async {
-        r.refusals("rate_limit").await == 3
+        r.refusals(RefusalKind::RateLimit).await == 3
     })
     .await;
     wait_until("four questions on the line", || {
@@ -415,9 +416,9 @@ async fn the_daily_budget_holds_for_all_numbers_together() {
     })
     .await;
     wait_until("three replies on the line", || r.sim.sent().len() == 3).await;
-    assert_eq!(r.refusals("daily_budget").await, 2);
-    assert_eq!(r.refusals("alphanumeric").await, 1);
-    assert_eq!(r.refusals("short_code").await, 1);
+    assert_eq!(r.refusals(RefusalKind::DailyBudget).await, 2);
+    assert_eq!(r.refusals(RefusalKind::Alphanumeric).await, 1);
+    assert_eq!(r.refusals(RefusalKind::ShortCode).await, 1);
     let counts = r.daemon().store.reply_refusal_counts(0).await.unwrap();
     assert_eq!(counts.total, 4);
     wait_until("every report forwarded", || r.stub().incidents().len() == 7).await;

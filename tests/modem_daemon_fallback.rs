@@ -9,7 +9,7 @@ use intake::Keywords;
 use kufatilia_gateway::daemon::Daemon;
 use kufatilia_gateway::modem::{LinkState, StatusHandle};
 use modem_sim::{SimConfig, SimModem};
-use store::NewOutgoing;
+use store::{NewOutgoing, ReplyKind};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -100,7 +100,7 @@ token_file = "token"
                 modem: "orange".into(),
                 recipient: "+243811111111".into(),
                 text: format!("Ujumbe {n}"),
-                kind: "ack".into(),
+                kind: ReplyKind::Ack,
             })
             .await
             .unwrap();

@@ -15,7 +15,7 @@ use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
 use kufatilia_gateway::pipeline::Pipeline;
 use modem_sim::{SimConfig, SimModem};
 use pdu::{self, Pdu, Validity};
-use store::{NewOutgoing, Store};
+use store::{NewOutgoing, ReplyKind, Store};
 use tokio_util::sync::CancellationToken;
 
 fn options(sms: &SmsConfig) -> ModemOptions {
@@ -93,7 +93,7 @@ token_file = "token"
                 modem: "vodacom".into(),
                 recipient: to.into(),
                 text: text.into(),
-                kind: "ack".into(),
+                kind: ReplyKind::Ack,
             })
             .await
             .unwrap();
@@ -135,7 +135,7 @@ token_file = "token"
         let mut all = true;
         for id in &ids {
             let d = store.delivery(*id).await.unwrap().unwrap();
-            all &= d.state.as_deref() == Some("delivered");
+            all &= d.state == Some(pdu::DeliveryState::Delivered);
         }
         all
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::common::daemon::{Gateway, Options, SECRET};
 use platform_api::Recipient;
-use store::OutboundOutcome;
+use store::{OutboundOutcome, RecipientKind};
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(180);
@@ -268,7 +268,7 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
         .store
         .accept_outbound(
             &by_reporter.id,
-            "reporter",
+            RecipientKind::Reporter,
             &incident.reporter,
             "Kesi yako inafuatiliwa",
             "test-gw",

@@ -10,7 +10,7 @@ use config::Config;
 use intake::Keywords;
 use kufatilia_gateway::pipeline::{Pipeline, decode_part};
 use pdu::{self, Pdu};
-use store::{DecodedPart, NewReceived, Store};
+use store::{DecodeStatus, DecodedPart, NewReceived, Store};
 
 const SENDER: &str = "+243812345678";
 /// GSM-7 escape to the extension table; ESC then 0x65 is "€".
@@ -152,7 +152,7 @@ async fn a_split_escape_decodes_whole_with_parts_in_reverse_order() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text, "AJALI gharama €20");
     assert_eq!(messages[0].parts, 2);
-    assert_eq!(messages[0].decode_status, "ok");
+    assert_eq!(messages[0].decode_status, DecodeStatus::Ok);
     assert_eq!(messages[0].sender.as_deref(), Some(SENDER));
 }
 
@@ -184,7 +184,7 @@ async fn an_incomplete_message_keeps_the_texts_of_the_parts_that_came() {
     assert_eq!(arrive(&store, &first).await, None);
     assert_eq!(store.expire_incomplete(-1).await.unwrap(), 1);
     let messages = store.unhandled_messages(10).await.unwrap();
-    assert_eq!(messages[0].decode_status, "incomplete");
+    assert_eq!(messages[0].decode_status, DecodeStatus::Incomplete);
     // The dangling half of the emoji shows as the replacement character, nothing is lost.
     assert_eq!(messages[0].text, "Vurugu \u{FFFD}");
 }
@@ -248,6 +248,11 @@ async fn the_pipeline_joins_split_characters_from_committed_pdus() {
             ("Vurugu 😀 sasa".to_string(), 2)
         ]
     );
-    assert!(batch.incidents.iter().all(|i| i.decode_status == "ok"));
+    assert!(
+        batch
+            .incidents
+            .iter()
+            .all(|i| i.decode_status == DecodeStatus::Ok)
+    );
     assert!(batch.incidents.iter().all(|i| i.raw_pdus.len() == 2));
 }

@@ -10,7 +10,7 @@ use config::Config;
 use intake::Keywords;
 use kufatilia_gateway::pipeline::{Pipeline, decode_part};
 use pdu::{self, DeliveryState, Pdu};
-use store::{DecodedPart, NewOutgoing, NewReceived, Store};
+use store::{DecodedPart, NewOutgoing, NewReceived, ReplyKind, Store};
 
 /// python-gsmmodem's status report vector: TP-MR 0xD6 for +31628870634, status 00.
 const PUBLISHED: &str = "0006D60B911326880736F4111011719551401110117195714000";
@@ -64,7 +64,7 @@ async fn sent(store: &Store, to: &str, refs: &[u8]) -> i64 {
             modem: "m1".into(),
             recipient: to.into(),
             text: "Asante. Ripoti yako K7-0001 imepokelewa.".into(),
-            kind: "ack".into(),
+            kind: ReplyKind::Ack,
         })
         .await
         .unwrap();
@@ -72,7 +72,7 @@ async fn sent(store: &Store, to: &str, refs: &[u8]) -> i64 {
     id
 }
 
-async fn state(store: &Store, outgoing: i64) -> (Option<String>, Option<String>, u32) {
+async fn state(store: &Store, outgoing: i64) -> (Option<DeliveryState>, Option<String>, u32) {
     let d = store.delivery(outgoing).await.unwrap().unwrap();
     (d.state, d.status, d.parts_reported)
 }
@@ -99,7 +99,7 @@ async fn the_published_report_marks_its_sms_delivered() {
     assert_eq!(
         state(&store, id).await,
         (
-            Some("delivered".into()),
+            Some(DeliveryState::Delivered),
             Some("received by the phone".into()),
             1
         )
@@ -123,17 +123,17 @@ async fn a_long_reply_is_delivered_once_every_part_is_and_never_goes_back() {
         report_arrives(&store, &status_report(13, to, 0x21, 2)).await;
         assert_eq!(
             state(&store, id).await,
-            (Some("pending".into()), Some("phone busy".into()), 2)
+            (Some(DeliveryState::Pending), Some("phone busy".into()), 2)
         );
         id
     };
     // After a restart the final report for part 2 comes in.
     let store = Store::open(&path).unwrap();
     report_arrives(&store, &status_report(13, to, 0x00, 5)).await;
-    assert_eq!(state(&store, id).await.0.as_deref(), Some("delivered"));
+    assert_eq!(state(&store, id).await.0, Some(DeliveryState::Delivered));
     // A late "still trying" report does not take a final state back.
     report_arrives(&store, &status_report(13, to, 0x20, 4)).await;
-    assert_eq!(state(&store, id).await.0.as_deref(), Some("delivered"));
+    assert_eq!(state(&store, id).await.0, Some(DeliveryState::Delivered));
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn a_report_goes_to_the_most_recent_send_to_that_recipient() {
     assert_eq!(
         state(&store, newer).await,
         (
-            Some("failed".into()),
+            Some(DeliveryState::Failed),
             Some("validity period expired".into()),
             1
         )
@@ -172,7 +172,7 @@ async fn a_report_in_national_form_matches_an_international_recipient() {
         ts = "62117221000000"
     );
     report_arrives(&store, &pdu).await;
-    assert_eq!(state(&store, id).await.0.as_deref(), Some("delivered"));
+    assert_eq!(state(&store, id).await.0, Some(DeliveryState::Delivered));
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn a_report_that_matches_nothing_is_kept() {
     let reports = store.status_reports(10).await.unwrap();
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|r| r.outgoing_id.is_none()));
-    assert!(reports.iter().all(|r| r.state == "delivered"));
+    assert!(reports.iter().all(|r| r.state == DeliveryState::Delivered));
     // Decoded, kept, and neither waiting nor turned into a message.
     assert!(store.pending_received(10).await.unwrap().is_empty());
     assert!(store.unhandled_messages(10).await.unwrap().is_empty());
@@ -225,6 +225,6 @@ token_file = "token"
         .await
         .unwrap();
     pipeline.process_available().await.unwrap();
-    assert_eq!(state(&store, id).await.0.as_deref(), Some("delivered"));
+    assert_eq!(state(&store, id).await.0, Some(DeliveryState::Delivered));
     assert!(store.next_batch("test-gw", 10).await.unwrap().is_none());
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use at::ClientOptions;
 use config::ModemConfig;
 use kufatilia_gateway::modem::{ModemLink, ModemOptions};
-use store::{NewOutgoing, Store};
+use store::{NewOutgoing, ReplyKind, Store};
 
 use super::{Running, spawn};
 
@@ -79,7 +79,7 @@ pub async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {
             modem: modem.into(),
             recipient: to.into(),
             text: text.into(),
-            kind: "ack".into(),
+            kind: ReplyKind::Ack,
         })
         .await
         .unwrap()

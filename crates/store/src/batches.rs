@@ -5,8 +5,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::incidents::{IncidentRow, load_incidents};
-use super::received::now_ms;
-use super::{Store, StoreError};
+use super::kinds::BatchState;
+use super::{Store, StoreError, now_ms};
 
 /// A batch waiting for a 2xx from the platform.
 #[derive(Debug, Clone)]
@@ -80,9 +80,9 @@ impl Store {
         self.call(move |conn| {
             let now = now_ms();
             conn.execute(
-                "UPDATE batches SET state = 'delivered', delivered_at_ms = ?2,
+                "UPDATE batches SET state = ?3, delivered_at_ms = ?2,
                         attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-                params![batch_id, now],
+                params![batch_id, now, BatchState::Delivered],
             )?;
             conn.execute(
                 "UPDATE incidents SET delivered_at_ms = ?2 WHERE batch_id = ?1",
@@ -121,10 +121,10 @@ impl Store {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             conn.execute(
-                "UPDATE batches SET state = 'quarantined', attempts = attempts + 1, last_error = ?2,
+                "UPDATE batches SET state = ?5, attempts = attempts + 1, last_error = ?2,
                         last_status = ?3, quarantined_at_ms = ?4
                  WHERE id = ?1",
-                params![batch_id, error, status, now_ms()],
+                params![batch_id, error, status, now_ms(), BatchState::Quarantined],
             )?;
             Ok(())
         })
@@ -199,8 +199,8 @@ fn next_batch(
     let id = format!("{gateway_id}-b{seq:06}");
     let now = now_ms();
     conn.execute(
-        "INSERT INTO batches (id, seq, created_at_ms) VALUES (?1, ?2, ?3)",
-        params![id, seq, now],
+        "INSERT INTO batches (id, seq, created_at_ms, state) VALUES (?1, ?2, ?3, ?4)",
+        params![id, seq, now, BatchState::Pending],
     )?;
     conn.execute(
         "UPDATE incidents SET batch_id = ?1 WHERE id IN

@@ -1,10 +1,10 @@
-//! Incidents: what a message (or a finished dialogue) reports, with its reference, and the reply
-//! queued for it, written in one transaction so a crash never leaves one without the other.
+//! Incidents: what a message (or a finished survey) reports, with its reference; written by
+//! `sessions` in the transaction that queues its reply, read by the forwarder and by people.
 
+use pdu::AddressKind;
 use rusqlite::{Connection, params};
 
-use super::outgoing::{ReplyGuard, ReplyVerdict, check_guard};
-use super::received::now_ms;
+use super::kinds::{DecodeStatus, OutgoingState, Text};
 use super::{Store, StoreError};
 
 /// An incident to record for a message.
@@ -18,16 +18,6 @@ pub struct IncidentDraft {
     pub location: Option<String>,
 }
 
-/// An SMS to queue for sending.
-#[derive(Debug, Clone)]
-pub struct NewOutgoing {
-    pub modem: String,
-    pub recipient: String,
-    pub text: String,
-    /// `ack`, `help`, `platform`, `test`.
-    pub kind: String,
-}
-
 /// An incident as the forwarder needs it.
 #[derive(Debug, Clone)]
 pub struct IncidentRow {
@@ -38,13 +28,12 @@ pub struct IncidentRow {
     pub description: String,
     pub location: Option<String>,
     pub sender: Option<String>,
-    pub sender_kind: Option<String>,
     pub smsc_time: Option<String>,
     pub received_at_ms: i64,
     pub modem: String,
     pub text: String,
     pub parts: u32,
-    pub decode_status: String,
+    pub decode_status: DecodeStatus,
     pub raw_pdus: Vec<String>,
     /// Survey answers by step id (empty when the report came in one message).
     pub survey_answers: std::collections::BTreeMap<String, String>,
@@ -57,13 +46,13 @@ pub struct IncidentSummary {
     pub incident_type: String,
     pub language: Option<String>,
     pub sender: Option<String>,
-    pub sender_kind: Option<String>,
+    pub sender_kind: Option<AddressKind>,
     pub text: String,
     pub description: String,
     pub location: Option<String>,
     pub received_at_ms: i64,
     pub reply_text: Option<String>,
-    pub reply_state: Option<String>,
+    pub reply_state: Option<OutgoingState>,
     pub batch_id: Option<String>,
     pub delivered: bool,
 }
@@ -77,42 +66,6 @@ impl Store {
     ) -> Result<Vec<IncidentSummary>, StoreError> {
         self.call(move |conn| load_summaries(conn, after_id, i64::MIN, limit))
             .await
-    }
-
-    /// Records the incident for a message, marks the message handled, and queues `reply` if the
-    /// guard allows it (a refusal is recorded instead). Idempotent per message.
-    pub async fn record_incident(
-        &self,
-        draft: IncidentDraft,
-        reply: Option<NewOutgoing>,
-        guard: ReplyGuard,
-    ) -> Result<(i64, Option<ReplyVerdict>), StoreError> {
-        let signals = self.signals.clone();
-        let (id, verdict) = self
-            .call(move |conn| record_incident(conn, draft, reply, guard))
-            .await?;
-        signals.incidents.notify_one();
-        if matches!(verdict, Some(ReplyVerdict::Queued(_))) {
-            signals.outgoing.notify_waiters();
-            signals.outgoing.notify_one();
-        }
-        Ok((id, verdict))
-    }
-
-    /// Records that a reply was refused without an incident (e.g. an empty message).
-    pub async fn record_refusal(
-        &self,
-        recipient: String,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO reply_refusals (recipient, reason, at_ms) VALUES (?1, ?2, ?3)",
-                params![recipient, reason, now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
     }
 }
 
@@ -138,7 +91,7 @@ pub(super) fn load_summaries(
                 incident_type: r.get(1)?,
                 language: r.get(2)?,
                 sender: r.get(3)?,
-                sender_kind: r.get(4)?,
+                sender_kind: r.get::<_, Option<Text<AddressKind>>>(4)?.map(|k| k.0),
                 text: r.get(5)?,
                 description: r.get(6)?,
                 received_at_ms: r.get(7)?,
@@ -151,41 +104,6 @@ pub(super) fn load_summaries(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
-}
-
-fn record_incident(
-    conn: &Connection,
-    draft: IncidentDraft,
-    reply: Option<NewOutgoing>,
-    guard: ReplyGuard,
-) -> Result<(i64, Option<ReplyVerdict>), StoreError> {
-    let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT id FROM incidents WHERE message_id = ?1",
-        [draft.message_id],
-        |r| r.get(0),
-    ))?;
-    if let Some(id) = existing {
-        return Ok((id, None));
-    }
-    let now = now_ms();
-    let incident_id = insert_incident(conn, &draft, None, now)?;
-    let verdict = match reply {
-        None => None,
-        Some(out) => Some(match check_guard(conn, &out.recipient, &guard, now)? {
-            Some(reason) => {
-                conn.execute(
-                    "INSERT INTO reply_refusals (recipient, reason, at_ms) VALUES (?1, ?2, ?3)",
-                    params![out.recipient, reason, now],
-                )?;
-                ReplyVerdict::Refused(reason)
-            }
-            None => {
-                let id = super::outgoing::insert_outgoing(conn, &out, Some(incident_id), now)?;
-                ReplyVerdict::Queued(id)
-            }
-        }),
-    };
-    Ok((incident_id, verdict))
 }
 
 /// Inserts an incident and marks its message handled.
@@ -224,7 +142,7 @@ pub(super) fn load_incidents(
 ) -> Result<Vec<IncidentRow>, StoreError> {
     let sql = format!(
         "SELECT i.id, i.reference, i.incident_type, i.language, i.description, i.location,
-                m.sender, m.sender_kind, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
+                m.sender, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
                 m.decode_status, m.id, i.survey_answers
          FROM incidents i JOIN messages m ON m.id = i.message_id
          WHERE {where_clause} ORDER BY i.id"
@@ -241,21 +159,20 @@ pub(super) fn load_incidents(
                     description: r.get(4)?,
                     location: r.get(5)?,
                     sender: r.get(6)?,
-                    sender_kind: r.get(7)?,
-                    smsc_time: r.get(8)?,
-                    received_at_ms: r.get(9)?,
-                    modem: r.get(10)?,
-                    text: r.get(11)?,
-                    parts: r.get(12)?,
-                    decode_status: r.get(13)?,
+                    smsc_time: r.get(7)?,
+                    received_at_ms: r.get(8)?,
+                    modem: r.get(9)?,
+                    text: r.get(10)?,
+                    parts: r.get(11)?,
+                    decode_status: r.get(12)?,
                     raw_pdus: Vec::new(),
                     // Written by this program as a JSON object; anything else is not ours.
                     survey_answers: r
-                        .get::<_, Option<String>>(15)?
+                        .get::<_, Option<String>>(14)?
                         .and_then(|j| serde_json::from_str(&j).ok())
                         .unwrap_or_default(),
                 },
-                r.get::<_, i64>(14)?,
+                r.get::<_, i64>(13)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;

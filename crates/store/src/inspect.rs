@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::batches::queue_depths;
+use super::batches::{QueueDepths, queue_depths};
+use super::guard::{RefusalCounts, refusal_counts};
 use super::incidents::{IncidentSummary, load_summaries};
-use super::received::now_ms;
-use super::{QueueDepths, Store, StoreError};
+use super::kinds::OutgoingState;
+use super::{Store, StoreError, now_ms};
 
 /// The last status a modem link reported, as the daemon saved it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -78,8 +79,8 @@ impl StoreReader {
     }
 
     /// Replies refused in the last 24 hours, by kind (rate limit, budget, operator sender...).
-    pub fn refusals_last_day(&self) -> Result<super::RefusalCounts, StoreError> {
-        super::refusal_counts(&self.conn, now_ms() - 86_400_000)
+    pub fn refusals_last_day(&self) -> Result<RefusalCounts, StoreError> {
+        refusal_counts(&self.conn, now_ms() - 86_400_000)
     }
 
     pub fn modem_statuses(&self) -> Result<Vec<SavedModemStatus>, StoreError> {
@@ -121,8 +122,11 @@ impl StoreReader {
 }
 
 impl Store {
-    /// State (`queued`, `sent`, `failed`) and last error of one outgoing SMS.
-    pub async fn outgoing_state(&self, id: i64) -> Result<(String, Option<String>), StoreError> {
+    /// State and last error of one outgoing SMS.
+    pub async fn outgoing_state(
+        &self,
+        id: i64,
+    ) -> Result<(OutgoingState, Option<String>), StoreError> {
         self.call(move |conn| {
             Ok(conn.query_row(
                 "SELECT state, last_error FROM outgoing WHERE id = ?1",

@@ -8,12 +8,13 @@
 //! durable commit per SMS affordable on an SD card.
 
 mod batches;
+mod guard;
 mod incidents;
 mod inspect;
+mod kinds;
 mod outbound;
 mod outgoing;
 mod received;
-mod replies;
 mod reporters;
 mod reports;
 mod retention;
@@ -28,12 +29,15 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
-pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary, NewOutgoing};
+pub use guard::{RefusalCounts, ReplyGuard, ReplyPlan, ReplyVerdict};
+pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary};
 pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
+pub use kinds::{
+    DecodeStatus, OutboundState, OutgoingState, RecipientKind, RefusalKind, ReplyKind,
+};
 pub use outbound::{OutboundOutcome, UnreportedOutbound};
-pub use outgoing::{FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, Outgoing, ReplyGuard, ReplyVerdict};
+pub use outgoing::{FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, NewOutgoing, Outgoing};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
-pub use replies::{RefusalCounts, ReplyPlan, refusal_counts};
 pub use reporters::ReporterSeen;
 pub use reports::{Delivery, DeliveryReport, StoredReport};
 pub use retention::PurgeCounts;
@@ -74,7 +78,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// True when the disk is full or the file cannot be written: the caller must keep its copy.
-    pub fn is_disk_problem(&self) -> bool {
+    pub(crate) fn is_disk_problem(&self) -> bool {
         use rusqlite::ErrorCode::*;
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
@@ -104,7 +108,6 @@ struct Signals {
 pub struct Store {
     jobs: mpsc::UnboundedSender<Job>,
     signals: Arc<Signals>,
-    path: Arc<PathBuf>,
 }
 
 impl Store {
@@ -122,13 +125,7 @@ impl Store {
         Ok(Store {
             jobs,
             signals: Arc::default(),
-            path: Arc::new(path.to_path_buf()),
         })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` on the store thread inside a transaction and returns its result once committed.
@@ -185,6 +182,12 @@ impl Store {
     pub fn incidents_notify(&self) -> Arc<Notify> {
         self.signals.incidents.clone()
     }
+}
+
+/// Now on the gateway clock, in Unix milliseconds (the unit of every `*_ms` column).
+pub(crate) fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Runs a query and collects every row through `map`.

@@ -4,11 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::incidents::NewOutgoing;
-use super::outgoing::insert_outgoing;
-use super::received::now_ms;
+use super::kinds::{OutboundState, RecipientKind, ReplyKind};
+use super::outgoing::{NewOutgoing, insert_outgoing};
 use super::reporters::resolve_name;
-use super::{Store, StoreError};
+use super::{Store, StoreError, now_ms};
 
 /// What became of a pulled message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,33 +24,28 @@ pub enum OutboundOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreportedOutbound {
     pub id: String,
-    pub state: String,
+    pub state: OutboundState,
     pub detail: Option<String>,
     pub updated_at_ms: i64,
 }
 
 impl Store {
     /// Takes a pulled message: queues its SMS (kind `platform`) in the same transaction that
-    /// records its id, or records it as undeliverable. `recipient_kind` is `reporter` or
-    /// `incident`; an incident is named by its platform id (`<gateway>-<n>`) or its reference.
+    /// records its id, or records it as undeliverable. An incident is named by its platform id
+    /// (`<gateway>-<n>`) or its reference.
     pub async fn accept_outbound(
         &self,
         id: &str,
-        recipient_kind: &str,
+        kind: RecipientKind,
         recipient: &str,
         text: &str,
         gateway_id: &str,
     ) -> Result<OutboundOutcome, StoreError> {
-        let (id, kind, recipient, text) = (
-            id.to_string(),
-            recipient_kind.to_string(),
-            recipient.to_string(),
-            text.to_string(),
-        );
+        let (id, recipient, text) = (id.to_string(), recipient.to_string(), text.to_string());
         let gateway_id = gateway_id.to_string();
         let signals = self.signals.clone();
         let outcome = self
-            .call(move |conn| accept(conn, &id, &kind, &recipient, &text, &gateway_id))
+            .call(move |conn| accept(conn, &id, kind, &recipient, &text, &gateway_id))
             .await?;
         if matches!(outcome, OutboundOutcome::Accepted { .. }) {
             signals.outgoing.notify_waiters();
@@ -99,7 +93,7 @@ impl Store {
     /// The platform acknowledged these states.
     pub async fn mark_outbound_reported(
         &self,
-        reported: Vec<(String, String)>,
+        reported: Vec<(String, OutboundState)>,
     ) -> Result<(), StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -117,7 +111,7 @@ impl Store {
 fn accept(
     conn: &Connection,
     id: &str,
-    kind: &str,
+    kind: RecipientKind,
     recipient: &str,
     text: &str,
     gateway_id: &str,
@@ -135,9 +129,8 @@ fn accept(
         return Ok(OutboundOutcome::AlreadyKnown);
     }
     let target = match kind {
-        "reporter" => resolve_name(conn, recipient)?,
-        "incident" => resolve_incident(conn, recipient, gateway_id)?,
-        _ => None,
+        RecipientKind::Reporter => resolve_name(conn, recipient)?,
+        RecipientKind::Incident => resolve_incident(conn, recipient, gateway_id)?,
     };
     let (outgoing_id, state, detail, outcome) = match target {
         Some((number, modem)) if !number.is_empty() => {
@@ -145,12 +138,12 @@ fn accept(
                 modem: modem.clone(),
                 recipient: number,
                 text: text.to_string(),
-                kind: "platform".into(),
+                kind: ReplyKind::Platform,
             };
             let outgoing_id = insert_outgoing(conn, &out, None, now)?;
             (
                 Some(outgoing_id),
-                "accepted",
+                OutboundState::Accepted,
                 None,
                 OutboundOutcome::Accepted { outgoing_id, modem },
             )
@@ -159,7 +152,7 @@ fn accept(
             let why = format!("no reporter known for {kind} {recipient:?} on this gateway");
             (
                 None,
-                "undeliverable",
+                OutboundState::Undeliverable,
                 Some(why.clone()),
                 OutboundOutcome::Undeliverable(why),
             )

@@ -1,20 +1,28 @@
-//! Outgoing SMS: the queue the modem links send from, with retries and the reply guard that
-//! keeps the partner's airtime from draining into loops and floods.
+//! Outgoing SMS: the queue the modem links send from, with retries, and the count of the daily
+//! reply budget that every queued SMS adds to.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::incidents::NewOutgoing;
-use super::received::now_ms;
+use super::kinds::{OutgoingState, ReplyKind};
 use super::reports;
-use super::{Store, StoreError, query_all};
+use super::{Store, StoreError, now_ms, query_all};
 
 /// Attempts before a queued SMS is given up as failed.
 pub const MAX_SEND_ATTEMPTS: u32 = 5;
 /// First wait before a failed send is tried again (`sms.retry_after` changes it).
 pub const FIRST_SEND_RETRY: Duration = config::DEFAULT_SEND_RETRY_AFTER;
 const MAX_RETRY_MS: i64 = 3_600_000;
+
+/// An SMS to queue for sending.
+#[derive(Debug, Clone)]
+pub struct NewOutgoing {
+    pub modem: String,
+    pub recipient: String,
+    pub text: String,
+    pub kind: ReplyKind,
+}
 
 /// A queued SMS due for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,24 +31,9 @@ pub struct Outgoing {
     pub recipient: String,
     pub text: String,
     pub attempts: u32,
-    /// What it is (`ack`, `help`, `platform`, `test`...) and the incident's reference, if it
-    /// answers one: for the "SMS out" log line.
-    pub kind: String,
+    /// What it is and the incident's reference, if it answers one: for the "SMS out" log line.
+    pub kind: ReplyKind,
     pub reference: Option<String>,
-}
-
-/// Limits the store applies, in the same transaction, before queueing a reply.
-#[derive(Debug, Clone, Copy)]
-pub struct ReplyGuard {
-    pub max_per_sender_per_hour: u32,
-    pub max_per_day: u32,
-}
-
-/// What happened to a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyVerdict {
-    Queued(i64),
-    Refused(String),
 }
 
 impl Store {
@@ -96,10 +89,10 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(",");
             conn.execute(
-                "UPDATE outgoing SET state = 'sent', attempts = attempts + 1, message_refs = ?2,
+                "UPDATE outgoing SET state = ?4, attempts = attempts + 1, message_refs = ?2,
                         sent_at_ms = ?3, last_error = NULL
                  WHERE id = ?1",
-                params![id, refs, now],
+                params![id, refs, now, OutgoingState::Sent],
             )?;
             reports::record_sent_parts(conn, id, &message_references, now)?;
             Ok(())
@@ -107,14 +100,8 @@ impl Store {
         .await
     }
 
-    /// A send failed: retried later with backoff, or marked failed after the last attempt.
-    /// Returns true when the SMS was given up.
-    pub async fn mark_send_failed(&self, id: i64, error: String) -> Result<bool, StoreError> {
-        self.mark_send_failed_after(id, error, FIRST_SEND_RETRY)
-            .await
-    }
-
-    /// As [`Store::mark_send_failed`], the first retry `first_retry` after the failure.
+    /// A send failed: retried `first_retry` after the failure and then with a growing wait, or
+    /// marked failed after the last attempt. Returns true when the SMS was given up.
     pub async fn mark_send_failed_after(
         &self,
         id: i64,
@@ -132,11 +119,16 @@ impl Store {
             let delay = first_retry_ms
                 .saturating_mul(1 << (attempts - 1).min(16))
                 .min(MAX_RETRY_MS);
+            let state = if give_up {
+                OutgoingState::Failed
+            } else {
+                OutgoingState::Queued
+            };
             conn.execute(
                 "UPDATE outgoing SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4,
-                        state = CASE WHEN ?5 THEN 'failed' ELSE 'queued' END
+                        state = ?5
                  WHERE id = ?1",
-                params![id, attempts, error, now_ms() + delay, give_up],
+                params![id, attempts, error, now_ms() + delay, state],
             )?;
             Ok(give_up)
         })
@@ -164,7 +156,7 @@ pub(super) fn insert_outgoing(
         now
     ])?;
     let id = conn.last_insert_rowid();
-    if out.kind != "test" {
+    if out.kind.counts_against_budget() {
         conn.prepare_cached(
             "INSERT INTO reply_budget (hour, queued) VALUES (?1, 1)
              ON CONFLICT (hour) DO UPDATE SET queued = queued + 1",
@@ -182,8 +174,8 @@ pub(super) fn budget_hour(ms: i64) -> i64 {
     ms / BUDGET_HOUR_MS
 }
 
-/// SMS counted against the daily budget (`replies.max_per_day`) at `now`: every one but the
-/// technicians' tests queued in the current hour or the 24 before it, so an SMS counts for at
+/// SMS counted against the daily budget (`replies.max_per_day`) at `now`: every one that
+/// [`ReplyKind::counts_against_budget`] queued in the current hour or the 24 before it, so an SMS counts for at
 /// least 24 hours and at most 25. Sums at most 25 rows of `reply_budget`, however many SMS the
 /// day saw.
 pub(super) fn budget_used(conn: &Connection, now: i64) -> Result<i64, StoreError> {
@@ -198,33 +190,4 @@ pub(super) fn purge_budget(conn: &Connection, now: i64) -> Result<usize, StoreEr
         "DELETE FROM reply_budget WHERE hour < ?1",
         [budget_hour(now) - 48],
     )?)
-}
-
-/// The reason a reply must not be queued now, if any.
-pub(super) fn check_guard(
-    conn: &Connection,
-    recipient: &str,
-    guard: &ReplyGuard,
-    now: i64,
-) -> Result<Option<String>, StoreError> {
-    let hour_ago = now - 3_600_000;
-    let to_sender: u32 = conn.query_row(
-        "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2",
-        params![recipient, hour_ago],
-        |r| r.get(0),
-    )?;
-    if to_sender >= guard.max_per_sender_per_hour {
-        return Ok(Some(format!(
-            "rate limit: {to_sender} replies to this number in the last hour (limit {})",
-            guard.max_per_sender_per_hour
-        )));
-    }
-    let today = budget_used(conn, now)?;
-    if today >= i64::from(guard.max_per_day) {
-        return Ok(Some(format!(
-            "daily budget spent: {today} replies in the last 24 h (budget {})",
-            guard.max_per_day
-        )));
-    }
-    Ok(None)
 }

@@ -7,9 +7,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::kinds::{DecodeStatus, ReceivedState, Text};
 use super::reports::{self, DeliveryReport};
-use super::{Store, StoreError, query_all};
-use pdu::{self, Encoding};
+use super::{Store, StoreError, now_ms, query_all};
+use pdu::{self, AddressKind, Encoding};
 
 /// A PDU as read from a modem, to be committed before the SIM copy is deleted.
 #[derive(Debug, Clone)]
@@ -36,7 +37,6 @@ pub struct ReceivedRow {
     pub id: i64,
     pub modem: String,
     pub pdu_hex: String,
-    pub received_at_ms: i64,
 }
 
 /// What the decoder made of one PDU.
@@ -45,14 +45,14 @@ pub enum DecodedPart {
     /// A whole SMS in one PDU.
     Single {
         sender: String,
-        sender_kind: String,
+        sender_kind: AddressKind,
         smsc_time: Option<String>,
         text: String,
     },
     /// One part of a concatenated SMS.
     Part {
         sender: String,
-        sender_kind: String,
+        sender_kind: AddressKind,
         smsc_time: Option<String>,
         /// This part decoded on its own: what an incomplete message is made of.
         text: String,
@@ -81,17 +81,10 @@ pub struct MessageRow {
     pub id: i64,
     pub modem: String,
     pub sender: Option<String>,
-    pub sender_kind: Option<String>,
+    pub sender_kind: Option<AddressKind>,
     pub text: String,
     pub parts: u32,
-    pub decode_status: String,
-    pub smsc_time: Option<String>,
-    pub received_at_ms: i64,
-}
-
-pub(super) fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+    pub decode_status: DecodeStatus,
 }
 
 fn to_ms(t: time::OffsetDateTime) -> i64 {
@@ -153,7 +146,7 @@ impl Store {
                 conn,
                 // `state IN ('new', 'part')` repeats the partial index's own condition, so
                 // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
-                "SELECT id, modem, pdu_hex, received_at_ms FROM received
+                "SELECT id, modem, pdu_hex FROM received
                  WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
@@ -161,7 +154,6 @@ impl Store {
                         id: r.get(0)?,
                         modem: r.get(1)?,
                         pdu_hex: r.get(2)?,
-                        received_at_ms: r.get(3)?,
                     })
                 },
             )
@@ -194,7 +186,7 @@ impl Store {
                     .collect::<Result<_, _>>()?
             };
             for (sender, reference, total) in &groups {
-                join_group(conn, sender, *reference, *total, "incomplete")?;
+                join_group(conn, sender, *reference, *total, DecodeStatus::Incomplete)?;
             }
             Ok(groups.len())
         })
@@ -206,8 +198,7 @@ impl Store {
         self.call(move |conn| {
             query_all(
                 conn,
-                "SELECT id, modem, sender, sender_kind, text, parts, decode_status, smsc_time,
-                        received_at_ms
+                "SELECT id, modem, sender, sender_kind, text, parts, decode_status
                  FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
                 [limit as i64],
                 |r| {
@@ -215,12 +206,10 @@ impl Store {
                         id: r.get(0)?,
                         modem: r.get(1)?,
                         sender: r.get(2)?,
-                        sender_kind: r.get(3)?,
+                        sender_kind: r.get::<_, Option<Text<AddressKind>>>(3)?.map(|k| k.0),
                         text: r.get(4)?,
                         parts: r.get(5)?,
                         decode_status: r.get(6)?,
-                        smsc_time: r.get(7)?,
-                        received_at_ms: r.get(8)?,
                     })
                 },
             )
@@ -229,19 +218,46 @@ impl Store {
     }
 }
 
+/// A committed PDU not decoded yet.
+struct Undecoded {
+    id: i64,
+    modem: String,
+    received_at_ms: i64,
+}
+
+/// One part of a long SMS as the decoder gave it.
+struct ArrivedPart<'a> {
+    sender: &'a str,
+    sender_kind: AddressKind,
+    smsc_time: Option<&'a str>,
+    text: &'a str,
+    reference: u16,
+    total: u8,
+    seq: u8,
+    encoding: Encoding,
+    user_data: &'a [u8],
+}
+
+/// A message to insert, made of the PDUs `received_ids`.
+struct NewMessage<'a> {
+    modem: &'a str,
+    sender: Option<&'a str>,
+    sender_kind: Option<AddressKind>,
+    text: &'a str,
+    decode_status: DecodeStatus,
+    smsc_time: Option<&'a str>,
+    received_at_ms: i64,
+    received_ids: &'a [i64],
+}
+
+/// Records what the decoder found for one PDU; returns the message it completes, if any.
 fn record_decoded(
     conn: &Connection,
     received_id: i64,
     decoded: DecodedPart,
 ) -> Result<Option<i64>, StoreError> {
-    let row: Option<(String, i64)> = conn
-        .prepare_cached(
-            "SELECT modem, received_at_ms FROM received WHERE id = ?1 AND state = 'new'",
-        )?
-        .query_row([received_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
     // Already decoded (a second pipeline pass after a restart): nothing to do.
-    let Some((modem, received_at_ms)) = row else {
+    let Some(pdu) = undecoded(conn, received_id)? else {
         return Ok(None);
     };
     match decoded {
@@ -250,58 +266,23 @@ fn record_decoded(
             sender_kind,
             smsc_time,
             text,
-        } => {
-            conn.prepare_cached(
-                "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
-                 WHERE id = ?1",
-            )?
-            .execute(params![received_id, sender, sender_kind, smsc_time, text])?;
-            let message_id = insert_message(
-                conn,
-                &modem,
-                Some(&sender),
-                Some(&sender_kind),
-                &text,
-                1,
-                "ok",
-                smsc_time.as_deref(),
-                received_at_ms,
-            )?;
-            link_parts(conn, &[received_id], message_id)?;
-            Ok(Some(message_id))
-        }
-        DecodedPart::Undecodable { error } => {
-            conn.execute(
-                "UPDATE received SET decode_error = ?2 WHERE id = ?1",
-                params![received_id, error],
-            )?;
-            let message_id = insert_message(
-                conn,
-                &modem,
-                None,
-                None,
-                "",
-                1,
-                "undecodable",
-                None,
-                received_at_ms,
-            )?;
-            link_parts(conn, &[received_id], message_id)?;
-            Ok(Some(message_id))
-        }
+        } => record_single(
+            conn,
+            &pdu,
+            &sender,
+            sender_kind,
+            smsc_time.as_deref(),
+            &text,
+        )
+        .map(Some),
+        DecodedPart::Undecodable { error } => record_undecodable(conn, &pdu, &error).map(Some),
         DecodedPart::StatusReport(report) => {
-            let note = reports::record_report(conn, received_id, received_at_ms, &report)?;
-            conn.execute(
-                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
-                params![received_id, note],
-            )?;
+            let note = reports::record_report(conn, pdu.id, pdu.received_at_ms, &report)?;
+            set_aside(conn, pdu.id, &note)?;
             Ok(None)
         }
         DecodedPart::NotAMessage { note } => {
-            conn.execute(
-                "UPDATE received SET state = 'joined', decode_error = ?2 WHERE id = ?1",
-                params![received_id, note],
-            )?;
+            set_aside(conn, pdu.id, &note)?;
             Ok(None)
         }
         DecodedPart::Part {
@@ -315,54 +296,163 @@ fn record_decoded(
             encoding,
             user_data,
         } => {
-            let already: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT id FROM received WHERE state = 'part' AND sender = ?1
-                     AND concat_ref = ?2 AND concat_total = ?3 AND concat_seq = ?4",
-                )?
-                .query_row(params![sender, reference, total, seq], |r| r.get(0))
-                .optional()?;
-            let state = if already.is_some() {
-                "duplicate"
-            } else {
-                "part"
-            };
-            conn.prepare_cached(
-                "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
-                        text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9,
-                        encoding = ?10, user_data = ?11
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                received_id,
-                state,
-                sender,
+            let part = ArrivedPart {
+                sender: &sender,
                 sender_kind,
-                smsc_time,
-                text,
+                smsc_time: smsc_time.as_deref(),
+                text: &text,
                 reference,
                 total,
                 seq,
-                encoding.as_str(),
-                user_data
-            ])?;
-            if already.is_some() {
-                tracing::info!(received_id, sender = %sender, reference, seq, "duplicate part of a long SMS ignored");
-                return Ok(None);
-            }
-            let have: i64 = conn
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
-                     AND concat_ref = ?2 AND concat_total = ?3",
-                )?
-                .query_row(params![sender, reference, total], |r| r.get(0))?;
-            if have >= i64::from(total) {
-                join_group(conn, &sender, i64::from(reference), i64::from(total), "ok").map(Some)
-            } else {
-                Ok(None)
-            }
+                encoding,
+                user_data: &user_data,
+            };
+            record_part(conn, pdu.id, &part)
         }
     }
+}
+
+/// A whole SMS in one PDU: the sender on the PDU's row, and its message.
+fn record_single(
+    conn: &Connection,
+    pdu: &Undecoded,
+    sender: &str,
+    sender_kind: AddressKind,
+    smsc_time: Option<&str>,
+    text: &str,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "UPDATE received SET sender = ?2, sender_kind = ?3, smsc_time = ?4, text = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![pdu.id, sender, Text(sender_kind), smsc_time, text])?;
+    insert_message(
+        conn,
+        &NewMessage {
+            modem: &pdu.modem,
+            sender: Some(sender),
+            sender_kind: Some(sender_kind),
+            text,
+            decode_status: DecodeStatus::Ok,
+            smsc_time,
+            received_at_ms: pdu.received_at_ms,
+            received_ids: &[pdu.id],
+        },
+    )
+}
+
+/// A PDU that could not be decoded: the error on its row, and a message marked so, without
+/// sender or text, that is forwarded with the raw PDU.
+fn record_undecodable(conn: &Connection, pdu: &Undecoded, error: &str) -> Result<i64, StoreError> {
+    conn.execute(
+        "UPDATE received SET decode_error = ?2 WHERE id = ?1",
+        params![pdu.id, error],
+    )?;
+    insert_message(
+        conn,
+        &NewMessage {
+            modem: &pdu.modem,
+            sender: None,
+            sender_kind: None,
+            text: "",
+            decode_status: DecodeStatus::Undecodable,
+            smsc_time: None,
+            received_at_ms: pdu.received_at_ms,
+            received_ids: &[pdu.id],
+        },
+    )
+}
+
+/// The PDU `received_id` if it still waits for decoding.
+fn undecoded(conn: &Connection, received_id: i64) -> Result<Option<Undecoded>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT modem, received_at_ms FROM received WHERE id = ?1 AND state = 'new'",
+        )?
+        .query_row([received_id], |r| {
+            Ok(Undecoded {
+                id: received_id,
+                modem: r.get(0)?,
+                received_at_ms: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Done with a PDU that is no message (a status report, an SMS-SUBMIT), with a note on what it
+/// was.
+fn set_aside(conn: &Connection, received_id: i64, note: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE received SET state = ?3, decode_error = ?2 WHERE id = ?1",
+        params![received_id, note, ReceivedState::Joined],
+    )?;
+    Ok(())
+}
+
+/// Keeps one part of a long SMS to wait for the others, and joins the group into a message
+/// when this part was the last one missing. A part the network sent twice is kept aside.
+fn record_part(
+    conn: &Connection,
+    received_id: i64,
+    part: &ArrivedPart<'_>,
+) -> Result<Option<i64>, StoreError> {
+    let already: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM received WHERE state = 'part' AND sender = ?1
+             AND concat_ref = ?2 AND concat_total = ?3 AND concat_seq = ?4",
+        )?
+        .query_row(
+            params![part.sender, part.reference, part.total, part.seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let state = if already.is_some() {
+        ReceivedState::Duplicate
+    } else {
+        ReceivedState::Part
+    };
+    conn.prepare_cached(
+        "UPDATE received SET state = ?2, sender = ?3, sender_kind = ?4, smsc_time = ?5,
+                text = ?6, concat_ref = ?7, concat_total = ?8, concat_seq = ?9,
+                encoding = ?10, user_data = ?11
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        received_id,
+        state,
+        part.sender,
+        Text(part.sender_kind),
+        part.smsc_time,
+        part.text,
+        part.reference,
+        part.total,
+        part.seq,
+        part.encoding.as_str(),
+        part.user_data
+    ])?;
+    if already.is_some() {
+        tracing::info!(received_id, sender = %part.sender, reference = part.reference, seq = part.seq, "duplicate part of a long SMS ignored");
+        return Ok(None);
+    }
+    let have: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM received WHERE state = 'part' AND sender = ?1
+             AND concat_ref = ?2 AND concat_total = ?3",
+        )?
+        .query_row(params![part.sender, part.reference, part.total], |r| {
+            r.get(0)
+        })?;
+    if have < i64::from(part.total) {
+        return Ok(None);
+    }
+    join_group(
+        conn,
+        part.sender,
+        i64::from(part.reference),
+        i64::from(part.total),
+        DecodeStatus::Ok,
+    )
+    .map(Some)
 }
 
 /// One waiting part of a concatenated SMS, as stored.
@@ -370,7 +460,7 @@ struct WaitingPart {
     id: i64,
     modem: String,
     text: String,
-    sender_kind: Option<String>,
+    sender_kind: Option<AddressKind>,
     smsc_time: Option<String>,
     received_at_ms: i64,
     encoding: Option<String>,
@@ -387,58 +477,57 @@ fn join_group(
     sender: &str,
     reference: i64,
     total: i64,
-    status: &str,
+    status: DecodeStatus,
 ) -> Result<i64, StoreError> {
-    let parts: Vec<WaitingPart> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms, encoding, user_data
-             FROM received
-             WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3
-             ORDER BY concat_seq",
-        )?;
-        stmt.query_map(params![sender, reference, total], |r| {
+    let parts = query_all(
+        conn,
+        "SELECT id, modem, text, sender_kind, smsc_time, received_at_ms, encoding, user_data
+         FROM received
+         WHERE state = 'part' AND sender = ?1 AND concat_ref = ?2 AND concat_total = ?3
+         ORDER BY concat_seq",
+        params![sender, reference, total],
+        |r| {
             Ok(WaitingPart {
                 id: r.get(0)?,
                 modem: r.get(1)?,
                 text: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                sender_kind: r.get(3)?,
+                sender_kind: r.get::<_, Option<Text<AddressKind>>>(3)?.map(|k| k.0),
                 smsc_time: r.get(4)?,
                 received_at_ms: r.get(5)?,
                 encoding: r.get(6)?,
                 user_data: r.get(7)?,
             })
-        })?
-        .collect::<Result<_, _>>()?
-    };
+        },
+    )?;
     let Some(first) = parts.first() else {
         return Err(StoreError::Invalid(format!(
             "no waiting parts for sender {sender} reference {reference}"
         )));
     };
-    let text = if status == "ok" {
+    let text = if status == DecodeStatus::Ok {
         joined_user_data(&parts)
     } else {
         None
     }
     .unwrap_or_else(|| parts.iter().map(|p| p.text.as_str()).collect());
-    let message_id = insert_message(
-        conn,
-        &first.modem,
-        Some(sender),
-        first.sender_kind.as_deref(),
-        &text,
-        parts.len() as u32,
-        status,
-        first.smsc_time.as_deref(),
-        parts
-            .iter()
-            .map(|p| p.received_at_ms)
-            .max()
-            .unwrap_or(first.received_at_ms),
-    )?;
     let ids: Vec<i64> = parts.iter().map(|p| p.id).collect();
-    link_parts(conn, &ids, message_id)?;
-    Ok(message_id)
+    insert_message(
+        conn,
+        &NewMessage {
+            modem: &first.modem,
+            sender: Some(sender),
+            sender_kind: first.sender_kind,
+            text: &text,
+            decode_status: status,
+            smsc_time: first.smsc_time.as_deref(),
+            received_at_ms: parts
+                .iter()
+                .map(|p| p.received_at_ms)
+                .max()
+                .unwrap_or(first.received_at_ms),
+            received_ids: &ids,
+        },
+    )
 }
 
 /// The text of the parts' user data decoded as one, when every part has it in the same
@@ -455,43 +544,30 @@ fn joined_user_data(parts: &[WaitingPart]) -> Option<String> {
     pdu::decode_concatenated(Encoding::from_name(name)?, &data)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_message(
-    conn: &Connection,
-    modem: &str,
-    sender: Option<&str>,
-    sender_kind: Option<&str>,
-    text: &str,
-    parts: u32,
-    decode_status: &str,
-    smsc_time: Option<&str>,
-    received_at_ms: i64,
-) -> Result<i64, StoreError> {
+/// Inserts a message and marks its PDUs joined into it.
+fn insert_message(conn: &Connection, m: &NewMessage<'_>) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO messages (modem, sender, sender_kind, text, parts, decode_status, smsc_time,
                                received_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        modem,
-        sender,
-        sender_kind,
-        text,
-        parts,
-        decode_status,
-        smsc_time,
-        received_at_ms
+        m.modem,
+        m.sender,
+        m.sender_kind.map(Text),
+        m.text,
+        m.received_ids.len() as i64,
+        m.decode_status,
+        m.smsc_time,
+        m.received_at_ms
     ])?;
-    Ok(conn.last_insert_rowid())
-}
-
-fn link_parts(conn: &Connection, ids: &[i64], message_id: i64) -> Result<(), StoreError> {
+    let message_id = conn.last_insert_rowid();
     let mut stmt =
-        conn.prepare_cached("UPDATE received SET state = 'joined', message_id = ?2 WHERE id = ?1")?;
-    for id in ids {
-        stmt.execute(params![id, message_id])?;
+        conn.prepare_cached("UPDATE received SET state = ?3, message_id = ?2 WHERE id = ?1")?;
+    for id in m.received_ids {
+        stmt.execute(params![id, message_id, ReceivedState::Joined])?;
     }
-    Ok(())
+    Ok(message_id)
 }
 
 #[cfg(test)]
@@ -501,7 +577,7 @@ mod tests {
     fn part(seq: u8, text: &str, user_data: &[u8]) -> DecodedPart {
         DecodedPart::Part {
             sender: "+243812345678".into(),
-            sender_kind: "international".into(),
+            sender_kind: AddressKind::International,
             smsc_time: None,
             text: text.into(),
             reference: 9,

@@ -41,17 +41,9 @@ impl Store {
         })
         .await
     }
-
-    /// The number and modem for a platform name, if the box knows it.
-    pub async fn resolve_reporter(
-        &self,
-        name: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let name = name.to_string();
-        self.call(move |conn| resolve_name(conn, &name)).await
-    }
 }
 
+/// The number and modem for a platform name, if the box knows it.
 pub(super) fn resolve_name(
     conn: &rusqlite::Connection,
     name: &str,

@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::kinds::{Text, TextValue};
+use super::{Store, StoreError, query_all};
 use pdu::DeliveryState;
 
 /// Sends further back than this many with the same message reference are not searched: the
@@ -30,8 +31,8 @@ pub struct DeliveryReport {
 /// The delivery of one outgoing SMS, as far as its reports tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    /// "delivered", "pending" or "failed"; `None` while no report has come.
-    pub state: Option<String>,
+    /// `None` while no report has come.
+    pub state: Option<DeliveryState>,
     /// The status that decided it, in words.
     pub status: Option<String>,
     /// Parts the modem accepted.
@@ -46,21 +47,17 @@ pub struct StoredReport {
     pub received_id: i64,
     pub message_reference: u8,
     pub recipient: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub status_text: String,
     /// The outgoing SMS it was matched to; `None` when it matched nothing we sent.
     pub outgoing_id: Option<i64>,
-}
-
-fn state_name(state: DeliveryState) -> &'static str {
-    state.as_str()
 }
 
 impl Store {
     /// The delivery of an outgoing SMS; `None` if there is no such SMS.
     pub async fn delivery(&self, outgoing_id: i64) -> Result<Option<Delivery>, StoreError> {
         self.call(move |conn| {
-            let row: Option<(Option<String>, Option<String>)> = conn
+            let row: Option<(Option<Text<DeliveryState>>, Option<String>)> = conn
                 .query_row(
                     "SELECT delivery_state, delivery_status FROM outgoing WHERE id = ?1",
                     [outgoing_id],
@@ -76,7 +73,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             Ok(Some(Delivery {
-                state,
+                state: state.map(|s| s.0),
                 status,
                 parts,
                 parts_reported,
@@ -99,7 +96,7 @@ impl Store {
                         received_id: r.get(0)?,
                         message_reference: r.get(1)?,
                         recipient: r.get(2)?,
-                        state: r.get(3)?,
+                        state: r.get::<_, Text<DeliveryState>>(3)?.0,
                         status_text: r.get(4)?,
                         outgoing_id: r.get(5)?,
                     })
@@ -147,7 +144,7 @@ pub(super) fn record_report(
     received_at_ms: i64,
     report: &DeliveryReport,
 ) -> Result<String, StoreError> {
-    let state = state_name(report.state);
+    let state = report.state.as_sql();
     let matched = find_sent_part(conn, report)?;
     conn.execute(
         "INSERT INTO status_reports (received_id, message_ref, recipient, status, delivery_state,
@@ -160,7 +157,7 @@ pub(super) fn record_report(
             report.message_reference,
             report.recipient,
             report.status,
-            state,
+            Text(report.state),
             report.status_text,
             report.discharge_time,
             matched.map(|m| m.0),
@@ -186,7 +183,7 @@ pub(super) fn record_report(
          WHERE id = ?1 AND (delivery_state IS NULL OR delivery_state = 'pending')",
         params![
             part_id,
-            state,
+            Text(report.state),
             report.status,
             report.status_text,
             received_at_ms
@@ -196,15 +193,14 @@ pub(super) fn record_report(
     conn.execute(
         "UPDATE outgoing SET delivery_state = ?2, delivery_status = ?3, delivery_at_ms = ?4
          WHERE id = ?1",
-        params![outgoing_id, whole, why, received_at_ms],
+        params![outgoing_id, Text(whole), why, received_at_ms],
     )?;
-    match whole {
-        "failed" => {
-            tracing::warn!(outgoing_id, message_reference = mr, to = %to, status = %why, "SMS not delivered")
-        }
-        _ => {
-            tracing::info!(outgoing_id, message_reference = mr, to = %to, state = whole, status = %why, "delivery report")
-        }
+    let failed = whole == DeliveryState::Failed;
+    let whole = whole.as_sql();
+    if failed {
+        tracing::warn!(outgoing_id, message_reference = mr, to = %to, status = %why, "SMS not delivered")
+    } else {
+        tracing::info!(outgoing_id, message_reference = mr, to = %to, state = whole, status = %why, "delivery report")
     }
     Ok(format!(
         "status report for message reference {mr}: {state} ({}), outgoing SMS {outgoing_id} now {whole}",
@@ -241,38 +237,40 @@ fn find_sent_part(
 fn outgoing_state(
     conn: &Connection,
     outgoing_id: i64,
-) -> Result<(&'static str, String), StoreError> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<(DeliveryState, String), StoreError> {
+    let parts = query_all(
+        conn,
         "SELECT delivery_state, status_text FROM sent_parts WHERE outgoing_id = ?1
          ORDER BY reported_at_ms DESC, part",
-    )?;
-    let parts = stmt
-        .query_map([outgoing_id], |r| {
+        [outgoing_id],
+        |r| {
             Ok((
-                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<Text<DeliveryState>>>(0)?.map(|s| s.0),
                 r.get::<_, Option<String>>(1)?,
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let text_of = |wanted: &str| {
+        },
+    )?;
+    let text_of = |wanted: DeliveryState| {
         parts
             .iter()
-            .find(|(s, _)| s.as_deref() == Some(wanted))
+            .find(|(s, _)| *s == Some(wanted))
             .and_then(|(_, t)| t.clone())
             .unwrap_or_default()
     };
-    if parts.iter().any(|(s, _)| s.as_deref() == Some("failed")) {
-        return Ok(("failed", text_of("failed")));
+    let failed = DeliveryState::Failed;
+    if parts.iter().any(|(s, _)| *s == Some(failed)) {
+        return Ok((failed, text_of(failed)));
     }
-    if parts.iter().all(|(s, _)| s.as_deref() == Some("delivered")) {
-        return Ok(("delivered", text_of("delivered")));
+    let delivered = DeliveryState::Delivered;
+    if parts.iter().all(|(s, _)| *s == Some(delivered)) {
+        return Ok((delivered, text_of(delivered)));
     }
     let waiting = parts.iter().filter(|(s, _)| s.is_none()).count();
-    let why = match text_of("pending") {
+    let why = match text_of(DeliveryState::Pending) {
         t if !t.is_empty() => t,
         _ => format!("{waiting} of {} part(s) not reported yet", parts.len()),
     };
-    Ok(("pending", why))
+    Ok((DeliveryState::Pending, why))
 }
 
 /// The same phone number written two ways ("+243812345678", "0812345678", "243812345678"):

@@ -8,8 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use tokio_util::sync::CancellationToken;
 
-use super::received::now_ms;
-use super::{Store, StoreError};
+use super::{Store, StoreError, now_ms};
 
 /// How often the purge runs.
 pub(crate) const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);

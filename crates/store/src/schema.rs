@@ -1,5 +1,7 @@
 //! The database schema and its migrations. Each migration is append-only: a released one is
-//! never edited, so every box in the field can be brought forward from whatever it runs.
+//! never edited, so every box in the field can be brought forward from whatever it runs. The
+//! schema they produce is written down in `schema.sql` beside `src/` (a test holds the two
+//! together): read that to know the tables.
 //!
 //! Invariants the schema keeps (checked by constraints where SQLite can):
 //! - `received` holds every PDU exactly as the modem gave it; a row is never deleted before the
@@ -249,9 +251,84 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::E
 mod tests {
     use super::*;
 
+    /// The schema the migrations should produce, written down once: read it to know the tables.
+    const GOLDEN: &str = include_str!("../schema.sql");
+
+    /// The schema of `conn` as SQLite keeps it (`sqlite_master`): tables in name order, each
+    /// followed by its indexes, every line without trailing blanks, after a header naming the
+    /// version.
+    fn dump(conn: &Connection) -> String {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let mut out = format!(
+            "-- The database schema after every migration (src/schema.rs), as SQLite keeps it in\n\
+             -- sqlite_master: tables in name order, each followed by its indexes. The schema test\n\
+             -- checks the migrations produce exactly this file; after changing them, replace it with\n\
+             -- the schema the failing test prints. The values a column of a fixed set holds\n\
+             -- are the enums of src/kinds.rs (a comment below may be older than they are).\n\
+             --\n\
+             -- user_version {version}\n"
+        );
+        let mut stmt = conn
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL
+                 ORDER BY tbl_name, type = 'index', name",
+            )
+            .unwrap();
+        let statements = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        for sql in statements {
+            out.push('\n');
+            for line in sql.lines() {
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            // The statement's last line holds its `;`.
+            out.pop();
+            out.push_str(";\n");
+        }
+        out
+    }
+
+    /// Fails with the schema `conn` has when it is not the golden one.
+    fn assert_golden(conn: &Connection, how: &str) {
+        let actual = dump(conn);
+        if actual != GOLDEN {
+            println!("{actual}");
+            panic!(
+                "{how}: the migrations do not produce crates/store/schema.sql; the schema they \
+                 produce is printed above (replace the file with it if the change is meant)"
+            );
+        }
+    }
+
     #[test]
     fn migrations_are_valid() {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn a_new_database_gets_the_written_down_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_golden(&conn, "a new database");
+    }
+
+    /// A box in the field may run any released version: from each, the migrations reach the
+    /// same schema.
+    #[test]
+    fn a_database_of_every_earlier_version_reaches_the_same_schema() {
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        for version in 1..MIGRATIONS.len() {
+            let mut conn = Connection::open_in_memory().unwrap();
+            migrations.to_version(&mut conn, version).unwrap();
+            migrate(&mut conn).unwrap();
+            assert_golden(&conn, &format!("a database at version {version}"));
+        }
     }
 
     #[test]

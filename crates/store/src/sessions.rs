@@ -1,17 +1,18 @@
 //! Survey sessions: one row per reporter in the middle of a Kufatilia survey, and the
-//! transaction that applies one message of a conversation — the session, the incident, the
-//! message marked handled and the reply (or its refusal) — all or nothing.
+//! transaction that applies the daemon's decision about one message — the session, the
+//! incident, the message marked handled and the reply through the guard (or its refusal) — all
+//! or nothing. What a session's state means is the daemon's business (`dialogue`); here it is a
+//! row.
 
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::incidents::{IncidentDraft, insert_incident};
-use super::outgoing::{ReplyGuard, ReplyVerdict};
-use super::received::now_ms;
-use super::replies::{ReplyPlan, apply_reply};
-use super::{Store, StoreError};
 use serde::{Deserialize, Serialize};
+
+use super::guard::{ReplyGuard, ReplyPlan, ReplyVerdict, apply_reply};
+use super::incidents::{IncidentDraft, insert_incident};
+use super::{Store, StoreError, now_ms};
 
 /// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
 /// store keeps it; `dialogue` (in the daemon) decides what it means.
@@ -153,121 +154,146 @@ fn turn<F>(
 where
     F: FnOnce(Option<SessionState>) -> TurnPlan,
 {
+    let Some(text) = unhandled_text(conn, message_id)? else {
+        return Ok(TurnResult::default());
+    };
+    let now = now_ms();
+    let (session, closed_partial) = match &sender {
+        Some(sender) => live_session(conn, sender, settings.session_timeout_ms, now)?,
+        None => (None, None),
+    };
+    let plan = decide(session);
+    let incident_id = write_turn(conn, message_id, modem, sender.as_deref(), plan.write, now)?;
+    let verdict = apply_reply(conn, plan.reply, incident_id, &text, &settings.guard, now)?;
+    Ok(TurnResult {
+        applied: true,
+        incident_id,
+        verdict,
+        closed_partial,
+    })
+}
+
+/// The text of message `message_id`, unless it was handled already.
+fn unhandled_text(conn: &Connection, message_id: i64) -> Result<Option<String>, StoreError> {
     let message: Option<(bool, String)> = conn
         .prepare_cached("SELECT handled, text FROM messages WHERE id = ?1")?
         .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((false, text)) = message else {
-        return Ok(TurnResult::default());
+    Ok(match message {
+        Some((false, text)) => Some(text),
+        _ => None,
+    })
+}
+
+/// The sender's session if it is still live; a stale (or unreadable) one is closed as a partial
+/// report first, and its reference returned beside.
+fn live_session(
+    conn: &Connection,
+    sender: &str,
+    timeout_ms: i64,
+    now: i64,
+) -> Result<(Option<SessionState>, Option<String>), StoreError> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached("SELECT state, updated_at_ms FROM sessions WHERE sender = ?1")?
+        .query_row([sender], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((state, updated)) = row else {
+        return Ok((None, None));
     };
-    let now = now_ms();
-    let mut result = TurnResult {
-        applied: true,
-        ..TurnResult::default()
-    };
-    let mut session = None;
-    if let Some(sender) = &sender {
-        let row: Option<(String, i64)> = conn
-            .prepare_cached("SELECT state, updated_at_ms FROM sessions WHERE sender = ?1")?
-            .query_row([sender], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((state, updated)) = row {
-            let stale = now.saturating_sub(updated) >= settings.session_timeout_ms;
-            match serde_json::from_str::<SessionState>(&state) {
-                Ok(state) if !stale => session = Some(state),
-                Ok(_) => result.closed_partial = close_partial(conn, sender)?,
-                Err(e) => {
-                    // Not ours (an older format): forward what it holds rather than guess.
-                    tracing::warn!(error = %e, "unreadable survey session closed as a partial report");
-                    result.closed_partial = close_partial(conn, sender)?;
-                }
-            }
+    let stale = now.saturating_sub(updated) >= timeout_ms;
+    match serde_json::from_str::<SessionState>(&state) {
+        Ok(state) if !stale => Ok((Some(state), None)),
+        Ok(_) => Ok((None, close_partial(conn, sender)?)),
+        Err(e) => {
+            // Not ours (an older format): forward what it holds rather than guess.
+            tracing::warn!(error = %e, "unreadable survey session closed as a partial report");
+            Ok((None, close_partial(conn, sender)?))
         }
     }
-    let mut plan = decide(session);
-    if let ReplyPlan::Send(out) = &plan.reply
-        && is_echo(conn, &out.recipient, &text, now)?
-    {
-        plan.reply = ReplyPlan::Refused {
-            recipient: out.recipient.clone(),
-            kind: "echo".into(),
-            reason: "the message repeats a reply this number got (an answering machine?)".into(),
-        };
-    }
-    match plan.write {
-        TurnWrite::Incident(draft) => {
-            result.incident_id = Some(insert_incident(conn, &draft, None, now)?);
-        }
+}
+
+/// Writes what the message does; returns the incident it records, if any.
+fn write_turn(
+    conn: &Connection,
+    message_id: i64,
+    modem: &str,
+    sender: Option<&str>,
+    write: TurnWrite,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    match write {
+        TurnWrite::Incident(draft) => Ok(Some(insert_incident(conn, &draft, None, now)?)),
         TurnWrite::Handled => {
-            conn.execute(
-                "UPDATE messages SET handled = 1 WHERE id = ?1",
-                [message_id],
-            )?;
+            mark_handled(conn, message_id)?;
+            Ok(None)
         }
         TurnWrite::Continue {
             state,
             partial,
             answers,
         } => {
-            let Some(sender) = &sender else {
+            let Some(sender) = sender else {
                 return Err(StoreError::Invalid(
                     "a survey needs the sender's number".into(),
                 ));
             };
-            let state = to_json(&state)?;
-            let answers = to_json(&answers)?;
-            conn.execute(
-                "INSERT INTO sessions (sender, modem, state, last_message_id, reference,
-                                       incident_type, language, description, location, answers,
-                                       started_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-                 ON CONFLICT (sender) DO UPDATE SET modem = excluded.modem,
-                    state = excluded.state, last_message_id = excluded.last_message_id,
-                    reference = excluded.reference, incident_type = excluded.incident_type,
-                    language = excluded.language, description = excluded.description,
-                    location = excluded.location, answers = excluded.answers,
-                    updated_at_ms = excluded.updated_at_ms",
-                params![
-                    sender,
-                    modem,
-                    state,
-                    partial.message_id,
-                    partial.reference,
-                    partial.incident_type,
-                    partial.language,
-                    partial.description,
-                    partial.location,
-                    answers,
-                    now
-                ],
-            )?;
-            conn.execute(
-                "UPDATE messages SET handled = 1 WHERE id = ?1",
-                [message_id],
-            )?;
+            save_session(conn, sender, modem, &state, &partial, &answers, now)?;
+            mark_handled(conn, message_id)?;
+            Ok(None)
         }
         TurnWrite::Finish { draft, answers } => {
             let answers = to_json(&answers)?;
-            result.incident_id = Some(insert_incident(conn, &draft, Some(&answers), now)?);
-            if let Some(sender) = &sender {
+            let incident_id = insert_incident(conn, &draft, Some(&answers), now)?;
+            if let Some(sender) = sender {
                 conn.execute("DELETE FROM sessions WHERE sender = ?1", [sender])?;
             }
+            Ok(Some(incident_id))
         }
     }
-    result.verdict = apply_reply(conn, plan.reply, result.incident_id, &settings.guard, now)?;
-    Ok(result)
 }
 
-/// True when `text` is one of the replies sent to `sender` in the last day: a robot that
-/// answers every SMS with the SMS itself must not get a reply to its echo.
-fn is_echo(conn: &Connection, sender: &str, text: &str, now: i64) -> Result<bool, StoreError> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND created_at_ms > ?2
-               AND trim(text) = trim(?3)",
-        )?
-        .query_row(params![sender, now - 86_400_000, text], |r| r.get(0))?;
-    Ok(n > 0)
+fn mark_handled(conn: &Connection, message_id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE messages SET handled = 1 WHERE id = ?1")?
+        .execute([message_id])?;
+    Ok(())
+}
+
+/// Starts or moves on the sender's session, with the partial report it would leave.
+fn save_session(
+    conn: &Connection,
+    sender: &str,
+    modem: &str,
+    state: &SessionState,
+    partial: &IncidentDraft,
+    answers: &BTreeMap<String, String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sessions (sender, modem, state, last_message_id, reference,
+                               incident_type, language, description, location, answers,
+                               started_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+         ON CONFLICT (sender) DO UPDATE SET modem = excluded.modem,
+            state = excluded.state, last_message_id = excluded.last_message_id,
+            reference = excluded.reference, incident_type = excluded.incident_type,
+            language = excluded.language, description = excluded.description,
+            location = excluded.location, answers = excluded.answers,
+            updated_at_ms = excluded.updated_at_ms",
+        params![
+            sender,
+            modem,
+            to_json(state)?,
+            partial.message_id,
+            partial.reference,
+            partial.incident_type,
+            partial.language,
+            partial.description,
+            partial.location,
+            to_json(answers)?,
+            now
+        ],
+    )?;
+    Ok(())
 }
 
 /// Turns the sender's session into a partial report and ends it.

@@ -2,7 +2,9 @@
 //! guard, stable batches and the send retry schedule.
 
 use store::{
-    DecodedPart, IncidentDraft, NewOutgoing, NewReceived, ReplyGuard, ReplyVerdict, Store,
+    DecodeStatus, DecodedPart, FIRST_SEND_RETRY, IncidentDraft, NewOutgoing, NewReceived,
+    RefusalKind, ReplyGuard, ReplyKind, ReplyPlan, ReplyVerdict, SessionState, Store, TurnPlan,
+    TurnResult, TurnSettings, TurnWrite,
 };
 
 fn received(pdu: &str) -> NewReceived {
@@ -18,7 +20,7 @@ fn received(pdu: &str) -> NewReceived {
 fn part(seq: u8, text: &str) -> DecodedPart {
     DecodedPart::Part {
         sender: "+243812345678".into(),
-        sender_kind: "international".into(),
+        sender_kind: pdu::AddressKind::International,
         smsc_time: None,
         text: text.into(),
         reference: 7,
@@ -51,8 +53,27 @@ fn reply_to(recipient: &str) -> NewOutgoing {
         modem: "m1".into(),
         recipient: recipient.into(),
         text: "Asante".into(),
-        kind: "ack".into(),
+        kind: ReplyKind::Ack,
     }
+}
+
+/// Records message `message_id` as a report (the daemon's decision for a message outside a
+/// survey), with `reply` through the reply guard.
+async fn report(store: &Store, message_id: i64, reply: Option<NewOutgoing>) -> TurnResult {
+    let settings = TurnSettings {
+        guard: GUARD,
+        session_timeout_ms: 3_600_000,
+    };
+    store
+        .conversation_turn(message_id, "m1".into(), None, settings, move |session| {
+            assert_eq!(session, None::<SessionState>, "no sender, no session");
+            TurnPlan {
+                write: TurnWrite::Incident(draft(message_id)),
+                reply: reply.map_or(ReplyPlan::None, ReplyPlan::Send),
+            }
+        })
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -100,7 +121,7 @@ async fn parts_join_in_any_order_across_a_restart() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text, "abc");
     assert_eq!(messages[0].parts, 3);
-    assert_eq!(messages[0].decode_status, "ok");
+    assert_eq!(messages[0].decode_status, DecodeStatus::Ok);
     // Decoding the same row again does nothing.
     assert_eq!(
         store.record_decoded(ids[3], part(2, "b")).await.unwrap(),
@@ -117,7 +138,7 @@ async fn a_lost_part_expires_into_an_incomplete_message() {
     assert_eq!(store.expire_incomplete(3_600_000).await.unwrap(), 0);
     assert_eq!(store.expire_incomplete(-1).await.unwrap(), 1);
     let messages = store.unhandled_messages(10).await.unwrap();
-    assert_eq!(messages[0].decode_status, "incomplete");
+    assert_eq!(messages[0].decode_status, DecodeStatus::Incomplete);
     assert_eq!(messages[0].text, "middle");
 }
 
@@ -131,12 +152,9 @@ async fn undecodable_pdu_becomes_a_message_marked_so() {
     };
     let message = store.record_decoded(id, undecodable).await.unwrap();
     let message = message.unwrap();
-    store
-        .record_incident(draft(message), None, GUARD)
-        .await
-        .unwrap();
+    report(&store, message, None).await;
     let batch = store.next_batch("gw", 10).await.unwrap().unwrap();
-    assert_eq!(batch.incidents[0].decode_status, "undecodable");
+    assert_eq!(batch.incidents[0].decode_status, DecodeStatus::Undecodable);
     assert_eq!(batch.incidents[0].raw_pdus, vec!["ZZ".to_string()]);
 }
 
@@ -144,7 +162,7 @@ async fn message(store: &Store, pdu: &str) -> i64 {
     let id = store.insert_received(received(pdu)).await.unwrap().id;
     let single = DecodedPart::Single {
         sender: "+243812345678".into(),
-        sender_kind: "international".into(),
+        sender_kind: pdu::AddressKind::International,
         smsc_time: Some("2026-11-27T10:00:00+01:00".into()),
         text: format!("AJALI {pdu}"),
     };
@@ -163,29 +181,59 @@ async fn reply_guard_limits_per_sender_and_per_day() {
     {
         let m = message(&store, &format!("0{i}")).await;
         messages.push(m);
-        let (_, v) = store
-            .record_incident(draft(m), Some(reply_to(who)), GUARD)
-            .await
-            .unwrap();
-        verdicts.push(v.unwrap());
+        let turn = report(&store, m, Some(reply_to(who))).await;
+        assert!(turn.applied);
+        assert!(turn.incident_id.is_some());
+        verdicts.push(turn.verdict.unwrap());
     }
+    let refused = |v: &ReplyVerdict, kind: RefusalKind, why: &str| matches!(v, ReplyVerdict::Refused { kind: k, reason } if *k == kind && reason.starts_with(why));
     assert!(matches!(verdicts[0], ReplyVerdict::Queued(_)));
     assert!(matches!(verdicts[1], ReplyVerdict::Queued(_)));
-    assert!(matches!(&verdicts[2], ReplyVerdict::Refused(r) if r.starts_with("rate limit")));
+    assert!(refused(&verdicts[2], RefusalKind::RateLimit, "rate limit"));
     assert!(matches!(verdicts[3], ReplyVerdict::Queued(_)));
-    assert!(matches!(&verdicts[4], ReplyVerdict::Refused(r) if r.starts_with("daily budget")));
+    assert!(refused(
+        &verdicts[4],
+        RefusalKind::DailyBudget,
+        "daily budget"
+    ));
     // Recording the same message again neither duplicates the incident nor the reply.
-    let (first_incident, _) = store
-        .record_incident(draft(messages[3]), None, GUARD)
-        .await
-        .unwrap();
-    let (again, verdict) = store
-        .record_incident(draft(messages[3]), Some(reply_to("+2439")), GUARD)
-        .await
-        .unwrap();
-    assert_eq!(again, first_incident);
-    assert_eq!(verdict, None);
+    let again = report(&store, messages[3], Some(reply_to("+2439"))).await;
+    assert_eq!(again, TurnResult::default());
     assert_eq!(store.queue_depths().await.unwrap().queued_sms, 3);
+    assert_eq!(store.incident_summaries(0, 10).await.unwrap().len(), 5);
+    let counts = store.reply_refusal_counts(0).await.unwrap();
+    assert_eq!(
+        counts.by_kind,
+        vec![(RefusalKind::DailyBudget, 1), (RefusalKind::RateLimit, 1)]
+    );
+}
+
+/// The guard compares the reply with the text of the message it answers, as stored.
+#[tokio::test]
+async fn a_message_repeating_our_reply_is_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("g.db")).unwrap();
+    let first = message(&store, "21").await;
+    // Our reply to it happens to read as the robot's next message will ("AJALI 22").
+    let reply = NewOutgoing {
+        text: "AJALI 22".into(),
+        ..reply_to("+243812345678")
+    };
+    let turn = report(&store, first, Some(reply)).await;
+    assert!(matches!(turn.verdict, Some(ReplyVerdict::Queued(_))));
+    let echo = message(&store, "22").await;
+    let turn = report(&store, echo, Some(reply_to("+243812345678"))).await;
+    assert!(
+        matches!(
+            turn.verdict,
+            Some(ReplyVerdict::Refused {
+                kind: RefusalKind::Echo,
+                ..
+            })
+        ),
+        "{turn:?}"
+    );
+    assert!(turn.incident_id.is_some(), "the echo is still recorded");
 }
 
 #[tokio::test]
@@ -195,7 +243,7 @@ async fn batches_are_stable_until_delivered_and_quarantine_moves_on() {
     let store = Store::open(&path).unwrap();
     for i in 0..5 {
         let m = message(&store, &format!("1{i}")).await;
-        store.record_incident(draft(m), None, GUARD).await.unwrap();
+        report(&store, m, None).await;
     }
     let first = store.next_batch("gw", 2).await.unwrap().unwrap();
     assert_eq!(first.id, "gw-b000001");
@@ -245,20 +293,13 @@ async fn failed_sends_back_off_then_give_up() {
     let due = store.due_outgoing("m1", 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert!(store.due_outgoing("other", 10).await.unwrap().is_empty());
-    assert!(
-        !store
-            .mark_send_failed(id, "+CMS ERROR: 38".into())
-            .await
-            .unwrap()
-    );
+    let fail = || store.mark_send_failed_after(id, "+CMS ERROR: 38".into(), FIRST_SEND_RETRY);
+    assert!(!fail().await.unwrap());
     // Backing off: not due again right away.
     assert!(store.due_outgoing("m1", 10).await.unwrap().is_empty());
     let mut gave_up = false;
     for _ in 0..10 {
-        gave_up = store
-            .mark_send_failed(id, "+CMS ERROR: 38".into())
-            .await
-            .unwrap();
+        gave_up = fail().await.unwrap();
         if gave_up {
             break;
         }
