@@ -452,8 +452,8 @@ impl std::fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct ContractViolation {
-    pub field: String,
-    pub problem: String,
+    pub(crate) field: String,
+    pub(crate) problem: String,
 }
 
 impl ContractViolation {
