@@ -501,7 +501,7 @@ async fn latency_run(
         if next < args.messages && started.elapsed() >= gap * next as u32 {
             let from = format!("+24381{:03}{:04}", sim_number % 1000, next);
             let text = format!("{} kb{next:04}", REPORTS[next % REPORTS.len()]);
-            let pdus = modem_sim::sms::encode_deliver(
+            let pdus = modem_sim::encode_deliver(
                 &from,
                 &text,
                 time::OffsetDateTime::now_utc(),

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::platform::backoff::Backoff;
 use crate::platform::client::{PlatformClient, PostError};
 use config::Config;
-use platform_api::api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use platform_api::sign;
+use platform_api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
 
 /// How reporters are named in what leaves the box.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::forward::rfc3339_ms;
 use crate::modem::{ModemStatus, StatusHandle};
 use crate::platform::client::PlatformClient;
-use platform_api::api::{self, Heartbeat, ModemHealth, QuarantinedBatch, SCHEMA_VERSION};
+use platform_api::{self as api, Heartbeat, ModemHealth, QuarantinedBatch, SCHEMA_VERSION};
 use store::{Store, StoreError};
 
 /// Most quarantined batches listed in one heartbeat (the count is always complete).

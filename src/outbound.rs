@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::forward::rfc3339_ms;
 use crate::platform::backoff::Backoff;
 use crate::platform::client::{PlatformClient, PostError};
-use platform_api::api::{
+use platform_api::{
     OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
 };
 use store::{OutboundOutcome, RecipientKind, Store};

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use crate::common::burst::{self, tag};
 use crate::common::daemon::{Options, Rig, exactly_once};
 use crate::common::slots::{check_deletes_after_commit, stored_rows};
-use modem_sim::sms;
+use modem_sim::encode_deliver;
 
 const MESSAGES: usize = 200;
 const KILLS: usize = 30;
@@ -58,7 +58,7 @@ async fn sigkill_during_a_burst_loses_nothing_and_deletes_only_committed_slots()
     let now = time::OffsetDateTime::now_utc();
     for i in 0..MESSAGES {
         let (sender, text) = message(i);
-        let pdus = sms::encode_deliver(&sender, &text, now, &smsc, i as u8).unwrap();
+        let pdus = encode_deliver(&sender, &text, now, &smsc, i as u8).unwrap();
         injected.push(Injected { text, pdus });
     }
     let long = injected.iter().filter(|m| m.pdus.len() > 1).count();

@@ -16,8 +16,8 @@ use std::time::Duration;
 use crate::common::burst;
 use crate::common::daemon::{GatewayProcess, Options, Rig, exactly_once};
 use crate::common::slots::{check_deletes_after_commit, stored_rows};
-use modem_sim::engine::LoggedCommand;
-use modem_sim::sms;
+use modem_sim::LoggedCommand;
+use modem_sim::encode_deliver;
 use store::MAX_SEND_ATTEMPTS;
 use time::OffsetDateTime;
 
@@ -59,7 +59,7 @@ impl Case {
         let now = OffsetDateTime::now_utc();
         let pdus: Vec<Vec<String>> = (0..MESSAGES)
             .map(|i| {
-                sms::encode_deliver(&sender(i), &text(i), now, &smsc, i as u8)
+                encode_deliver(&sender(i), &text(i), now, &smsc, i as u8)
                     .expect("the burst encodes")
             })
             .collect();

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use kufatilia_gateway::platform::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
-use platform_api::api::{
+use platform_api::sign;
+use platform_api::{
     Batch, DecodeStatus, ErrorBody, Heartbeat, IncidentRecord, ModemHealth, OutboundState,
     OutboundStatus, OutboundStatusReport, QueueDepths, Recipient, SCHEMA_VERSION, rfc3339,
 };
-use platform_api::sign;
-use platform_stub::{PlatformStub, StubConfig};
+use platform_stub::{MessageState, PlatformStub, StubConfig};
 use tempfile::TempDir;
 
 const TOKEN: &str = "test-token-7f3a";
@@ -84,7 +84,7 @@ fn batch(id: &str, numbers: std::ops::Range<u32>) -> Batch {
 fn error_code(err: &PostError) -> String {
     match err {
         PostError::Rejected { body, .. } => serde_json::from_str::<ErrorBody>(body)
-            .map(|e| e.code)
+            .map(|e| e.code.to_string())
             .unwrap_or_else(|_| format!("unparseable: {body}")),
         PostError::Retry { reason, .. } => format!("retry: {reason}"),
     }
@@ -249,7 +249,7 @@ async fn a_replayed_request_with_a_stale_timestamp_is_refused() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let error: ErrorBody = response.json().await.unwrap();
-    assert_eq!(error.code, "timestamp_out_of_window");
+    assert_eq!(error.code.as_str(), "timestamp_out_of_window");
     assert!(error.server_time.is_some());
     stub.shutdown().await;
 }
@@ -517,7 +517,7 @@ async fn outbound_messages_go_round_trip() {
     assert_eq!(ack.updated, 2);
     assert_eq!(ack.unknown, vec!["o-nonexistent".to_string()]);
 
-    let states: Vec<(String, String, Option<String>)> = stub
+    let states: Vec<(String, MessageState, Option<String>)> = stub
         .outbound()
         .into_iter()
         .map(|r| (r.id, r.state, r.detail))
@@ -525,10 +525,10 @@ async fn outbound_messages_go_round_trip() {
     assert_eq!(
         states,
         vec![
-            (by_incident.id, "sent".to_string(), None),
+            (by_incident.id, MessageState::Sent, None),
             (
                 by_reporter.id,
-                "failed".to_string(),
+                MessageState::Failed,
                 Some("+CMS ERROR: 38".to_string())
             ),
         ]
@@ -617,7 +617,7 @@ async fn unknown_paths_and_unauthenticated_admin_calls_get_json_errors() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
     assert_eq!(
-        response.json::<ErrorBody>().await.unwrap().code,
+        response.json::<ErrorBody>().await.unwrap().code.as_str(),
         "not_found"
     );
     let response = http

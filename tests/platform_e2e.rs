@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::common::daemon::{Gateway, Options, SECRET};
 use platform_api::Recipient;
+use platform_stub::MessageState;
 use store::{OutboundOutcome, RecipientKind};
 
 /// Longest wait for anything below.
@@ -257,9 +258,10 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     .await;
     wait_until("both reported sent to the platform", || {
         let out = r.stub().outbound();
-        [&by_reporter.id, &by_incident.id]
-            .iter()
-            .all(|id| out.iter().any(|o| &&o.id == id && o.state == "sent"))
+        [&by_reporter.id, &by_incident.id].iter().all(|id| {
+            out.iter()
+                .any(|o| &&o.id == id && o.state == MessageState::Sent)
+        })
     })
     .await;
     // Offered again (our status report lost, the lease ran out): never queued twice.
@@ -301,7 +303,7 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
         r.stub()
             .outbound()
             .iter()
-            .any(|o| o.id == late.id && o.state == "undeliverable")
+            .any(|o| o.id == late.id && o.state == MessageState::Undeliverable)
     })
     .await;
     assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);

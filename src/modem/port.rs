@@ -8,8 +8,9 @@ use std::path::Path;
 
 use tokio_serial::{ClearBuffer, SerialPort, SerialPortBuilderExt, SerialStream};
 
-/// Speeds the gateway accepts (USB modems ignore it; real UART modules need the right one).
-pub const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200];
+/// Speeds the gateway accepts (USB modems ignore it; real UART modules need the right one):
+/// the list the configuration is checked against.
+pub use config::BAUD_RATES;
 
 /// Why a port could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -109,7 +109,7 @@ mod tests {
             "Solde: 1250.00 FC"
         );
         // "Solde: 12" packed in GSM-7 (TS 23.038 §6.1.2.1.1).
-        let packed = modem_sim::engine::pack_gsm7_hex("Solde: 12");
+        let packed = modem_sim::pack_gsm7_hex("Solde: 12");
         assert_eq!(decode_answer(&packed, Some(15)), "Solde: 12");
         assert_eq!(
             decode_answer("0053006F006C0064006500200035", Some(72)),
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn a_seven_octet_answer_loses_its_padding() {
         // 8 septets fill 7 octets exactly; a 7-character answer is padded with CR.
-        let packed = modem_sim::engine::pack_gsm7_hex("Credit:\r");
+        let packed = modem_sim::pack_gsm7_hex("Credit:\r");
         assert_eq!(decode_answer(&packed, Some(0x0F)), "Credit:");
     }
 

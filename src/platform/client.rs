@@ -18,12 +18,12 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use platform_api::api::{
-    BATCHES_PATH, Batch, BatchAck, ErrorBody, HEARTBEAT_PATH, Heartbeat, HeartbeatAck,
+use platform_api::sign;
+use platform_api::{
+    BATCHES_PATH, Batch, BatchAck, ErrorBody, ErrorCode, HEARTBEAT_PATH, Heartbeat, HeartbeatAck,
     OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundMessage, OutboundPull, OutboundPullRequest,
     OutboundStatusAck, OutboundStatusReport,
 };
-use platform_api::sign;
 
 /// Longest error body kept in `PostError::Rejected`, in characters.
 pub const REJECTED_BODY_LIMIT: usize = 1000;
@@ -98,7 +98,7 @@ impl PostError {
     pub fn is_clock_refusal(&self) -> bool {
         match self {
             PostError::Rejected { status: 401, body } => serde_json::from_str::<ErrorBody>(body)
-                .is_ok_and(|e| e.code == "timestamp_out_of_window"),
+                .is_ok_and(|e| e.code == ErrorCode::TimestampOutOfWindow),
             _ => false,
         }
     }
@@ -351,9 +351,9 @@ impl PlatformClient {
     /// A 401 for a stale timestamp is a clock problem, not a credentials problem: say so.
     fn explain_unauthorized(&self, body: &[u8]) {
         let code = serde_json::from_slice::<ErrorBody>(body)
-            .map(|e| e.code)
+            .map(|e| e.code.to_string())
             .unwrap_or_default();
-        if code == "timestamp_out_of_window" {
+        if code == ErrorCode::TimestampOutOfWindow.as_str() {
             tracing::error!(
                 skew_secs = ?self.observed_clock_skew(),
                 "platform refused the request timestamp: the gateway clock is wrong; check time sync"

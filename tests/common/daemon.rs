@@ -14,7 +14,7 @@ use config::secrets;
 use intake::Keywords;
 use kufatilia_gateway::daemon::Daemon;
 use modem_sim::{SimConfig, SimModem};
-use platform_api::api::IncidentRecord;
+use platform_api::IncidentRecord;
 use platform_stub::{PlatformStub, StubConfig};
 use store::{QueueDepths, StoreReader};
 

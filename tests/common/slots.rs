@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use modem_sim::engine::LoggedCommand;
+use modem_sim::LoggedCommand;
 
 /// One row of the `received` table: (SIM index or -1, gateway-clock ms, PDU hex).
 pub type ReceivedRow = (i64, i64, String);

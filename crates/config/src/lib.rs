@@ -388,15 +388,30 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
-        let err = |k: &str, m: String| Err((k.to_string(), m));
+    /// What the types alone cannot check; the error names the key.
+    fn validate(&self) -> Result<(), Invalid> {
+        self.check_names()?;
+        self.check_intervals()?;
+        self.check_modems()?;
+        self.check_platform()?;
+        if self.replies.max_per_sender_per_hour == 0 {
+            return invalid(
+                "replies.max_per_sender_per_hour",
+                "must be at least 1 (set replies.enabled = false to stop replies)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The gateway's id and the reference prefix: both end up in ids and in every reply.
+    fn check_names(&self) -> Result<(), Invalid> {
         if self.gateway_id.is_empty()
             || !self
                 .gateway_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return err(
+            return invalid(
                 "gateway_id",
                 format!(
                     "{:?} must be letters, digits, '-' or '_' (e.g. \"goma-01\")",
@@ -411,12 +426,17 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric())
         {
-            return err(
+            return invalid(
                 "reference_prefix",
-                "must be 1 to 4 letters or digits (e.g. \"K7\"), since it is in every reply".into(),
+                "must be 1 to 4 letters or digits (e.g. \"K7\"), since it is in every reply",
             );
         }
-        for (k, d) in [
+        Ok(())
+    }
+
+    /// Periods a loop waits between rounds: zero would spin it.
+    fn check_intervals(&self) -> Result<(), Invalid> {
+        for (key, period) in [
             (
                 "platform.heartbeat_interval",
                 self.platform.heartbeat_interval,
@@ -427,60 +447,67 @@ impl Config {
             ),
             ("sms.retry_after", self.sms.retry_after),
         ] {
-            if d < std::time::Duration::from_millis(100) {
-                return err(k, "must be at least 100ms (e.g. \"5min\")".into());
+            if period < Duration::from_millis(100) {
+                return invalid(key, "must be at least 100ms (e.g. \"5min\")");
             }
         }
+        Ok(())
+    }
+
+    /// Each modem on its own, then the fallbacks, which name other modems.
+    fn check_modems(&self) -> Result<(), Invalid> {
         let mut names = std::collections::HashSet::new();
         for (i, m) in self.modems.iter().enumerate() {
             let key = |k: &str| format!("modem[{i}].{k}");
             if m.name.is_empty() || m.name.contains(char::is_whitespace) {
-                return err(&key("name"), "must be a short name without spaces".into());
+                return invalid(&key("name"), "must be a short name without spaces");
             }
             if !names.insert(m.name.as_str()) {
-                return err(&key("name"), format!("{:?} is used by two modems", m.name));
+                return invalid(&key("name"), format!("{:?} is used by two modems", m.name));
             }
             if !BAUD_RATES.contains(&m.baud) {
-                return err(
+                return invalid(
                     &key("baud"),
                     format!("{} is not a modem speed; use one of {BAUD_RATES:?}", m.baud),
                 );
             }
             if m.send_gap > Duration::from_secs(600) {
-                return err(
-                    &key("send_gap"),
-                    "more than 10 minutes between sends".into(),
-                );
+                return invalid(&key("send_gap"), "more than 10 minutes between sends");
             }
         }
         for (i, m) in self.modems.iter().enumerate() {
             if let Some(f) = &m.fallback
                 && (!names.contains(f.as_str()) || f == &m.name)
             {
-                return err(
+                return invalid(
                     &format!("modem[{i}].fallback"),
                     format!("{f:?} is not the name of another modem"),
                 );
             }
         }
+        Ok(())
+    }
+
+    fn check_platform(&self) -> Result<(), Invalid> {
         let url = self.platform.url.as_str();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return err(
+            return invalid(
                 "platform.url",
                 format!("{url:?} must start with https:// (or http:// for this machine only)"),
             );
         }
         if self.platform.batch_max == 0 || self.platform.batch_max > 10_000 {
-            return err("platform.batch_max", "must be between 1 and 10000".into());
-        }
-        if self.replies.max_per_sender_per_hour == 0 {
-            return err(
-                "replies.max_per_sender_per_hour",
-                "must be at least 1 (set replies.enabled = false to stop replies)".into(),
-            );
+            return invalid("platform.batch_max", "must be between 1 and 10000");
         }
         Ok(())
     }
+}
+
+/// A failed check: the key and what is wrong with its value.
+type Invalid = (String, String);
+
+fn invalid(key: &str, message: impl Into<String>) -> Result<(), Invalid> {
+    Err((key.to_string(), message.into()))
 }
 
 /// Adds a suggestion to serde's "unknown field" message when a known key is close.

@@ -75,7 +75,7 @@ pub struct Info {
 #[serde(deny_unknown_fields)]
 pub struct Survey {
     /// Words that start the survey, in any language.
-    pub keywords: Vec<String>,
+    pub(crate) keywords: Vec<String>,
     /// The language menu: the first code is answer 1, and so on.
     pub languages: Vec<String>,
     /// Put before a question asked again after a bad answer.
@@ -137,7 +137,7 @@ pub struct IncidentType {
     pub id: String,
     pub menu: u32,
     pub label: BTreeMap<String, String>,
-    pub keywords: BTreeMap<String, Vec<String>>,
+    pub(crate) keywords: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,8 +192,6 @@ pub enum Intent {
 pub struct Reading {
     pub intent: Intent,
     pub language: String,
-    /// The keyword as written in the table, when one matched.
-    pub keyword: Option<String>,
     /// The reporter's words after the keyword, as they wrote them.
     pub description: String,
     /// The place named after a location word ("karibu na Kalimbi"), in a report.
@@ -225,159 +223,10 @@ impl Keywords {
             message,
         };
         let file: KeywordsFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let langs = &file.languages;
-        if !langs.contains_key(&file.default_language) {
-            return Err(invalid(format!(
-                "default_language {:?} is not in [languages]",
-                file.default_language
-            )));
-        }
-        let mut phrases: Vec<Phrase> = Vec::new();
-        let add = |kw: &str, target: Target, lang: &str, phrases: &mut Vec<Phrase>| {
-            let words: Vec<String> = words(kw).map(|w| w.norm).collect();
-            if words.is_empty() {
-                return Err(invalid(format!("empty keyword {kw:?}")));
-            }
-            if let Some(other) = phrases.iter().find(|p| p.words == words) {
-                if other.target != target {
-                    return Err(invalid(format!(
-                        "keyword {kw:?} is used for two different meanings ({} and {})",
-                        describe(&file.types, other.target),
-                        describe(&file.types, target)
-                    )));
-                }
-                if other.language == lang {
-                    return Ok(());
-                }
-            }
-            phrases.push(Phrase {
-                words,
-                target,
-                language: lang.to_string(),
-            });
-            Ok(())
-        };
-        let mut menus = std::collections::HashSet::new();
-        for (i, t) in file.types.iter().enumerate() {
-            if t.id.is_empty() || t.id == UNKNOWN_TYPE {
-                return Err(invalid(format!("type id {:?} is reserved or empty", t.id)));
-            }
-            if !menus.insert(t.menu) {
-                return Err(invalid(format!(
-                    "menu number {} is used by two types",
-                    t.menu
-                )));
-            }
-            for lang in langs.keys() {
-                if !t.label.contains_key(lang) {
-                    return Err(invalid(format!("type {:?} has no label in {lang:?}", t.id)));
-                }
-            }
-            for (lang, kws) in &t.keywords {
-                if !langs.contains_key(lang) {
-                    return Err(invalid(format!(
-                        "type {:?}: language {lang:?} is not in [languages]",
-                        t.id
-                    )));
-                }
-                for kw in kws {
-                    add(kw, Target::Type(i), lang, &mut phrases)?;
-                }
-            }
-        }
-        if let Some(help) = &file.help {
-            for (lang, kws) in &help.keywords {
-                for kw in kws {
-                    add(kw, Target::Help, lang, &mut phrases)?;
-                }
-            }
-        }
-        for (i, info) in file.info.iter().enumerate() {
-            for lang in langs.keys() {
-                if !info.reply.contains_key(lang) {
-                    return Err(invalid(format!(
-                        "info {:?} has no reply in {lang:?}",
-                        info.id
-                    )));
-                }
-            }
-            for (lang, kws) in &info.keywords {
-                if !langs.contains_key(lang) {
-                    return Err(invalid(format!(
-                        "info {:?}: language {lang:?} is not in [languages]",
-                        info.id
-                    )));
-                }
-                for kw in kws {
-                    add(kw, Target::Info(i), lang, &mut phrases)?;
-                }
-            }
-        }
-        if let Some(survey) = &file.survey {
-            check_survey(survey, langs, &file.types).map_err(invalid)?;
-            for kw in &survey.keywords {
-                add(kw, Target::Survey, &file.default_language, &mut phrases)?;
-            }
-        }
-        let mut location_words = Vec::new();
-        if let Some(loc) = &file.location {
-            for (lang, ws) in &loc.words {
-                if !langs.contains_key(lang) {
-                    return Err(invalid(format!(
-                        "location: language {lang:?} is not in [languages]"
-                    )));
-                }
-                for w in ws {
-                    let norm: Vec<String> = words(w).map(|w| w.norm).collect();
-                    if norm.is_empty() {
-                        return Err(invalid(format!("empty location word {w:?}")));
-                    }
-                    location_words.push(norm);
-                }
-            }
-        }
-        location_words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        for (name, set) in [
-            ("ack", &file.replies.ack),
-            ("unknown", &file.replies.unknown),
-            ("help", &file.replies.help),
-        ] {
-            for lang in langs.keys() {
-                if !set.contains_key(lang) {
-                    return Err(invalid(format!(
-                        "replies.{name} has no template in {lang:?}"
-                    )));
-                }
-            }
-        }
-        // Longer phrases first, so "travail force" wins over "force".
-        phrases.sort_by_key(|p| std::cmp::Reverse(p.words.len()));
-        Ok(Keywords {
-            default_language: file.default_language,
-            languages: file.languages,
-            types: file
-                .types
-                .into_iter()
-                .map(|t| IncidentType {
-                    id: t.id,
-                    menu: t.menu,
-                    label: t.label,
-                    keywords: t.keywords,
-                })
-                .collect(),
-            replies: file.replies,
-            info: file
-                .info
-                .into_iter()
-                .map(|i| Info {
-                    id: i.id,
-                    reply: i.reply,
-                })
-                .collect(),
-            survey: file.survey,
-            phrases,
-            location_words,
-        })
+        file.check().map_err(invalid)?;
+        let phrases = file.phrases().map_err(invalid)?;
+        let location_words = file.location_words().map_err(invalid)?;
+        Ok(file.into_keywords(phrases, location_words))
     }
 
     /// Reads one message.
@@ -405,7 +254,6 @@ impl Keywords {
                         Target::Survey => Intent::Survey,
                     },
                     language,
-                    keyword: Some(p.words.join(" ")),
                     description,
                     location,
                 }
@@ -413,7 +261,6 @@ impl Keywords {
             None => Reading {
                 intent: Intent::Unknown,
                 language: self.guess_language(&words, None),
-                keyword: None,
                 description: text.trim().to_string(),
                 location: None,
             },
@@ -478,7 +325,7 @@ impl Keywords {
     /// The place named after the first location word of `description`: up to four words,
     /// stopping at punctuation, without a leading article ("at the Bisie mine, two men" →
     /// "Bisie mine").
-    pub fn location(&self, description: &str) -> Option<String> {
+    pub(crate) fn location(&self, description: &str) -> Option<String> {
         let ws: Vec<Word> = words(description).collect();
         for i in 0..ws.len() {
             let Some(n) = self
@@ -621,6 +468,213 @@ fn describe(types: &[TypeEntry], target: Target) -> String {
         Target::Help => "help".into(),
         Target::Info(i) => format!("info #{}", i + 1),
         Target::Survey => "the survey".into(),
+    }
+}
+
+impl KeywordsFile {
+    /// What serde cannot check: every language named is in `[languages]`, every text exists in
+    /// every language, ids and menu numbers are unique.
+    fn check(&self) -> Result<(), String> {
+        if !self.languages.contains_key(&self.default_language) {
+            return Err(format!(
+                "default_language {:?} is not in [languages]",
+                self.default_language
+            ));
+        }
+        self.check_types()?;
+        self.check_info()?;
+        if let Some(survey) = &self.survey {
+            check_survey(survey, &self.languages, &self.types)?;
+        }
+        for (name, set) in [
+            ("ack", &self.replies.ack),
+            ("unknown", &self.replies.unknown),
+            ("help", &self.replies.help),
+        ] {
+            self.in_every_language(set, || format!("replies.{name} has no template"))?;
+        }
+        Ok(())
+    }
+
+    fn check_types(&self) -> Result<(), String> {
+        let mut menus = std::collections::HashSet::new();
+        for t in &self.types {
+            if t.id.is_empty() || t.id == UNKNOWN_TYPE {
+                return Err(format!("type id {:?} is reserved or empty", t.id));
+            }
+            if !menus.insert(t.menu) {
+                return Err(format!("menu number {} is used by two types", t.menu));
+            }
+            self.in_every_language(&t.label, || format!("type {:?} has no label", t.id))?;
+            self.known_languages(&t.keywords, || format!("type {:?}", t.id))?;
+        }
+        Ok(())
+    }
+
+    fn check_info(&self) -> Result<(), String> {
+        for info in &self.info {
+            self.in_every_language(&info.reply, || format!("info {:?} has no reply", info.id))?;
+            self.known_languages(&info.keywords, || format!("info {:?}", info.id))?;
+        }
+        Ok(())
+    }
+
+    /// `texts` has an entry for every language of the table; `missing` starts the error.
+    fn in_every_language<T>(
+        &self,
+        texts: &BTreeMap<String, T>,
+        missing: impl Fn() -> String,
+    ) -> Result<(), String> {
+        match self
+            .languages
+            .keys()
+            .find(|lang| !texts.contains_key(*lang))
+        {
+            Some(lang) => Err(format!("{} in {lang:?}", missing())),
+            None => Ok(()),
+        }
+    }
+
+    /// Every language `by_language` names is in `[languages]`; `owner` starts the error.
+    fn known_languages<T>(
+        &self,
+        by_language: &BTreeMap<String, T>,
+        owner: impl Fn() -> String,
+    ) -> Result<(), String> {
+        match by_language
+            .keys()
+            .find(|lang| !self.languages.contains_key(*lang))
+        {
+            Some(lang) => Err(format!(
+                "{}: language {lang:?} is not in [languages]",
+                owner()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Every keyword (types, help, info, survey) as normalised words with its meaning, longest
+    /// first.
+    fn phrases(&self) -> Result<Vec<Phrase>, String> {
+        let mut table = PhraseTable {
+            types: &self.types,
+            phrases: Vec::new(),
+        };
+        for (i, t) in self.types.iter().enumerate() {
+            table.add_all(&t.keywords, Target::Type(i))?;
+        }
+        if let Some(help) = &self.help {
+            table.add_all(&help.keywords, Target::Help)?;
+        }
+        for (i, info) in self.info.iter().enumerate() {
+            table.add_all(&info.keywords, Target::Info(i))?;
+        }
+        if let Some(survey) = &self.survey {
+            for kw in &survey.keywords {
+                table.add(kw, Target::Survey, &self.default_language)?;
+            }
+        }
+        let mut phrases = table.phrases;
+        // Longer phrases first, so "travail force" wins over "force".
+        phrases.sort_by_key(|p| std::cmp::Reverse(p.words.len()));
+        Ok(phrases)
+    }
+
+    /// The location words of every language, normalised, longest first.
+    fn location_words(&self) -> Result<Vec<Vec<String>>, String> {
+        let mut location_words = Vec::new();
+        if let Some(loc) = &self.location {
+            self.known_languages(&loc.words, || "location".to_string())?;
+            for w in loc.words.values().flatten() {
+                let norm: Vec<String> = words(w).map(|w| w.norm).collect();
+                if norm.is_empty() {
+                    return Err(format!("empty location word {w:?}"));
+                }
+                location_words.push(norm);
+            }
+        }
+        location_words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        Ok(location_words)
+    }
+
+    /// The checked table, ready to read messages.
+    fn into_keywords(self, phrases: Vec<Phrase>, location_words: Vec<Vec<String>>) -> Keywords {
+        Keywords {
+            default_language: self.default_language,
+            languages: self.languages,
+            types: self
+                .types
+                .into_iter()
+                .map(|t| IncidentType {
+                    id: t.id,
+                    menu: t.menu,
+                    label: t.label,
+                    keywords: t.keywords,
+                })
+                .collect(),
+            replies: self.replies,
+            info: self
+                .info
+                .into_iter()
+                .map(|i| Info {
+                    id: i.id,
+                    reply: i.reply,
+                })
+                .collect(),
+            survey: self.survey,
+            phrases,
+            location_words,
+        }
+    }
+}
+
+/// The keywords gathered so far, for [`KeywordsFile::phrases`].
+struct PhraseTable<'a> {
+    /// To name a type in an error.
+    types: &'a [TypeEntry],
+    phrases: Vec<Phrase>,
+}
+
+impl PhraseTable<'_> {
+    fn add_all(
+        &mut self,
+        by_language: &BTreeMap<String, Vec<String>>,
+        target: Target,
+    ) -> Result<(), String> {
+        for (lang, kws) in by_language {
+            for kw in kws {
+                self.add(kw, target, lang)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One keyword. The same words may not mean two things; the same keyword in a second
+    /// language is kept (the message's other words then tell the language), a repeat in the
+    /// same language is not.
+    fn add(&mut self, kw: &str, target: Target, lang: &str) -> Result<(), String> {
+        let words: Vec<String> = words(kw).map(|w| w.norm).collect();
+        if words.is_empty() {
+            return Err(format!("empty keyword {kw:?}"));
+        }
+        if let Some(other) = self.phrases.iter().find(|p| p.words == words) {
+            if other.target != target {
+                return Err(format!(
+                    "keyword {kw:?} is used for two different meanings ({} and {})",
+                    describe(self.types, other.target),
+                    describe(self.types, target)
+                ));
+            }
+            if other.language == lang {
+                return Ok(());
+            }
+        }
+        self.phrases.push(Phrase {
+            words,
+            target,
+            language: lang.to_string(),
+        });
+        Ok(())
     }
 }
 
@@ -789,7 +843,7 @@ fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
 }
 
 /// Lower case, without accents: "Barrière" → "barriere", "Œuvre" → "oeuvre".
-pub fn normalise(word: &str) -> String {
+pub(crate) fn normalise(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     for c in word.nfd() {
         if is_combining_mark(c) {
@@ -927,6 +981,54 @@ mod tests {
         );
         let e = Keywords::parse(&text, Path::new("k.toml")).unwrap_err();
         assert!(e.to_string().contains("two different meanings"), "{e}");
+    }
+
+    #[test]
+    fn each_check_of_the_table_names_what_is_wrong() {
+        let shipped = include_str!("../../../config/keywords.toml");
+        let cases = [
+            (
+                "default_language = \"sw\"",
+                "default_language = \"ln\"",
+                "default_language \"ln\" is not in [languages]",
+            ),
+            (
+                "id = \"violence\"",
+                "id = \"unknown\"",
+                "type id \"unknown\" is reserved or empty",
+            ),
+            (
+                "menu = 2\n",
+                "menu = 1\n",
+                "menu number 1 is used by two types",
+            ),
+            (
+                "label = { sw = \"Ajali\", ",
+                "label = { ",
+                "type \"accident\" has no label in \"sw\"",
+            ),
+            (
+                "keywords = { sw = [\"ajali\"], ",
+                "keywords = { ln = [\"ajali\"], ",
+                "type \"accident\": language \"ln\" is not in [languages]",
+            ),
+            (
+                "keywords = { sw = [\"ajali\"], ",
+                "keywords = { sw = [\"!!\"], ",
+                "empty keyword \"!!\"",
+            ),
+            (
+                "[location]\nwords = { ",
+                "[location]\nwords = { ln = [\"pembeni\"], ",
+                "location: language \"ln\" is not in [languages]",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(shipped.contains(from), "{from:?}");
+            let text = shipped.replacen(from, to, 1);
+            let e = Keywords::parse(&text, Path::new("k.toml")).unwrap_err();
+            assert_eq!(e.to_string(), format!("k.toml: {expected}"));
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum Personality {
 }
 
 impl Personality {
-    pub fn manufacturer(&self) -> &'static str {
+    pub(crate) fn manufacturer(&self) -> &'static str {
         match self {
             Personality::Generic => "Kufatilia",
             Personality::Huawei => "huawei",
@@ -28,7 +28,7 @@ impl Personality {
             Personality::Quectel => "Quectel",
         }
     }
-    pub fn model(&self) -> &'static str {
+    pub(crate) fn model(&self) -> &'static str {
         match self {
             Personality::Generic => "SIMULATED-MODEM",
             Personality::Huawei => "E173",
@@ -36,7 +36,7 @@ impl Personality {
             Personality::Quectel => "EC25",
         }
     }
-    pub fn revision(&self) -> &'static str {
+    pub(crate) fn revision(&self) -> &'static str {
         match self {
             Personality::Generic => "1.0",
             Personality::Huawei => "11.126.85.00.209",
@@ -45,14 +45,14 @@ impl Personality {
         }
     }
     /// Index of the first storage slot.
-    pub fn first_index(&self) -> u32 {
+    pub(crate) fn first_index(&self) -> u32 {
         match self {
             Personality::Huawei => 0,
             _ => 1,
         }
     }
     /// Lines the modem sends by itself when it starts.
-    pub fn boot_lines(&self) -> &'static [&'static str] {
+    pub(crate) fn boot_lines(&self) -> &'static [&'static str] {
         match self {
             Personality::Generic => &[],
             Personality::Huawei => &["^BOOT:20952548,0,0,0,75", "^SRVST: 2", "^MODE: 5,4"],

@@ -50,7 +50,7 @@ pub struct Faults {
 
 /// The answer to one input.
 #[derive(Debug, Default)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub bytes: Vec<u8>,
     pub delay: Option<Duration>,
     /// The modem restarted (AT+CFUN=1,1): the runtime may act on it.
@@ -86,6 +86,34 @@ impl Mem {
     }
 }
 
+/// A character set of `AT+CSCS`: the ones this modem offers in its `AT+CSCS=?` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Gsm,
+    Ira,
+    Ucs2,
+}
+
+impl Charset {
+    const ALL: [Charset; 3] = [Charset::Gsm, Charset::Ira, Charset::Ucs2];
+
+    fn name(self) -> &'static str {
+        match self {
+            Charset::Gsm => "GSM",
+            Charset::Ira => "IRA",
+            Charset::Ucs2 => "UCS2",
+        }
+    }
+
+    /// The set an `AT+CSCS=` argument names (quoted or not, any case).
+    fn parse(arg: &str) -> Option<Charset> {
+        let name = arg.trim().trim_matches('"');
+        Charset::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// Settings that a restart resets.
 #[derive(Debug, Clone)]
 struct Volatile {
@@ -96,7 +124,7 @@ struct Volatile {
     cpms: [Mem; 3],
     creg_n: u8,
     cmms: u8,
-    cscs: String,
+    cscs: Charset,
     curc: bool,
     cfun: u8,
     /// Waiting for a PDU of this TPDU length after a prompt.
@@ -114,7 +142,7 @@ impl Volatile {
             cpms: [Mem::Sm; 3],
             creg_n: 0,
             cmms: 0,
-            cscs: "GSM".into(),
+            cscs: Charset::Gsm,
             curc: true,
             cfun: 1,
             prompt: None,
@@ -137,7 +165,7 @@ enum Outcome {
 
 /// The modem.
 #[derive(Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     cfg: SimConfig,
     v: Volatile,
     sm: Vec<Option<Stored>>,
@@ -192,7 +220,7 @@ pub fn pack_gsm7_hex(text: &str) -> String {
 }
 
 /// TPDU length of a PDU in hex that starts with its SMSC field, if the hex is well formed.
-pub fn tpdu_len(pdu_hex: &str) -> Option<usize> {
+pub(crate) fn tpdu_len(pdu_hex: &str) -> Option<usize> {
     if pdu_hex.len() < 2
         || !pdu_hex.len().is_multiple_of(2)
         || !pdu_hex.bytes().all(|b| b.is_ascii_hexdigit())
@@ -242,6 +270,7 @@ fn split_commands(body: &str) -> Vec<String> {
 }
 
 /// The form of an extended command: `+X=?`, `+X?`, `+X=args`, `+X`.
+#[derive(Clone, Copy)]
 enum Form<'a> {
     Test,
     Query,
@@ -271,7 +300,7 @@ fn args(s: &str) -> Vec<String> {
 }
 
 impl Engine {
-    pub fn new(cfg: SimConfig) -> Engine {
+    pub(crate) fn new(cfg: SimConfig) -> Engine {
         let sm = vec![None; cfg.slots];
         let me = vec![None; cfg.me_slots];
         Engine {
@@ -291,13 +320,13 @@ impl Engine {
         }
     }
 
-    pub fn config(&self) -> &SimConfig {
+    pub(crate) fn config(&self) -> &SimConfig {
         &self.cfg
     }
 
     /// (Re)starts: settings back to defaults, the SIM locked again if it has a PIN. Returns the boot
     /// lines of this make.
-    pub fn boot(&mut self) -> Vec<u8> {
+    pub(crate) fn boot(&mut self) -> Vec<u8> {
         self.v = Volatile::at_boot();
         if self.cfg.pin.is_none() {
             self.v.pin_entered = true;
@@ -317,23 +346,19 @@ impl Engine {
         }
     }
 
-    pub fn in_prompt(&self) -> bool {
+    pub(crate) fn in_prompt(&self) -> bool {
         self.v.prompt.is_some()
     }
 
-    pub fn command_log(&self) -> &[LoggedCommand] {
+    pub(crate) fn command_log(&self) -> &[LoggedCommand] {
         &self.log
     }
 
-    pub fn sent(&self) -> &[SentSms] {
+    pub(crate) fn sent(&self) -> &[SentSms] {
         &self.sent
     }
 
-    pub fn set_rssi(&mut self, rssi: u8) {
-        self.cfg.rssi = rssi;
-    }
-
-    pub fn set_registration(&mut self, stat: u8) {
+    pub(crate) fn set_registration(&mut self, stat: u8) {
         self.cfg.registration = stat;
     }
 
@@ -351,27 +376,18 @@ impl Engine {
         }
     }
 
-    /// Messages stored in the SIM and the modem memory.
-    pub fn used(&self) -> usize {
-        self.sm
-            .iter()
-            .chain(self.me.iter())
-            .filter(|s| s.is_some())
-            .count()
-    }
-
-    pub fn used_sim(&self) -> usize {
+    pub(crate) fn used_sim(&self) -> usize {
         self.sm.iter().filter(|s| s.is_some()).count()
     }
 
-    pub fn network_queue_len(&self) -> usize {
+    pub(crate) fn network_queue_len(&self) -> usize {
         self.network_queue.len()
     }
 
     /// The network delivers a message (PDU with SMSC prefix). Returns the bytes to send now
     /// (`+CMTI`/`+CMT`), or nothing when indications are off, the modem hangs, or the storage is
     /// full (then the network keeps it until a slot frees).
-    pub fn deliver(&mut self, pdu: String) -> Vec<u8> {
+    pub(crate) fn deliver(&mut self, pdu: String) -> Vec<u8> {
         let mt = self.v.cnmi[1];
         if mt == 2 && self.v.cnmi[0] != 0 && self.v.pin_entered {
             let len = tpdu_len(&pdu).unwrap_or(0);
@@ -384,7 +400,7 @@ impl Engine {
     /// The network returns a status report (PDU with SMSC prefix) for a message sent earlier. As
     /// `AT+CNMI`'s `<ds>` says: 1 straight to the line (`+CDS`), 2 stored and announced with
     /// `+CDSI`, 0 stored silently (a sweep finds it).
-    pub fn deliver_status_report(&mut self, pdu: String) -> Vec<u8> {
+    pub(crate) fn deliver_status_report(&mut self, pdu: String) -> Vec<u8> {
         if self.v.cnmi[3] == 1 && self.v.cnmi[0] != 0 && self.v.pin_entered {
             let len = tpdu_len(&pdu).unwrap_or(0);
             return self.unsolicited(&[format!("+CDS: {len}"), pdu]);
@@ -430,7 +446,7 @@ impl Engine {
     }
 
     /// A Huawei flood tick: `^RSSI`/`^MODE` while `AT^CURC` has not silenced them.
-    pub fn flood_tick(&self) -> Vec<u8> {
+    pub(crate) fn flood_tick(&self) -> Vec<u8> {
         if self.cfg.personality != Personality::Huawei || !self.v.curc {
             return Vec::new();
         }
@@ -495,7 +511,7 @@ impl Engine {
     }
 
     /// One command line from the DTE (without its `\r`).
-    pub fn on_line(&mut self, raw: &str) -> Reply {
+    pub(crate) fn on_line(&mut self, raw: &str) -> Reply {
         let line = raw.trim();
         self.log_line(line);
         let echo = self.v.echo.then(|| format!("{raw}\r"));
@@ -535,7 +551,7 @@ impl Engine {
     }
 
     /// The text after a prompt, up to Ctrl-Z.
-    pub fn on_payload(&mut self, payload: &str) -> Reply {
+    pub(crate) fn on_payload(&mut self, payload: &str) -> Reply {
         let pdu = payload.trim().to_string();
         self.log_line(&format!("<PDU> {pdu}"));
         let echo = self.v.echo.then(|| pdu.clone());
@@ -558,7 +574,7 @@ impl Engine {
     }
 
     /// ESC after a prompt: the message is given up.
-    pub fn on_cancel(&mut self) -> Reply {
+    pub(crate) fn on_cancel(&mut self) -> Reply {
         self.log_line("<ESC>");
         self.v.prompt = None;
         let body = self.render(Vec::new(), Outcome::Ok);
@@ -709,6 +725,31 @@ mod tests {
         assert!(!e.in_prompt());
         e.on_line("AT+CMGS=5");
         assert_eq!(text(&e.on_cancel()), "\r\nOK\r\n");
+    }
+
+    #[test]
+    fn every_charset_round_trips_through_its_name() {
+        for c in Charset::ALL {
+            assert_eq!(Charset::parse(c.name()), Some(c));
+            assert_eq!(
+                Charset::parse(&format!("\"{}\"", c.name().to_lowercase())),
+                Some(c)
+            );
+        }
+        assert_eq!(Charset::parse("\"8859-1\""), None);
+        let mut e = Engine::new(SimConfig::default());
+        e.boot();
+        e.on_line("ATE0");
+        assert_eq!(
+            text(&e.on_line("AT+CSCS=?")),
+            "\r\n+CSCS: (\"GSM\",\"IRA\",\"UCS2\")\r\n\r\nOK\r\n"
+        );
+        assert!(text(&e.on_line("AT+CSCS=\"UCS2\"")).ends_with("OK\r\n"));
+        assert_eq!(
+            text(&e.on_line("AT+CSCS?")),
+            "\r\n+CSCS: \"UCS2\"\r\n\r\nOK\r\n"
+        );
+        assert_eq!(text(&e.on_line("AT+CSCS=\"PCCP437\"")), "\r\nERROR\r\n");
     }
 
     #[test]

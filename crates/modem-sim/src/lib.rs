@@ -7,10 +7,10 @@
 //! on every Nth send, a late answer, a URC inside an answer, unplug/replug; the [`SimConfig`] sets
 //! the SIM (slots, PIN), the network (signal, registration, USSD) and the make ([`Personality`]).
 
-pub mod config;
-pub mod engine;
-pub mod pty;
-pub mod sms;
+mod config;
+mod engine;
+mod pty;
+mod sms;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -21,8 +21,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use config::{Personality, SimConfig, UssdEncoding, UssdReply};
-pub use engine::{Engine, Faults, LoggedCommand, SentSms};
+use engine::Engine;
+pub use engine::{Faults, LoggedCommand, SentSms, pack_gsm7_hex};
 use pty::Pty;
+pub use sms::encode_deliver;
 
 /// Longest command line the simulated modem keeps; the rest is dropped, like a real modem's buffer.
 const MAX_INPUT: usize = 4096;
@@ -154,7 +156,7 @@ impl SimModem {
     }
 
     /// As [`SimModem::inject`]; returns the number of parts.
-    pub fn try_inject(&self, from: &str, text: &str) -> Result<usize, String> {
+    fn try_inject(&self, from: &str, text: &str) -> Result<usize, String> {
         let smsc = lock(&self.inner.engine).config().smsc.clone();
         let reference = self.inner.concat_reference.fetch_add(1, Ordering::Relaxed);
         let offset = time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC);
@@ -236,10 +238,6 @@ impl SimModem {
 
     pub fn set_hang(&self, hang: bool) {
         self.set_faults(|f| f.hang = hang);
-    }
-
-    pub fn set_rssi(&self, rssi: u8) {
-        lock(&self.inner.engine).set_rssi(rssi);
     }
 
     pub fn set_registration(&self, stat: u8) {
@@ -344,57 +342,8 @@ async fn io_task(
                         break;
                     }
                 };
-                for &b in &buf[..n] {
-                    let (reply, was_payload) = {
-                        let mut e = lock(&inner.engine);
-                        if e.in_prompt() {
-                            match b {
-                                0x1a => (Some(e.on_payload(&String::from_utf8_lossy(&std::mem::take(&mut input)))), true),
-                                0x1b => {
-                                    input.clear();
-                                    (Some(e.on_cancel()), false)
-                                }
-                                _ => {
-                                    input.push(b);
-                                    (None, false)
-                                }
-                            }
-                        } else if b < 0x20 && b != b'\r' && b != b'\n' {
-                            // Control bytes outside a prompt (a stray ESC or Ctrl-Z) mean nothing.
-                            (None, false)
-                        } else if b == b'\r' || b == b'\n' {
-                            if input.is_empty() {
-                                (None, false)
-                            } else {
-                                let line = String::from_utf8_lossy(&std::mem::take(&mut input)).into_owned();
-                                (Some(e.on_line(&line)), false)
-                            }
-                        } else {
-                            input.push(b);
-                            (None, false)
-                        }
-                    };
-                    if input.len() > MAX_INPUT {
-                        tracing::warn!("simulated modem: input line too long, dropped");
-                        input.clear();
-                    }
-                    let Some(reply) = reply else { continue };
-                    if let Some(d) = reply.delay {
-                        tokio::time::sleep(d).await;
-                    }
-                    if pty.write_all(&reply.bytes, WRITE_LIMIT).await.is_err() {
-                        return;
-                    }
-                    if was_payload {
-                        inner.sent_notify.notify_waiters();
-                    }
-                    if reply.rebooted {
-                        reset_reenumerate(Arc::clone(&inner));
-                        // The device goes away: its pty closes with this task, once the reader
-                        // had time to take the answer (a hangup discards unread input).
-                        tokio::time::sleep(RESET_DRAIN).await;
-                        return;
-                    }
+                if !answer_input(&pty, &inner, &mut input, &buf[..n]).await {
+                    break;
                 }
             }
             Some(bytes) = out_rx.recv() => {
@@ -408,6 +357,76 @@ async fn io_task(
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Ctrl-Z: ends the PDU after a send prompt.
+const CTRL_Z: u8 = 0x1a;
+/// ESC: gives up the message after a send prompt.
+const ESC: u8 = 0x1b;
+
+/// Feeds the bytes read to the engine and writes each answer they complete. `false` when the
+/// modem's line must close: the gateway stopped reading, or the modem restarted.
+async fn answer_input(pty: &Pty, inner: &Arc<Inner>, input: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    for &b in bytes {
+        let (reply, was_payload) = {
+            let mut engine = lock(&inner.engine);
+            let was_payload = b == CTRL_Z && engine.in_prompt();
+            (feed_byte(&mut engine, input, b), was_payload)
+        };
+        if input.len() > MAX_INPUT {
+            tracing::warn!("simulated modem: input line too long, dropped");
+            input.clear();
+        }
+        let Some(reply) = reply else { continue };
+        if let Some(d) = reply.delay {
+            tokio::time::sleep(d).await;
+        }
+        if pty.write_all(&reply.bytes, WRITE_LIMIT).await.is_err() {
+            return false;
+        }
+        if was_payload {
+            inner.sent_notify.notify_waiters();
+        }
+        if reply.rebooted {
+            reset_reenumerate(Arc::clone(inner));
+            // The device goes away: its pty closes with this task, once the reader had time
+            // to take the answer (a hangup discards unread input).
+            tokio::time::sleep(RESET_DRAIN).await;
+            return false;
+        }
+    }
+    true
+}
+
+/// One byte from the gateway: the answer when it completes a command line, the PDU after a
+/// prompt (Ctrl-Z) or a cancel (ESC); else it is kept in `input`.
+fn feed_byte(engine: &mut Engine, input: &mut Vec<u8>, b: u8) -> Option<engine::Reply> {
+    if engine.in_prompt() {
+        return match b {
+            CTRL_Z => Some(engine.on_payload(&String::from_utf8_lossy(&std::mem::take(input)))),
+            ESC => {
+                input.clear();
+                Some(engine.on_cancel())
+            }
+            _ => {
+                input.push(b);
+                None
+            }
+        };
+    }
+    match b {
+        b'\r' | b'\n' if input.is_empty() => None,
+        b'\r' | b'\n' => {
+            let line = String::from_utf8_lossy(&std::mem::take(input)).into_owned();
+            Some(engine.on_line(&line))
+        }
+        // Control bytes outside a prompt (a stray ESC or Ctrl-Z) mean nothing.
+        _ if b < 0x20 => None,
+        _ => {
+            input.push(b);
+            None
         }
     }
 }

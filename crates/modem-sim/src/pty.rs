@@ -11,7 +11,7 @@ use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::io::unix::AsyncFd;
 
 /// One pty pair. Dropping it hangs up the device: the gateway's reads end.
-pub struct Pty {
+pub(crate) struct Pty {
     master: AsyncFd<OwnedFd>,
     /// Held so that the master never sees "no one on the other side" between two opens by the
     /// gateway (a real modem stays there when the program closes its port).
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Pty {
 
 impl Pty {
     /// Opens a pty in raw mode (no echo, no line editing, no newline translation by the kernel).
-    pub fn open() -> io::Result<Pty> {
+    pub(crate) fn open() -> io::Result<Pty> {
         // Both ends are opened close-on-exec at once, not marked after: a program started
         // meanwhile by another thread (the gateway binary in a test) must never inherit a copy,
         // which would keep the device up after an unplug.
@@ -60,12 +60,12 @@ impl Pty {
         })
     }
 
-    pub fn slave_path(&self) -> &Path {
+    pub(crate) fn slave_path(&self) -> &Path {
         &self.slave_path
     }
 
     /// Reads what the gateway wrote. `Ok(0)` never happens while the slave is held.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut guard = self.master.readable().await?;
             match guard
@@ -79,7 +79,7 @@ impl Pty {
 
     /// Writes everything, or gives up after `limit` when nobody reads (a real modem's UART loses
     /// bytes then too).
-    pub async fn write_all(&self, mut data: &[u8], limit: Duration) -> io::Result<()> {
+    pub(crate) async fn write_all(&self, mut data: &[u8], limit: Duration) -> io::Result<()> {
         let deadline = tokio::time::Instant::now() + limit;
         while !data.is_empty() {
             let mut guard = match tokio::time::timeout_at(deadline, self.master.writable()).await {
@@ -104,7 +104,7 @@ impl Pty {
 }
 
 /// Points `link` at `target`, replacing an old link there.
-pub fn make_link(link: &Path, target: &Path) -> io::Result<()> {
+pub(crate) fn make_link(link: &Path, target: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(link) {
         Ok(m) if m.file_type().is_symlink() => std::fs::remove_file(link)?,
         Ok(_) => {
@@ -119,7 +119,7 @@ pub fn make_link(link: &Path, target: &Path) -> io::Result<()> {
 }
 
 /// Removes `link` if it is a symlink.
-pub fn remove_link(link: &Path) {
+pub(crate) fn remove_link(link: &Path) {
     if let Ok(m) = std::fs::symlink_metadata(link)
         && m.file_type().is_symlink()
         && let Err(e) = std::fs::remove_file(link)

@@ -5,7 +5,7 @@ use pdu::{self, Concat, Pdu};
 
 /// What the simulated modem understood of one SMS-SUBMIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodedSubmit {
+pub(crate) struct DecodedSubmit {
     pub to: String,
     /// The part's text (the replacement character stands for 8-bit data).
     pub text: String,
@@ -25,7 +25,7 @@ pub fn encode_deliver(
 
 /// Recipient, text and part number of an SMS-SUBMIT PDU (with SMSC prefix). Anything else (a
 /// DELIVER sent by mistake, a broken PDU) is an error, as a real modem would refuse it.
-pub fn decode_submit(pdu_hex: &str) -> Result<DecodedSubmit, String> {
+pub(crate) fn decode_submit(pdu_hex: &str) -> Result<DecodedSubmit, String> {
     match pdu::decode(pdu_hex).map_err(|e| e.to_string())? {
         Pdu::Submit(s) => Ok(DecodedSubmit {
             to: s.recipient.value,

@@ -5,6 +5,7 @@
 //! OpenAPI 3.1 and a test keeps the two in step with these types.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -17,7 +18,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_BATCH_INCIDENTS: usize = 1000;
 
 /// Longest gateway id, batch id, incident id or outbound message id, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 
 /// Largest request body a receiver must accept, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -74,9 +75,10 @@ pub struct IncidentRecord {
     pub raw_pdus: Vec<String>,
 }
 
-/// Whether `raw_text` is the whole message.
+/// Whether `raw_text` is the whole message. Written as [`DecodeStatus::as_str`] gives it, in
+/// JSON as anywhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum DecodeStatus {
     Ok,
     /// The PDU could not be decoded; only `raw_pdus` carry the message.
@@ -86,11 +88,64 @@ pub enum DecodeStatus {
 }
 
 impl DecodeStatus {
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    const ALL: [DecodeStatus; 3] = [
+        DecodeStatus::Ok,
+        DecodeStatus::Undecodable,
+        DecodeStatus::Incomplete,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DecodeStatus::Ok => "ok",
             DecodeStatus::Undecodable => "undecodable",
             DecodeStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+impl FromStr for DecodeStatus {
+    type Err = UnknownWord;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ok" => Ok(DecodeStatus::Ok),
+            "undecodable" => Ok(DecodeStatus::Undecodable),
+            "incomplete" => Ok(DecodeStatus::Incomplete),
+            _ => Err(UnknownWord::new("decode status", s)),
+        }
+    }
+}
+
+impl From<DecodeStatus> for &'static str {
+    fn from(status: DecodeStatus) -> Self {
+        status.as_str()
+    }
+}
+
+impl TryFrom<String> for DecodeStatus {
+    type Error = UnknownWord;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// A word that names none of an enum's values (`what` says which enum), e.g. a decode status
+/// or an outbound state from a newer peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{word:?} is not a known {what}")]
+pub struct UnknownWord {
+    what: &'static str,
+    word: String,
+}
+
+impl UnknownWord {
+    fn new(what: &'static str, word: &str) -> UnknownWord {
+        UnknownWord {
+            what,
+            // Enough to recognise it in a log, whatever a peer sent.
+            word: word.chars().take(40).collect(),
         }
     }
 }
@@ -219,8 +274,9 @@ pub struct OutboundStatus {
     pub detail: Option<String>,
 }
 
+/// Written as [`OutboundState::as_str`] gives it, in JSON as anywhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum OutboundState {
     /// Stored by the gateway; it will send it.
     Accepted,
@@ -233,13 +289,49 @@ pub enum OutboundState {
 }
 
 impl OutboundState {
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    const ALL: [OutboundState; 4] = [
+        OutboundState::Accepted,
+        OutboundState::Sent,
+        OutboundState::Failed,
+        OutboundState::Undeliverable,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutboundState::Accepted => "accepted",
             OutboundState::Sent => "sent",
             OutboundState::Failed => "failed",
             OutboundState::Undeliverable => "undeliverable",
         }
+    }
+}
+
+impl FromStr for OutboundState {
+    type Err = UnknownWord;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "accepted" => Ok(OutboundState::Accepted),
+            "sent" => Ok(OutboundState::Sent),
+            "failed" => Ok(OutboundState::Failed),
+            "undeliverable" => Ok(OutboundState::Undeliverable),
+            _ => Err(UnknownWord::new("outbound state", s)),
+        }
+    }
+}
+
+impl From<OutboundState> for &'static str {
+    fn from(state: OutboundState) -> Self {
+        state.as_str()
+    }
+}
+
+impl TryFrom<String> for OutboundState {
+    type Error = UnknownWord;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 
@@ -254,18 +346,114 @@ pub struct OutboundStatusAck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Machine-readable, e.g. "bad_token", "bad_signature", "timestamp_out_of_window", "invalid_batch".
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// The receiver's clock, RFC 3339: tells a gateway with a wrong clock by how much it is off.
     pub server_time: Option<String>,
+}
+
+/// What an error answer's `code` says went wrong: the codes the reference receiver answers.
+/// The contract lets a platform answer others; they are kept as they came, in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum ErrorCode {
+    /// Missing or wrong bearer token.
+    BadToken,
+    /// The signing timestamp header is missing or not unix seconds.
+    BadTimestamp,
+    /// The signature header is missing or has no `v1=<64 hex>`.
+    MissingSignature,
+    /// The signature does not match (wrong secret, or a changed body).
+    BadSignature,
+    /// The signing timestamp is too far from the receiver's clock: the gateway's clock is wrong.
+    TimestampOutOfWindow,
+    InvalidBatch,
+    InvalidHeartbeat,
+    InvalidPull,
+    InvalidStatus,
+    /// An admin request to queue a message to a reporter is not one.
+    InvalidMessage,
+    /// The admin request names a reporter or incident the receiver never got.
+    UnknownRecipient,
+    /// The receiver could not store the request: try again later.
+    StorageUnavailable,
+    /// The reference receiver's test controls asked for this failure.
+    InjectedFailure,
+    NotFound,
+    /// A code the reference receiver never answers, as the platform wrote it.
+    Other(String),
+}
+
+impl ErrorCode {
+    /// Every code but `Other`.
+    const KNOWN: [ErrorCode; 14] = [
+        ErrorCode::BadToken,
+        ErrorCode::BadTimestamp,
+        ErrorCode::MissingSignature,
+        ErrorCode::BadSignature,
+        ErrorCode::TimestampOutOfWindow,
+        ErrorCode::InvalidBatch,
+        ErrorCode::InvalidHeartbeat,
+        ErrorCode::InvalidPull,
+        ErrorCode::InvalidStatus,
+        ErrorCode::InvalidMessage,
+        ErrorCode::UnknownRecipient,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::InjectedFailure,
+        ErrorCode::NotFound,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::BadToken => "bad_token",
+            ErrorCode::BadTimestamp => "bad_timestamp",
+            ErrorCode::MissingSignature => "missing_signature",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::TimestampOutOfWindow => "timestamp_out_of_window",
+            ErrorCode::InvalidBatch => "invalid_batch",
+            ErrorCode::InvalidHeartbeat => "invalid_heartbeat",
+            ErrorCode::InvalidPull => "invalid_pull",
+            ErrorCode::InvalidStatus => "invalid_status",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::UnknownRecipient => "unknown_recipient",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::InjectedFailure => "injected_failure",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Other(code) => code,
+        }
+    }
+}
+
+impl From<String> for ErrorCode {
+    fn from(code: String) -> Self {
+        ErrorCode::KNOWN
+            .into_iter()
+            .find(|k| k.as_str() == code)
+            .unwrap_or(ErrorCode::Other(code))
+    }
+}
+
+impl From<ErrorCode> for String {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::Other(code) => code,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A document that does not follow the contract; `field` is a path like `incidents[3].id`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct ContractViolation {
-    pub field: String,
-    pub problem: String,
+    pub(crate) field: String,
+    pub(crate) problem: String,
 }
 
 impl ContractViolation {
@@ -374,7 +562,7 @@ fn check_not_empty(field: &str, value: &str) -> Result<(), ContractViolation> {
 
 impl Batch {
     /// Checks what the types alone cannot: versions, ids, times, sizes.
-    pub fn validate(&self) -> Result<(), ContractViolation> {
+    pub(crate) fn validate(&self) -> Result<(), ContractViolation> {
         if self.schema_version != SCHEMA_VERSION {
             return Err(ContractViolation::new(
                 "schema_version",
@@ -412,7 +600,7 @@ impl Batch {
 }
 
 impl IncidentRecord {
-    pub fn validate(&self) -> Result<(), ContractViolation> {
+    pub(crate) fn validate(&self) -> Result<(), ContractViolation> {
         check_id("id", &self.id)?;
         check_not_empty("reference", &self.reference)?;
         check_not_empty("incident_type", &self.incident_type)?;
@@ -445,7 +633,7 @@ impl IncidentRecord {
 }
 
 impl Heartbeat {
-    pub fn validate(&self) -> Result<(), ContractViolation> {
+    pub(crate) fn validate(&self) -> Result<(), ContractViolation> {
         if self.schema_version != SCHEMA_VERSION {
             return Err(ContractViolation::new(
                 "schema_version",
@@ -559,6 +747,60 @@ mod tests {
         assert!(back.survey_answers.is_empty());
         assert_eq!(back.decode_status, DecodeStatus::Incomplete);
         assert_eq!(back.decode_status.as_str(), "incomplete");
+    }
+
+    #[test]
+    fn every_decode_status_round_trips_through_its_word() {
+        for status in DecodeStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, serde_json::json!(status.as_str()));
+            assert_eq!(
+                serde_json::from_value::<DecodeStatus>(json).unwrap(),
+                status
+            );
+        }
+        assert!("partial".parse::<DecodeStatus>().is_err());
+        assert!(serde_json::from_str::<DecodeStatus>("\"OK\"").is_err());
+    }
+
+    #[test]
+    fn every_outbound_state_round_trips_through_its_word() {
+        for state in OutboundState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(
+                serde_json::from_value::<OutboundState>(json).unwrap(),
+                state
+            );
+        }
+        let err = "delivered".parse::<OutboundState>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"delivered\" is not a known outbound state"
+        );
+    }
+
+    #[test]
+    fn every_error_code_round_trips_and_unknown_codes_are_kept() {
+        for code in ErrorCode::KNOWN {
+            let json = serde_json::to_value(&code).unwrap();
+            assert_eq!(json, serde_json::json!(code.as_str()));
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).unwrap(), code);
+            assert_eq!(ErrorCode::from(code.to_string()), code);
+        }
+        let theirs: ErrorCode = serde_json::from_str("\"quota_exceeded\"").unwrap();
+        assert_eq!(theirs, ErrorCode::Other("quota_exceeded".to_string()));
+        assert_eq!(
+            serde_json::to_string(&theirs).unwrap(),
+            "\"quota_exceeded\""
+        );
+        let body: ErrorBody = serde_json::from_str(
+            r#"{"code": "timestamp_out_of_window", "message": "m", "server_time": null}"#,
+        )
+        .unwrap();
+        assert_eq!(body.code, ErrorCode::TimestampOutOfWindow);
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! The platform contract, shared by the gateway's client and the reference receiver: the JSON
 //! documents a gateway sends to the follow-up platform and the checks a receiver applies
-//! ([`api`]), how requests are signed and reporters pseudonymised ([`sign`]).
+//! (re-exported here from `api`), how requests are signed and reporters pseudonymised
+//! ([`sign`]).
 //!
 //! `docs/platform-api.md` is the human description; `docs/openapi.yaml` the machine one.
 
-pub mod api;
+mod api;
 #[cfg(any(test, feature = "samples"))]
-pub mod samples;
+mod samples;
+// A namespace, not flattened: its functions read as `sign::verify`, `sign::bearer`.
 pub mod sign;
 
 pub use api::{
-    Batch, BatchAck, DecodeStatus, Heartbeat, IncidentRecord, OutboundMessage, Recipient,
-    SCHEMA_VERSION,
+    BATCHES_PATH, Batch, BatchAck, ContractViolation, DecodeStatus, ErrorBody, ErrorCode,
+    HEARTBEAT_PATH, Heartbeat, HeartbeatAck, IncidentRecord, MAX_BATCH_INCIDENTS, MAX_BODY_BYTES,
+    ModemHealth, OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundMessage, OutboundPull,
+    OutboundPullRequest, OutboundState, OutboundStatus, OutboundStatusAck, OutboundStatusReport,
+    QuarantinedBatch, QueueDepths, Recipient, SCHEMA_VERSION, UnknownWord, parse_batch,
+    parse_heartbeat, rfc3339,
 };
+#[cfg(any(test, feature = "samples"))]
+pub use samples::{sample_batch, sample_incident};

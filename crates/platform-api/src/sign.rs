@@ -10,6 +10,8 @@ use hmac::digest::common::Key;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::api::ErrorCode;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Header with the unix time (seconds) the request was signed at.
@@ -19,7 +21,7 @@ pub const SIGNATURE_HEADER: &str = "x-kufatilia-signature";
 /// How far a request timestamp may be from the receiver's clock, either way.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 /// Prefix of reporter pseudonyms, so they cannot be mistaken for phone numbers.
-pub const PSEUDONYM_PREFIX: &str = "r-";
+pub(crate) const PSEUDONYM_PREFIX: &str = "r-";
 
 const SIGNATURE_SCHEME: &str = "v1=";
 const PSEUDONYM_CONTEXT: &[u8] = b"kufatilia-reporter-v1\0";
@@ -51,14 +53,16 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SignatureError::MissingTimestamp | SignatureError::BadTimestamp(_) => "bad_timestamp",
-            SignatureError::OutsideWindow { .. } => "timestamp_out_of_window",
-            SignatureError::MissingSignature | SignatureError::MalformedSignature => {
-                "missing_signature"
+            SignatureError::MissingTimestamp | SignatureError::BadTimestamp(_) => {
+                ErrorCode::BadTimestamp
             }
-            SignatureError::Mismatch => "bad_signature",
+            SignatureError::OutsideWindow { .. } => ErrorCode::TimestampOutOfWindow,
+            SignatureError::MissingSignature | SignatureError::MalformedSignature => {
+                ErrorCode::MissingSignature
+            }
+            SignatureError::Mismatch => ErrorCode::BadSignature,
         }
     }
 }
@@ -205,7 +209,7 @@ impl std::fmt::Debug for TokenCheck {
 /// "00" turned into "+". National numbers stay national (the country code is not guessed), so
 /// the modem's own format — international for mobile senders — is what keeps pseudonyms stable.
 /// Anything that is not a number (an alphanumeric sender) is only trimmed and lowercased.
-pub fn normalise_phone(phone: &str) -> String {
+pub(crate) fn normalise_phone(phone: &str) -> String {
     let trimmed = phone.trim();
     let compact: String = trimmed
         .chars()
@@ -329,7 +333,7 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(err.unwrap_err().code(), "timestamp_out_of_window");
+        assert_eq!(err.unwrap_err().code(), ErrorCode::TimestampOutOfWindow);
         // A clock running ahead of the receiver is refused the same way.
         let err = verify(
             SECRET,

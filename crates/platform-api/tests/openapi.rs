@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use platform_api::api::{
-    self, Batch, BatchAck, ErrorBody, Heartbeat, HeartbeatAck, OutboundPull, OutboundPullRequest,
-    OutboundStatusAck, OutboundStatusReport, Recipient,
+use platform_api::{
+    self as api, Batch, BatchAck, ErrorBody, Heartbeat, HeartbeatAck, OutboundPull,
+    OutboundPullRequest, OutboundStatusAck, OutboundStatusReport, Recipient,
 };
 use serde_json::{Value, json};
 

@@ -5,10 +5,12 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
+use serde::{Deserialize, Serialize};
 
-use platform_api::api::{
+use platform_api::{
     Batch, BatchAck, Heartbeat, IncidentRecord, OutboundMessage, OutboundState, OutboundStatusAck,
     OutboundStatusReport, Recipient,
 };
@@ -322,17 +324,157 @@ impl From<rusqlite::Error> for EnqueueError {
     }
 }
 
-fn recipient_parts(to: &Recipient) -> (&'static str, &str) {
-    match to {
-        Recipient::Reporter(r) => ("reporter", r),
-        Recipient::Incident(i) => ("incident", i),
+/// Where an outbound message stands, as the stub stores it (`outbound.state`) and lists it
+/// (`GET /admin/outbound`): waiting, handed out, or the last state its gateway reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum MessageState {
+    /// Waiting for its gateway's next pull.
+    Queued,
+    /// Handed out; offered again when the lease runs out without a status.
+    Pulled,
+    Accepted,
+    Sent,
+    Failed,
+    Undeliverable,
+}
+
+impl MessageState {
+    #[cfg(test)]
+    const ALL: [MessageState; 6] = [
+        MessageState::Queued,
+        MessageState::Pulled,
+        MessageState::Accepted,
+        MessageState::Sent,
+        MessageState::Failed,
+        MessageState::Undeliverable,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Queued => "queued",
+            MessageState::Pulled => "pulled",
+            MessageState::Accepted => "accepted",
+            MessageState::Sent => "sent",
+            MessageState::Failed => "failed",
+            MessageState::Undeliverable => "undeliverable",
+        }
+    }
+
+    /// The gateway is done with it: a late "accepted" must not move it back.
+    fn is_final(self) -> bool {
+        matches!(
+            self,
+            MessageState::Sent | MessageState::Failed | MessageState::Undeliverable
+        )
     }
 }
 
-fn recipient_from(kind: &str, value: String) -> Recipient {
-    match kind {
-        "incident" => Recipient::Incident(value),
-        _ => Recipient::Reporter(value),
+impl From<OutboundState> for MessageState {
+    fn from(state: OutboundState) -> Self {
+        match state {
+            OutboundState::Accepted => MessageState::Accepted,
+            OutboundState::Sent => MessageState::Sent,
+            OutboundState::Failed => MessageState::Failed,
+            OutboundState::Undeliverable => MessageState::Undeliverable,
+        }
+    }
+}
+
+impl MessageState {
+    /// The state a word names: the stub's own two, or a state a gateway reports.
+    fn parse(s: &str) -> Option<MessageState> {
+        match s {
+            "queued" => Some(MessageState::Queued),
+            "pulled" => Some(MessageState::Pulled),
+            _ => s.parse::<OutboundState>().ok().map(MessageState::from),
+        }
+    }
+}
+
+impl From<MessageState> for &'static str {
+    fn from(state: MessageState) -> Self {
+        state.as_str()
+    }
+}
+
+impl TryFrom<String> for MessageState {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        MessageState::parse(&s).ok_or_else(|| format!("{s:?} is not an outbound message state"))
+    }
+}
+
+impl ToSql for MessageState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for MessageState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        MessageState::parse(text).ok_or_else(|| {
+            FromSqlError::Other(format!("{text:?} is not an outbound message state").into())
+        })
+    }
+}
+
+/// Which `Recipient` variant a row of `outbound` addresses (`to_kind`; `to_value` holds its
+/// value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecipientKind {
+    Reporter,
+    Incident,
+}
+
+impl RecipientKind {
+    #[cfg(test)]
+    const ALL: [RecipientKind; 2] = [RecipientKind::Reporter, RecipientKind::Incident];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            RecipientKind::Reporter => "reporter",
+            RecipientKind::Incident => "incident",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RecipientKind> {
+        match s {
+            "reporter" => Some(RecipientKind::Reporter),
+            "incident" => Some(RecipientKind::Incident),
+            _ => None,
+        }
+    }
+
+    /// The recipient's kind and value, as the two columns store them.
+    fn of(to: &Recipient) -> (RecipientKind, &str) {
+        match to {
+            Recipient::Reporter(r) => (RecipientKind::Reporter, r),
+            Recipient::Incident(i) => (RecipientKind::Incident, i),
+        }
+    }
+
+    fn recipient(self, value: String) -> Recipient {
+        match self {
+            RecipientKind::Reporter => Recipient::Reporter(value),
+            RecipientKind::Incident => Recipient::Incident(value),
+        }
+    }
+}
+
+impl ToSql for RecipientKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for RecipientKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        RecipientKind::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("{text:?} is not a recipient kind").into()))
     }
 }
 
@@ -346,7 +488,7 @@ pub(super) fn enqueue_outbound(
     if text.trim().is_empty() {
         return Err(EnqueueError::EmptyText);
     }
-    let (kind, value) = recipient_parts(to);
+    let (kind, value) = RecipientKind::of(to);
     let gateway: Option<String> = match to {
         Recipient::Incident(id) => conn
             .query_row(
@@ -363,13 +505,13 @@ pub(super) fn enqueue_outbound(
             )
             .optional()?,
     };
-    let gateway =
-        gateway.ok_or_else(|| EnqueueError::UnknownRecipient(format!("{kind} {value}")))?;
+    let gateway = gateway
+        .ok_or_else(|| EnqueueError::UnknownRecipient(format!("{} {value}", kind.as_str())))?;
     let id = format!("o-{}", hex::encode(rand::random::<[u8; 8]>()));
     conn.execute(
         "INSERT INTO outbound (id, gateway_id, to_kind, to_value, text, created_at, state, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?6)",
-        params![id, gateway, kind, value, text, now],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
+        params![id, gateway, kind, value, text, now, MessageState::Queued],
     )?;
     Ok(OutboundMessage {
         id,
@@ -394,25 +536,38 @@ pub(super) fn pull_outbound(
         let mut select = tx.prepare(
             "SELECT id, to_kind, to_value, text, created_at FROM outbound
              WHERE gateway_id = ?1
-               AND (state = 'queued' OR (state = 'pulled' AND leased_until <= ?2))
+               AND (state = ?4 OR (state = ?5 AND leased_until <= ?2))
              ORDER BY seq LIMIT ?3",
         )?;
-        let rows = select.query_map(params![gateway_id, now_unix, limit], |r| {
-            Ok(OutboundMessage {
-                id: r.get(0)?,
-                to: recipient_from(&r.get::<_, String>(1)?, r.get(2)?),
-                text: r.get(3)?,
-                created_at: r.get(4)?,
-            })
-        })?;
+        let rows = select.query_map(
+            params![
+                gateway_id,
+                now_unix,
+                limit,
+                MessageState::Queued,
+                MessageState::Pulled
+            ],
+            |r| {
+                Ok(OutboundMessage {
+                    id: r.get(0)?,
+                    to: r.get::<_, RecipientKind>(1)?.recipient(r.get(2)?),
+                    text: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            },
+        )?;
         for row in rows {
             messages.push(row?);
         }
         let mut lease = tx.prepare(
-            "UPDATE outbound SET state = 'pulled', leased_until = ?2, pulls = pulls + 1 WHERE id = ?1",
+            "UPDATE outbound SET state = ?3, leased_until = ?2, pulls = pulls + 1 WHERE id = ?1",
         )?;
         for m in &messages {
-            lease.execute(params![m.id, now_unix.saturating_add(lease_secs)])?;
+            lease.execute(params![
+                m.id,
+                now_unix.saturating_add(lease_secs),
+                MessageState::Pulled
+            ])?;
         }
     }
     tx.commit()?;
@@ -436,20 +591,19 @@ pub(super) fn record_statuses(
             "UPDATE outbound SET state = ?2, detail = ?3, updated_at = ?4 WHERE id = ?1",
         )?;
         for status in &report.statuses {
-            let state: Option<String> = current
+            let state: Option<MessageState> = current
                 .query_row(params![status.id, report.gateway_id], |r| r.get(0))
                 .optional()?;
             let Some(state) = state else {
                 unknown.push(status.id.clone());
                 continue;
             };
-            let is_final = matches!(state.as_str(), "sent" | "failed" | "undeliverable");
-            if status.state == OutboundState::Accepted && is_final {
+            if status.state == OutboundState::Accepted && state.is_final() {
                 continue;
             }
             update.execute(params![
                 status.id,
-                status.state.as_str(),
+                MessageState::from(status.state),
                 status.detail,
                 now
             ])?;
@@ -469,7 +623,7 @@ pub(super) fn outbound(conn: &mut Connection) -> Result<Vec<OutboundRecord>, DbE
         Ok(OutboundRecord {
             id: r.get(0)?,
             gateway_id: r.get(1)?,
-            to: recipient_from(&r.get::<_, String>(2)?, r.get(3)?),
+            to: r.get::<_, RecipientKind>(2)?.recipient(r.get(3)?),
             text: r.get(4)?,
             state: r.get(5)?,
             detail: r.get(6)?,
@@ -488,13 +642,52 @@ pub(super) fn outbound(conn: &mut Connection) -> Result<Vec<OutboundRecord>, DbE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform_api::api::OutboundStatus;
-    use platform_api::samples::{sample_batch, sample_incident};
+    use platform_api::OutboundStatus;
+    use platform_api::{sample_batch, sample_incident};
 
     fn open_temp() -> (tempfile::TempDir, Db, JoinHandle<()>) {
         let dir = tempfile::tempdir().unwrap();
         let (db, thread) = Db::open(&dir.path().join("stub.sqlite")).unwrap();
         (dir, db, thread)
+    }
+
+    #[test]
+    fn every_message_state_round_trips_through_its_word_json_and_sql() {
+        let conn = Connection::open_in_memory().unwrap();
+        for state in MessageState::ALL {
+            assert_eq!(MessageState::parse(state.as_str()), Some(state));
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(serde_json::from_value::<MessageState>(json).unwrap(), state);
+            let back: MessageState = conn.query_row("SELECT ?1", [state], |r| r.get(0)).unwrap();
+            assert_eq!(back, state);
+        }
+        for reported in [
+            OutboundState::Accepted,
+            OutboundState::Sent,
+            OutboundState::Failed,
+            OutboundState::Undeliverable,
+        ] {
+            let word: &str = reported.into();
+            assert_eq!(MessageState::from(reported).as_str(), word);
+        }
+        assert_eq!(MessageState::parse("lost"), None);
+        let bad = conn.query_row("SELECT 'lost'", [], |r| r.get::<_, MessageState>(0));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn every_recipient_kind_round_trips_through_sql() {
+        let conn = Connection::open_in_memory().unwrap();
+        for kind in RecipientKind::ALL {
+            assert_eq!(RecipientKind::parse(kind.as_str()), Some(kind));
+            let back: RecipientKind = conn.query_row("SELECT ?1", [kind], |r| r.get(0)).unwrap();
+            assert_eq!(back, kind);
+            let to = kind.recipient("x-1".to_string());
+            assert_eq!(RecipientKind::of(&to), (kind, "x-1"));
+        }
+        let bad = conn.query_row("SELECT 'phone'", [], |r| r.get::<_, RecipientKind>(0));
+        assert!(bad.is_err());
     }
 
     #[test]
@@ -620,7 +813,7 @@ mod tests {
             .unwrap();
         assert_eq!(ack.updated, 0);
         let records = db.call_blocking(outbound).unwrap();
-        assert_eq!(records[0].state, "sent");
+        assert_eq!(records[0].state, MessageState::Sent);
         assert_eq!(records[0].pulls, 2);
         // A message with a final state is never offered again.
         assert!(

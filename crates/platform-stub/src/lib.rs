@@ -14,17 +14,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::{HeaderValue, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::oneshot;
 
-use platform_api::api::{Heartbeat, IncidentRecord, OutboundMessage, Recipient, rfc3339};
 use platform_api::sign::{self, TokenCheck};
+use platform_api::{Heartbeat, IncidentRecord, OutboundMessage, Recipient, rfc3339};
 
-pub use db::{DbError, EnqueueError};
+pub use db::{DbError, EnqueueError, MessageState};
 
 /// How long a pulled outbound message stays with the gateway that pulled it before it is
 /// offered again (when no status came back).
-pub const DEFAULT_OUTBOUND_LEASE: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_OUTBOUND_LEASE: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct StubConfig {
@@ -37,18 +37,17 @@ pub struct StubConfig {
 }
 
 /// An outbound message as the stub tracks it (the `GET /admin/outbound` list).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboundRecord {
     pub id: String,
-    pub gateway_id: String,
-    pub to: Recipient,
-    pub text: String,
-    /// "queued", "pulled", or the last state a gateway reported.
-    pub state: String,
+    pub(crate) gateway_id: String,
+    pub(crate) to: Recipient,
+    pub(crate) text: String,
+    pub state: MessageState,
     pub detail: Option<String>,
     pub pulls: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
 }
 
 pub struct PlatformStub {

@@ -17,12 +17,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use platform_api::api::{
-    self, BATCHES_PATH, ErrorBody, HEARTBEAT_PATH, HeartbeatAck, MAX_BODY_BYTES,
+use platform_api::sign::{self, TokenCheck};
+use platform_api::{
+    self as api, BATCHES_PATH, ErrorBody, ErrorCode, HEARTBEAT_PATH, HeartbeatAck, MAX_BODY_BYTES,
     OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundPull, OutboundPullRequest,
     OutboundStatusReport, Recipient, rfc3339,
 };
-use platform_api::sign::{self, TokenCheck};
 
 use super::db::{self, Db, DbError, EnqueueError};
 
@@ -70,13 +70,14 @@ fn now_text() -> String {
 #[derive(Debug)]
 pub(super) struct Refusal {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
-    header: Option<(HeaderName, HeaderValue)>,
+    // Boxed: rare, and it would make every `Result<_, Refusal>` twice as large.
+    header: Option<Box<(HeaderName, HeaderValue)>>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal {
             status,
             code,
@@ -85,12 +86,12 @@ impl Refusal {
         }
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Refusal {
+    fn bad_request(code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Refusal {
-        self.header = Some((name, value));
+        self.header = Some(Box::new((name, value)));
         self
     }
 }
@@ -98,12 +99,12 @@ impl Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            code: self.code.to_string(),
+            code: self.code,
             message: self.message,
             server_time: Some(now_text()),
         };
         let mut response = (self.status, Json(body)).into_response();
-        if let Some((name, value)) = self.header {
+        if let Some((name, value)) = self.header.map(|h| *h) {
             response.headers_mut().insert(name, value);
         }
         response
@@ -116,7 +117,7 @@ impl From<DbError> for Refusal {
         // 503, not 500 with details: the gateway retries, and nothing about the disk leaks out.
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            ErrorCode::StorageUnavailable,
             "the receiver could not store the request; try again later",
         )
     }
@@ -135,7 +136,7 @@ impl Shared {
         };
         let mut refusal = Refusal::new(
             fault.status,
-            "injected_failure",
+            ErrorCode::InjectedFailure,
             format!("test control: answering {}", fault.status),
         );
         if let Some(ra) = &fault.retry_after {
@@ -156,7 +157,7 @@ impl Shared {
         tracing::warn!("platform-stub refused a request: missing or wrong bearer token");
         Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
-            "bad_token",
+            ErrorCode::BadToken,
             "missing or wrong bearer token",
         )
         .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
@@ -182,7 +183,7 @@ impl Shared {
             self.window,
         )
         .map_err(|e| {
-            tracing::warn!(code = e.code(), "platform-stub refused a request: {e}");
+            tracing::warn!(code = %e.code(), "platform-stub refused a request: {e}");
             Refusal::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
         })
     }
@@ -192,7 +193,7 @@ impl Shared {
     }
 }
 
-fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], code: &'static str) -> Result<T, Refusal> {
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], code: ErrorCode) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| Refusal::bad_request(code, e.to_string()))
 }
 
@@ -202,7 +203,7 @@ async fn post_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     s.authenticate(&headers, &body)?;
     let batch = api::parse_batch(&body).map_err(|violation| {
         tracing::warn!(%violation, "platform-stub refused a batch");
-        Refusal::bad_request("invalid_batch", violation.to_string())
+        Refusal::bad_request(ErrorCode::InvalidBatch, violation.to_string())
     })?;
     let received_at = now_text();
     let gateway = batch.gateway_id.clone();
@@ -230,7 +231,7 @@ async fn post_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 async fn post_heartbeat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     s.authenticate(&headers, &body)?;
     let heartbeat = api::parse_heartbeat(&body)
-        .map_err(|v| Refusal::bad_request("invalid_heartbeat", v.to_string()))?;
+        .map_err(|v| Refusal::bad_request(ErrorCode::InvalidHeartbeat, v.to_string()))?;
     let received_at = now_text();
     let ack = HeartbeatAck {
         server_time: received_at.clone(),
@@ -242,10 +243,10 @@ async fn post_heartbeat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
 
 async fn pull_outbound(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     s.authenticate(&headers, &body)?;
-    let request: OutboundPullRequest = parse_json(&body, "invalid_pull")?;
+    let request: OutboundPullRequest = parse_json(&body, ErrorCode::InvalidPull)?;
     request
         .validate()
-        .map_err(|v| Refusal::bad_request("invalid_pull", v.to_string()))?;
+        .map_err(|v| Refusal::bad_request(ErrorCode::InvalidPull, v.to_string()))?;
     let limit = request.limit.min(MAX_PULL);
     let lease = s.lease_secs();
     let now = sign::unix_now();
@@ -261,10 +262,10 @@ async fn post_outbound_status(
     body: Bytes,
 ) -> Answer {
     s.authenticate(&headers, &body)?;
-    let report: OutboundStatusReport = parse_json(&body, "invalid_status")?;
+    let report: OutboundStatusReport = parse_json(&body, ErrorCode::InvalidStatus)?;
     report
         .validate()
-        .map_err(|v| Refusal::bad_request("invalid_status", v.to_string()))?;
+        .map_err(|v| Refusal::bad_request(ErrorCode::InvalidStatus, v.to_string()))?;
     let now = now_text();
     let ack =
         s.db.call(move |c| db::record_statuses(c, &report, &now))
@@ -282,7 +283,7 @@ struct EnqueueRequest {
 /// Admin endpoints take the bearer token only (no signature), so `curl` can drive them.
 async fn admin_enqueue(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     s.check_token(&headers)?;
-    let request: EnqueueRequest = parse_json(&body, "invalid_message")?;
+    let request: EnqueueRequest = parse_json(&body, ErrorCode::InvalidMessage)?;
     let now = now_text();
     let queued =
         s.db.call(move |c| Ok(db::enqueue_outbound(c, &request.to, &request.text, &now)))
@@ -291,12 +292,13 @@ async fn admin_enqueue(State(s): State<Arc<Shared>>, headers: HeaderMap, body: B
         Ok(message) => Ok((StatusCode::CREATED, Json(message)).into_response()),
         Err(e @ EnqueueError::UnknownRecipient(_)) => Err(Refusal::new(
             StatusCode::NOT_FOUND,
-            "unknown_recipient",
+            ErrorCode::UnknownRecipient,
             e.to_string(),
         )),
-        Err(e @ EnqueueError::EmptyText) => {
-            Err(Refusal::bad_request("invalid_message", e.to_string()))
-        }
+        Err(e @ EnqueueError::EmptyText) => Err(Refusal::bad_request(
+            ErrorCode::InvalidMessage,
+            e.to_string(),
+        )),
         Err(EnqueueError::Db(e)) => Err(e.into()),
     }
 }
@@ -312,5 +314,9 @@ async fn health() -> Response {
 }
 
 async fn not_found() -> Refusal {
-    Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "no such endpoint",
+    )
 }

@@ -71,12 +71,32 @@ impl Engine {
         info: &mut Vec<String>,
         rebooted: &mut bool,
     ) -> Result<Outcome, Fail> {
-        let p = self.cfg.personality;
         if !cmd.starts_with(['+', '^', '$', '*', '#', '%']) {
             return self.basic(cmd, info);
         }
         let (name, form) = form_of(cmd);
-        match (name.as_str(), form) {
+        let name = name.as_str();
+        if let Some(outcome) = self.setting(name, form, info)? {
+            return Ok(outcome);
+        }
+        if let Some(outcome) = self.message(name, form, info)? {
+            return Ok(outcome);
+        }
+        if let Some(outcome) = self.sim_and_network(name, form, info, rebooted)? {
+            return Ok(outcome);
+        }
+        self.identity(name, form, info)?.ok_or(Fail::Error)
+    }
+
+    /// The settings of the message service: error reports, PDU mode, character set,
+    /// indications. `None`: not one of them.
+    fn setting(
+        &mut self,
+        name: &str,
+        form: Form<'_>,
+        info: &mut Vec<String>,
+    ) -> Result<Option<Outcome>, Fail> {
+        match (name, form) {
             ("+CMEE", Form::Set(a)) => self.v.cmee = a.trim().parse().map_err(|_| Fail::Error)?,
             ("+CMEE", Form::Query) => info.push(format!("+CMEE: {}", self.v.cmee)),
             ("+CMEE", Form::Test) => info.push("+CMEE: (0-2)".into()),
@@ -87,9 +107,16 @@ impl Engine {
             },
             ("+CMGF", Form::Query) => info.push(format!("+CMGF: {}", self.v.cmgf)),
             ("+CMGF", Form::Test) => info.push("+CMGF: (0,1)".into()),
-            ("+CSCS", Form::Set(a)) => self.v.cscs = a.trim().trim_matches('"').to_string(),
-            ("+CSCS", Form::Query) => info.push(format!("+CSCS: \"{}\"", self.v.cscs)),
-            ("+CSCS", Form::Test) => info.push("+CSCS: (\"GSM\",\"IRA\",\"UCS2\")".into()),
+            // 27.007: a set the modem does not offer is "operation not supported".
+            ("+CSCS", Form::Set(a)) => self.v.cscs = Charset::parse(a).ok_or(Fail::Cme(4))?,
+            ("+CSCS", Form::Query) => info.push(format!("+CSCS: \"{}\"", self.v.cscs.name())),
+            ("+CSCS", Form::Test) => {
+                let names: Vec<String> = Charset::ALL
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.name()))
+                    .collect();
+                info.push(format!("+CSCS: ({})", names.join(",")));
+            }
             ("+CNMI", Form::Set(a)) => {
                 let vals: Vec<u8> = args(a)
                     .iter()
@@ -114,6 +141,20 @@ impl Engine {
             ("+CMMS", Form::Query) => info.push(format!("+CMMS: {}", self.v.cmms)),
             ("+CSMS", Form::Set(_)) => info.push("+CSMS: 1,1,1".into()),
             ("+CSMS", Form::Query) => info.push("+CSMS: 0,1,1,1".into()),
+            _ => return Ok(None),
+        }
+        Ok(Some(Outcome::Ok))
+    }
+
+    /// The stored messages: storages, list, read, delete, and the send that opens a prompt.
+    /// `None`: not one of them.
+    fn message(
+        &mut self,
+        name: &str,
+        form: Form<'_>,
+        info: &mut Vec<String>,
+    ) -> Result<Option<Outcome>, Fail> {
+        match (name, form) {
             ("+CPMS", Form::Set(a)) => {
                 if !self.v.pin_entered {
                     return Err(Fail::Cms(311));
@@ -175,8 +216,23 @@ impl Engine {
                     return Err(Fail::Cms(304));
                 }
                 self.v.prompt = Some(len);
-                return Ok(Outcome::Prompt);
+                return Ok(Some(Outcome::Prompt));
             }
+            _ => return Ok(None),
+        }
+        Ok(Some(Outcome::Ok))
+    }
+
+    /// The SIM (PIN, subscriber), the network (registration, signal, operator, service centre,
+    /// USSD) and the radio (`AT+CFUN`, whose `1,1` restarts the modem). `None`: not one of them.
+    fn sim_and_network(
+        &mut self,
+        name: &str,
+        form: Form<'_>,
+        info: &mut Vec<String>,
+        rebooted: &mut bool,
+    ) -> Result<Option<Outcome>, Fail> {
+        match (name, form) {
             ("+CPIN", Form::Query) => {
                 let state = if self.v.pin_entered {
                     "READY"
@@ -188,6 +244,17 @@ impl Engine {
                 info.push(format!("+CPIN: {state}"));
             }
             ("+CPIN", Form::Set(a)) => self.enter_pin(&args(a))?,
+            ("+CIMI", Form::Exec) => {
+                self.sim_ready()?;
+                info.push(self.cfg.imsi.clone());
+            }
+            ("+CCID", Form::Exec) | ("^ICCID", Form::Query) => {
+                let label = if name == "^ICCID" { "^ICCID" } else { "+CCID" };
+                info.push(format!("{label}: {}", self.cfg.iccid));
+            }
+            ("+CNUM", Form::Exec) => {
+                info.push(format!("+CNUM: \"\",\"{}\",145", self.cfg.own_number))
+            }
             ("+CREG", Form::Set(a)) => self.v.creg_n = a.trim().parse().map_err(|_| Fail::Error)?,
             ("+CREG", Form::Query) => info.push(format!(
                 "+CREG: {},{}",
@@ -216,21 +283,6 @@ impl Engine {
                     self.cfg.smsc = s.clone();
                 }
             }
-            ("+CGMI" | "+GMI", Form::Exec) => info.push(p.manufacturer().into()),
-            ("+CGMM" | "+GMM", Form::Exec) => info.push(p.model().into()),
-            ("+CGMR" | "+GMR", Form::Exec) => info.push(p.revision().into()),
-            ("+CGSN" | "+GSN", Form::Exec) => info.push(self.cfg.imei.clone()),
-            ("+CIMI", Form::Exec) => {
-                self.sim_ready()?;
-                info.push(self.cfg.imsi.clone());
-            }
-            ("+CCID", Form::Exec) | ("^ICCID", Form::Query) => {
-                let label = if name == "^ICCID" { "^ICCID" } else { "+CCID" };
-                info.push(format!("{label}: {}", self.cfg.iccid));
-            }
-            ("+CNUM", Form::Exec) => {
-                info.push(format!("+CNUM: \"\",\"{}\",145", self.cfg.own_number))
-            }
             ("+CUSD", Form::Set(a)) => self.ussd(&args(a))?,
             ("+CUSD", Form::Query) => info.push("+CUSD: 1".into()),
             ("+CFUN", Form::Set(a)) => {
@@ -245,13 +297,32 @@ impl Engine {
             }
             ("+CFUN", Form::Query) => info.push(format!("+CFUN: {}", self.v.cfun)),
             ("+CNMA", _) => {}
+            _ => return Ok(None),
+        }
+        Ok(Some(Outcome::Ok))
+    }
+
+    /// What the modem says it is (make, model, firmware, IMEI) and its make's own commands.
+    /// `None`: not one of them.
+    fn identity(
+        &mut self,
+        name: &str,
+        form: Form<'_>,
+        info: &mut Vec<String>,
+    ) -> Result<Option<Outcome>, Fail> {
+        let p = self.cfg.personality;
+        match (name, form) {
+            ("+CGMI" | "+GMI", Form::Exec) => info.push(p.manufacturer().into()),
+            ("+CGMM" | "+GMM", Form::Exec) => info.push(p.model().into()),
+            ("+CGMR" | "+GMR", Form::Exec) => info.push(p.revision().into()),
+            ("+CGSN" | "+GSN", Form::Exec) => info.push(self.cfg.imei.clone()),
             ("^CURC", Form::Set(a)) if p == Personality::Huawei => self.v.curc = a.trim() != "0",
             ("^CURC", Form::Query) if p == Personality::Huawei => {
                 info.push(format!("^CURC: {}", u8::from(self.v.curc)))
             }
-            _ => return Err(Fail::Error),
+            _ => return Ok(None),
         }
-        Ok(Outcome::Ok)
+        Ok(Some(Outcome::Ok))
     }
 
     fn basic(&mut self, cmd: &str, info: &mut Vec<String>) -> Result<Outcome, Fail> {
