@@ -16,7 +16,7 @@ use crate::heartbeat::HeartbeatSender;
 use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
 use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
-use crate::platform::client::{PlatformClient, PlatformClientConfig};
+use crate::platform::{PlatformClient, PlatformClientConfig};
 use config::Config;
 use config::secrets;
 use intake::Keywords;
@@ -433,7 +433,7 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
 mod tests {
     use super::{LINK_SILENCE, LinkWatch, last_report_note};
     use crate::modem::LinkState;
-    use crate::modem::status::{ModemStatus, StatusWriter};
+    use crate::modem::{ModemStatus, StatusWriter};
     use std::time::{Duration, Instant};
     use time::macros::datetime;
 

@@ -24,7 +24,7 @@ fn incident_type<'a>(state: &'a SessionState, survey: &Survey) -> Option<&'a str
 
 /// What a message does to a survey.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Turn {
+pub(crate) enum Turn {
     /// Ask `question`; the survey is now `state`.
     Ask {
         state: SessionState,
@@ -36,18 +36,18 @@ pub enum Turn {
 
 /// Everything known about a message before its sender's session is looked up.
 #[derive(Debug, Clone)]
-pub struct Incoming {
-    pub message: MessageRow,
-    pub reading: Reading,
+pub(crate) struct Incoming {
+    pub(crate) message: MessageRow,
+    pub(crate) reading: Reading,
     /// The reference this message's incident gets (survey reports: the last message's).
-    pub reference: String,
+    pub(crate) reference: String,
     /// Whether the sender may get a reply at all.
-    pub may_reply: Result<(), NoReply>,
+    pub(crate) may_reply: Result<(), NoReply>,
 }
 
 /// What the message did, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Report,
     Help,
     Info,
@@ -57,7 +57,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Action::Report => "report",
             Action::Help => "help",
@@ -70,7 +70,7 @@ impl Action {
 }
 
 /// Decides what `m` does, given the sender's live survey (if any).
-pub fn plan(
+pub(crate) fn plan(
     keywords: &Keywords,
     m: &Incoming,
     session: Option<SessionState>,
@@ -259,7 +259,7 @@ fn reply_plan(m: &Incoming, text: Option<String>, kind: &str) -> ReplyPlan {
 }
 
 /// Starts a survey in `language` (the trigger's): the first question.
-pub fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
+pub(crate) fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
     let state = SessionState {
         step: 0,
         retries: 0,
@@ -270,7 +270,12 @@ pub fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
 }
 
 /// Takes the reporter's answer to the step awaited in `state`.
-pub fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, text: &str) -> Turn {
+pub(crate) fn answer(
+    keywords: &Keywords,
+    survey: &Survey,
+    mut state: SessionState,
+    text: &str,
+) -> Turn {
     let Some(step) = survey.steps.get(state.step) else {
         return Turn::Done { state };
     };
@@ -304,7 +309,12 @@ pub fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, tex
 }
 
 /// The question of step `step` in `language`, with the type menu filled in.
-pub fn question(keywords: &Keywords, survey: &Survey, step: usize, language: &str) -> String {
+pub(crate) fn question(
+    keywords: &Keywords,
+    survey: &Survey,
+    step: usize,
+    language: &str,
+) -> String {
     let Some(s) = survey.steps.get(step) else {
         return String::new();
     };

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::modem::link::{personality_of, registration_word};
 use crate::modem::port::{self, PortError};
 use crate::modem::ussd;
+use crate::modem::{personality_of, registration_word};
 use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus,

@@ -146,7 +146,7 @@ fn now_ms() -> i64 {
 /// A problem with what the technician typed (exit 64), as opposed to the box's state.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub struct UsageError(String);
 
 /// Queues a test SMS; with `wait`, waits until the running gateway sent it (or it failed).
 pub async fn send(

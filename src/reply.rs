@@ -6,11 +6,10 @@
 
 use config::Config;
 use intake::Keywords;
-use pdu;
 
 /// Why a sender gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoReply {
+pub(crate) enum NoReply {
     Disabled,
     NoSender,
     Alphanumeric,
@@ -34,7 +33,7 @@ impl std::fmt::Display for NoReply {
 
 impl NoReply {
     /// Short name counted in the refusal statistics.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             NoReply::Disabled => "disabled",
             NoReply::NoSender => "no_sender",
@@ -48,7 +47,7 @@ impl NoReply {
 
 /// Who may receive a reply.
 #[derive(Debug, Clone)]
-pub struct ReplyPolicy {
+pub(crate) struct ReplyPolicy {
     enabled: bool,
     short_code_max_digits: usize,
     own_numbers: Vec<String>,
@@ -66,7 +65,7 @@ fn significant(number: &str) -> String {
 }
 
 impl ReplyPolicy {
-    pub fn from_config(config: &Config) -> ReplyPolicy {
+    pub(crate) fn from_config(config: &Config) -> ReplyPolicy {
         ReplyPolicy {
             enabled: config.replies.enabled,
             short_code_max_digits: config.replies.short_code_max_digits,
@@ -86,7 +85,11 @@ impl ReplyPolicy {
     }
 
     /// Whether `sender` (as decoded, with its address kind) may get a reply.
-    pub fn check(&self, sender: Option<&str>, sender_kind: Option<&str>) -> Result<(), NoReply> {
+    pub(crate) fn check(
+        &self,
+        sender: Option<&str>,
+        sender_kind: Option<&str>,
+    ) -> Result<(), NoReply> {
         if !self.enabled {
             return Err(NoReply::Disabled);
         }
@@ -113,14 +116,14 @@ impl ReplyPolicy {
 
 /// Values for a reply template's placeholders.
 #[derive(Debug, Clone, Default)]
-pub struct TemplateValues<'a> {
-    pub reference: &'a str,
-    pub type_label: &'a str,
-    pub keywords: &'a str,
+pub(crate) struct TemplateValues<'a> {
+    pub(crate) reference: &'a str,
+    pub(crate) type_label: &'a str,
+    pub(crate) keywords: &'a str,
 }
 
 /// Fills `{reference}`, `{type}` and `{keywords}` in a template.
-pub fn render(template: &str, v: &TemplateValues<'_>) -> String {
+pub(crate) fn render(template: &str, v: &TemplateValues<'_>) -> String {
     template
         .replace("{reference}", v.reference)
         .replace("{type}", v.type_label)
@@ -129,7 +132,7 @@ pub fn render(template: &str, v: &TemplateValues<'_>) -> String {
 
 /// The reference a reporter is given for an incident: short enough to copy from a screen,
 /// unique per gateway.
-pub fn reference(prefix: &str, message_id: i64) -> String {
+pub(crate) fn reference(prefix: &str, message_id: i64) -> String {
     format!("{prefix}-{message_id:04}")
 }
 
@@ -139,7 +142,7 @@ pub struct TemplateCost {
     /// Where it is in the keyword table, e.g. `replies.ack.sw` or `survey.steps[1].fr`.
     pub name: String,
     pub cost: pdu::SmsCost,
-    pub characters: usize,
+    pub(crate) characters: usize,
 }
 
 /// Every text the gateway may send (reply templates, info replies, survey questions, a

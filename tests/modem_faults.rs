@@ -8,7 +8,7 @@ use crate::common::{WAIT, eventually, spawn, stored};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use kufatilia_gateway::modem::{LinkState, ModemLink};
+use kufatilia_gateway::{LinkState, ModemLink};
 use modem_sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
 use store::Store;
 

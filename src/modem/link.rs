@@ -232,7 +232,7 @@ impl ModemLink {
         self.status.handle()
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.cfg.name
     }
 
@@ -833,7 +833,7 @@ impl Session<'_> {
 }
 
 /// Which quirks to follow, from the identification.
-pub fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
+pub(crate) fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
     let text =
         format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
     if text.contains("huawei") {
@@ -847,7 +847,7 @@ pub fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'stat
     }
 }
 
-pub fn registration_word(stat: RegStatus) -> &'static str {
+pub(crate) fn registration_word(stat: RegStatus) -> &'static str {
     match stat {
         RegStatus::Home => "home",
         RegStatus::Roaming => "roaming",

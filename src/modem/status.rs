@@ -28,19 +28,19 @@ pub enum LinkState {
 /// One modem's state, as last seen.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModemStatus {
-    pub name: String,
-    pub device: PathBuf,
+    pub(crate) name: String,
+    pub(crate) device: PathBuf,
     pub state: LinkState,
     #[serde(with = "time::serde::rfc3339")]
-    pub state_since: OffsetDateTime,
+    pub(crate) state_since: OffsetDateTime,
     /// The last problem, in words a technician can act on.
     pub detail: Option<String>,
     /// Since when the link has not been ready (`None` while it is): the fallback modem takes
     /// over this modem's replies after a while.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub down_since: Option<OffsetDateTime>,
+    pub(crate) down_since: Option<OffsetDateTime>,
     pub manufacturer: Option<String>,
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     pub revision: Option<String>,
     pub imei: Option<String>,
     pub imsi: Option<String>,
@@ -53,9 +53,9 @@ pub struct ModemStatus {
     pub signal_dbm: Option<i32>,
     /// none / weak / ok / good.
     pub signal: String,
-    pub sim_used: Option<u32>,
+    pub(crate) sim_used: Option<u32>,
     pub sim_total: Option<u32>,
-    pub smsc: Option<String>,
+    pub(crate) smsc: Option<String>,
     /// The last USSD answer (airtime balance), decoded.
     pub balance: Option<String>,
     /// The first number of that answer.
@@ -69,7 +69,7 @@ pub struct ModemStatus {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_message_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_sent_at: Option<OffsetDateTime>,
+    pub(crate) last_sent_at: Option<OffsetDateTime>,
     pub received: u64,
     pub sent: u64,
     pub send_failures: u64,
@@ -78,7 +78,7 @@ pub struct ModemStatus {
 }
 
 impl ModemStatus {
-    pub fn new(name: &str, device: PathBuf, operator: Option<String>) -> ModemStatus {
+    pub(crate) fn new(name: &str, device: PathBuf, operator: Option<String>) -> ModemStatus {
         ModemStatus {
             name: name.to_string(),
             device,
@@ -117,7 +117,7 @@ impl ModemStatus {
 
 impl ModemStatus {
     /// Not ready for at least `after` (a link that never came up counts from its start).
-    pub fn down_for_at_least(&self, after: std::time::Duration) -> bool {
+    pub(crate) fn down_for_at_least(&self, after: std::time::Duration) -> bool {
         self.state != LinkState::Ready
             && self
                 .down_since
@@ -141,7 +141,7 @@ impl StatusHandle {
 
     /// True when the link wrote its status (or said it is alive) since the last call: the
     /// watchdog's sign that the link's loop still turns.
-    pub fn stirred_since_last_look(&mut self) -> bool {
+    pub(crate) fn stirred_since_last_look(&mut self) -> bool {
         let stirred = self.0.has_changed().unwrap_or(false);
         self.0.mark_unchanged();
         stirred
