@@ -72,7 +72,7 @@ impl Daemon {
                 .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
             ReporterId::Pseudonym(Arc::new(secrets::read_or_create_key(&key_path)?))
         };
-        let (_, too_long) = crate::reply::check_templates(&config, &keywords);
+        let (_, too_long) = crate::dialogue::check_templates(&config, &keywords);
         if !too_long.is_empty() {
             anyhow::bail!("reply texts too long: {}", too_long.join("; "));
         }
@@ -412,7 +412,7 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     }
     r.lines
         .push("replies (worst case, with a 6-digit reference):".into());
-    let (costs, errors) = crate::reply::check_templates(config, keywords);
+    let (costs, errors) = crate::dialogue::check_templates(config, keywords);
     for c in &costs {
         r.lines.push(format!(
             "  {}: {} SMS ({:?}, {} characters)",

@@ -5,7 +5,6 @@
 //! queues the reply (see `store::ReplyGuard`).
 
 use config::Config;
-use intake::Keywords;
 
 /// Why a sender gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,82 +133,6 @@ pub(crate) fn render(template: &str, v: &TemplateValues<'_>) -> String {
 /// unique per gateway.
 pub(crate) fn reference(prefix: &str, message_id: i64) -> String {
     format!("{prefix}-{message_id:04}")
-}
-
-/// The SMS cost of one reply template, rendered with worst-case values.
-#[derive(Debug, Clone)]
-pub struct TemplateCost {
-    /// Where it is in the keyword table, e.g. `replies.ack.sw` or `survey.steps[1].fr`.
-    pub name: String,
-    pub cost: pdu::SmsCost,
-    pub(crate) characters: usize,
-}
-
-/// Every text the gateway may send (reply templates, info replies, survey questions, a
-/// question asked again), each rendered with the longest values it can get and costed with the
-/// gateway's transliteration. Errors name each text that needs more than one SMS, unless
-/// `replies.allow_multipart` is set.
-pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCost>, Vec<String>) {
-    let reference = format!("{}-000000", config.reference_prefix);
-    let mut texts: Vec<(String, String)> = Vec::new();
-    for (name, set) in [
-        ("ack", &keywords.replies.ack),
-        ("unknown", &keywords.replies.unknown),
-        ("help", &keywords.replies.help),
-    ] {
-        for (lang, template) in set {
-            let longest_label = keywords
-                .types
-                .iter()
-                .filter_map(|t| t.label.get(lang))
-                .max_by_key(|l| l.chars().count())
-                .cloned()
-                .unwrap_or_default();
-            let v = TemplateValues {
-                reference: &reference,
-                type_label: &longest_label,
-                keywords: &keywords.keyword_list(lang),
-            };
-            texts.push((format!("replies.{name}.{lang}"), render(template, &v)));
-        }
-    }
-    for info in &keywords.info {
-        for (lang, text) in &info.reply {
-            texts.push((format!("info {:?}.{lang}", info.id), text.clone()));
-        }
-    }
-    if let Some(survey) = &keywords.survey {
-        for (i, step) in survey.steps.iter().enumerate() {
-            for lang in keywords.languages.keys() {
-                let q = crate::dialogue::question(keywords, survey, i, lang);
-                let again = format!("{} {q}", survey.invalid.get(lang).map_or("", |s| s));
-                // The question asked again is the longer of the two.
-                texts.push((
-                    format!("survey.steps[{i}] ({}).{lang}, asked again", step.id),
-                    again,
-                ));
-            }
-        }
-    }
-    let mut costs = Vec::new();
-    let mut errors = Vec::new();
-    for (name, text) in texts {
-        let cost = pdu::sms_cost(&text, config.sms.transliterate);
-        if cost.parts > 1 && !config.replies.allow_multipart {
-            errors.push(format!(
-                "{name} costs {} SMS ({} characters, {:?}); shorten it to fit one SMS or set replies.allow_multipart = true",
-                cost.parts,
-                text.chars().count(),
-                cost.encoding
-            ));
-        }
-        costs.push(TemplateCost {
-            name,
-            characters: text.chars().count(),
-            cost,
-        });
-    }
-    (costs, errors)
 }
 
 #[cfg(test)]
