@@ -167,7 +167,7 @@ fn survey_plan(
     match turn {
         Turn::Ask { state, question } => {
             let partial = survey_draft(survey, m, &state);
-            let answers = answers_with(&state, "partial");
+            let answers = answers_with(&state, SurveyStatus::Partial);
             let kind = if started { "survey" } else { "question" };
             let reply = reply_plan(m, Some(question), kind);
             (
@@ -205,7 +205,7 @@ fn survey_plan(
                 )
             });
             let reply = reply_plan(m, text, "ack");
-            let answers = answers_with(&state, "complete");
+            let answers = answers_with(&state, SurveyStatus::Complete);
             (
                 TurnPlan {
                     write: TurnWrite::Finish { draft, answers },
@@ -231,10 +231,31 @@ fn survey_draft(survey: &Survey, m: &Incoming, state: &SessionState) -> Incident
     }
 }
 
-/// The answers as forwarded, with `survey` = `complete` or `partial`.
-fn answers_with(state: &SessionState, status: &str) -> BTreeMap<String, String> {
+/// How far a forwarded survey got, in its answers under [`SurveyStatus::KEY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SurveyStatus {
+    /// Every step answered (or skipped after a second bad answer).
+    Complete,
+    /// Left unanswered: what the reporter gave so far, forwarded after the session timeout.
+    Partial,
+}
+
+impl SurveyStatus {
+    /// The answer key the platform reads the status under.
+    const KEY: &str = "survey";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SurveyStatus::Complete => "complete",
+            SurveyStatus::Partial => "partial",
+        }
+    }
+}
+
+/// The answers as forwarded, with the survey's status.
+fn answers_with(state: &SessionState, status: SurveyStatus) -> BTreeMap<String, String> {
     let mut answers = state.answers.clone();
-    answers.insert("survey".into(), status.into());
+    answers.insert(SurveyStatus::KEY.into(), status.as_str().into());
     answers
 }
 
@@ -521,6 +542,12 @@ mod tests {
         let (st, _) = ask(answer(&k, &s, st, "1"));
         let (st, _) = ask(answer(&k, &s, st, "ajali"));
         assert_eq!(incident_type(&st, &s), Some("accident"));
+    }
+
+    #[test]
+    fn survey_statuses_have_their_own_names() {
+        assert_eq!(SurveyStatus::Complete.as_str(), "complete");
+        assert_eq!(SurveyStatus::Partial.as_str(), "partial");
     }
 
     #[test]

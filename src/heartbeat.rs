@@ -107,10 +107,7 @@ impl HeartbeatSender {
 fn modem_health(s: &ModemStatus) -> ModemHealth {
     ModemHealth {
         name: s.name.clone(),
-        state: serde_json::to_value(s.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("{:?}", s.state)),
+        state: s.state.as_str().to_string(),
         signal_dbm: s.signal_dbm,
         operator: s.operator.clone(),
         balance: s.balance.clone(),

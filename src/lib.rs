@@ -26,6 +26,8 @@ mod reply;
 pub use dialogue::{TemplateCost, check_templates};
 pub use forward::{Forwarder, ReporterId};
 pub use modem::port;
-pub use modem::{BalanceRequest, LinkState, ModemLink, ModemOptions, ModemStatus, StatusHandle};
+pub use modem::{
+    BalanceRequest, LinkState, ModemLink, ModemOptions, ModemStatus, Quirks, StatusHandle,
+};
 pub use pipeline::{Pipeline, decode_part};
 pub use platform::{Backoff, PlatformClient, PlatformClientConfig, PlatformError, PostError};

@@ -39,7 +39,7 @@ use pdu::{SubmitOptions, encode_submit};
 use store::{Inserted, NewReceived, Store, StoreError};
 
 use super::port;
-use super::status::{LinkState, ModemStatus, StatusHandle, StatusWriter};
+use super::status::{LinkState, ModemStatus, Quirks, StatusHandle, StatusWriter};
 
 mod send;
 mod setup;
@@ -817,7 +817,7 @@ impl Session<'_> {
             }
             Urc::Ussd { status, text, dcs } => self.on_ussd(status, text, dcs),
             // Huawei sticks repeat ^BOOT as a heartbeat until AT^CURC=0; it is not a restart.
-            Urc::Boot if self.link.status.handle().snapshot().personality == "huawei" => {}
+            Urc::Boot if self.link.status.handle().snapshot().personality == Quirks::Huawei => {}
             Urc::Boot | Urc::Ready(_) => return Ok(true),
             Urc::SimState(s) if !s.eq_ignore_ascii_case("READY") => return Ok(true),
             other => tracing::debug!(modem = %self.name(), urc = ?other, "URC noted"),
@@ -866,17 +866,17 @@ impl Session<'_> {
 }
 
 /// Which quirks to follow, from the identification.
-pub(crate) fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
+pub(crate) fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> Quirks {
     let text =
         format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
     if text.contains("huawei") {
-        "huawei"
+        Quirks::Huawei
     } else if text.contains("simcom") || text.contains("sim800") || text.contains("sim7600") {
-        "simcom"
+        Quirks::Simcom
     } else if text.contains("quectel") {
-        "quectel"
+        Quirks::Quectel
     } else {
-        "generic"
+        Quirks::Generic
     }
 }
 

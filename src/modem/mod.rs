@@ -12,4 +12,4 @@ pub use link::{BalanceRequest, ModemLink, ModemOptions};
 pub(crate) use link::{personality_of, registration_word};
 #[cfg(test)]
 pub(crate) use status::StatusWriter;
-pub use status::{LinkState, ModemStatus, StatusHandle};
+pub use status::{LinkState, ModemStatus, Quirks, StatusHandle};

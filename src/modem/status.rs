@@ -8,8 +8,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 /// Where a modem link is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
     /// Opening the port.
     Opening,
@@ -23,6 +22,60 @@ pub enum LinkState {
     Failed,
     /// Shut down.
     Stopped,
+}
+
+impl LinkState {
+    /// The name in `status`, the heartbeat and the saved status.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Opening => "opening",
+            LinkState::Initialising => "initialising",
+            LinkState::Ready => "ready",
+            LinkState::Recovering => "recovering",
+            LinkState::Failed => "failed",
+            LinkState::Stopped => "stopped",
+        }
+    }
+}
+
+impl Serialize for LinkState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Which make's quirks a link follows, from the modem's identification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirks {
+    /// `^CURC=0` against the flood of `^RSSI`/`^BOOT`; the ICCID as `AT^ICCID?`.
+    Huawei,
+    Simcom,
+    Quectel,
+    Generic,
+}
+
+impl Quirks {
+    /// The name in `status` and the logs.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Quirks::Huawei => "huawei",
+            Quirks::Simcom => "simcom",
+            Quirks::Quectel => "quectel",
+            Quirks::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for Quirks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Quirks {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// One modem's state, as last seen.
@@ -45,8 +98,8 @@ pub struct ModemStatus {
     pub imei: Option<String>,
     pub imsi: Option<String>,
     pub iccid: Option<String>,
-    /// The quirks followed: huawei, simcom, quectel or generic.
-    pub personality: String,
+    /// The quirks followed.
+    pub personality: Quirks,
     /// The configured label, else what the network says.
     pub operator: Option<String>,
     pub registration: Option<String>,
@@ -92,7 +145,7 @@ impl ModemStatus {
             imei: None,
             imsi: None,
             iccid: None,
-            personality: "generic".into(),
+            personality: Quirks::Generic,
             operator,
             registration: None,
             signal_dbm: None,
@@ -191,5 +244,50 @@ impl StatusWriter {
                 s.detail = detail;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LinkState, Quirks};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn link_states_are_saved_by_their_names() {
+        let all = [
+            LinkState::Opening,
+            LinkState::Initialising,
+            LinkState::Ready,
+            LinkState::Recovering,
+            LinkState::Failed,
+            LinkState::Stopped,
+        ];
+        for state in all {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        let names: BTreeSet<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn quirks_are_saved_and_shown_by_their_names() {
+        let all = [
+            Quirks::Huawei,
+            Quirks::Simcom,
+            Quirks::Quectel,
+            Quirks::Generic,
+        ];
+        for quirks in all {
+            assert_eq!(
+                serde_json::to_value(quirks).unwrap(),
+                serde_json::json!(quirks.as_str())
+            );
+            assert_eq!(quirks.to_string(), quirks.as_str());
+        }
+        let names: BTreeSet<&str> = all.iter().map(|q| q.as_str()).collect();
+        assert_eq!(names.len(), all.len());
     }
 }
