@@ -28,7 +28,7 @@ fn incident_type<'a>(state: &'a SessionState, survey: &Survey) -> Option<&'a str
 
 /// What a message does to a survey.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Turn {
+enum Turn {
     /// Ask `question`; the survey is now `state`.
     Ask {
         state: SessionState,
@@ -284,7 +284,7 @@ fn reply_plan(m: &Incoming, text: Option<String>, kind: &str) -> ReplyPlan {
 }
 
 /// Starts a survey in `language` (the trigger's): the first question.
-pub(crate) fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
+fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
     let state = SessionState {
         step: 0,
         retries: 0,
@@ -295,7 +295,7 @@ pub(crate) fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Tur
 }
 
 /// Takes the reporter's answer to the step awaited in `state`.
-pub(crate) fn answer(
+fn answer(
     keywords: &Keywords,
     survey: &Survey,
     mut state: SessionState,
@@ -334,7 +334,7 @@ pub(crate) fn answer(
 }
 
 /// The question of step `step` in `language`, with the type menu filled in.
-pub(crate) fn question(
+fn question(
     keywords: &Keywords,
     survey: &Survey,
     step: usize,

@@ -68,7 +68,7 @@ impl HeartbeatSender {
     }
 
     /// The heartbeat as it would be sent now.
-    pub(crate) async fn build(&self) -> Result<Heartbeat, StoreError> {
+    async fn build(&self) -> Result<Heartbeat, StoreError> {
         let depths = self.store.queue_depths().await?;
         let quarantined = self
             .store
