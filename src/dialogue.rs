@@ -295,12 +295,7 @@ fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
 }
 
 /// Takes the reporter's answer to the step awaited in `state`.
-fn answer(
-    keywords: &Keywords,
-    survey: &Survey,
-    mut state: SessionState,
-    text: &str,
-) -> Turn {
+fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, text: &str) -> Turn {
     let Some(step) = survey.steps.get(state.step) else {
         return Turn::Done { state };
     };
@@ -334,12 +329,7 @@ fn answer(
 }
 
 /// The question of step `step` in `language`, with the type menu filled in.
-fn question(
-    keywords: &Keywords,
-    survey: &Survey,
-    step: usize,
-    language: &str,
-) -> String {
+fn question(keywords: &Keywords, survey: &Survey, step: usize, language: &str) -> String {
     let Some(s) = survey.steps.get(step) else {
         return String::new();
     };

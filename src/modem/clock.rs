@@ -9,7 +9,7 @@ use time::macros::datetime;
 
 /// No clock that reads earlier than this is right: the day this version was released. Raise it
 /// with each release (it is checked against `Cargo.toml`'s version in the tests only by eye).
-pub(crate) const RELEASED: OffsetDateTime = datetime!(2026-11-27 00:00 UTC);
+const RELEASED: OffsetDateTime = datetime!(2026-11-27 00:00 UTC);
 
 /// What a comparison found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,7 +56,7 @@ pub enum Quirks {
 
 impl Quirks {
     /// The name in `status` and the logs.
-    pub(crate) fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Quirks::Huawei => "huawei",
             Quirks::Simcom => "simcom",
@@ -82,16 +82,16 @@ impl Serialize for Quirks {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModemStatus {
     pub(crate) name: String,
-    pub(crate) device: PathBuf,
+    device: PathBuf,
     pub state: LinkState,
     #[serde(with = "time::serde::rfc3339")]
-    pub(crate) state_since: OffsetDateTime,
+    state_since: OffsetDateTime,
     /// The last problem, in words a technician can act on.
     pub detail: Option<String>,
     /// Since when the link has not been ready (`None` while it is): the fallback modem takes
     /// over this modem's replies after a while.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub(crate) down_since: Option<OffsetDateTime>,
+    down_since: Option<OffsetDateTime>,
     pub manufacturer: Option<String>,
     pub(crate) model: Option<String>,
     pub revision: Option<String>,
@@ -183,7 +183,7 @@ impl ModemStatus {
 pub struct StatusHandle(watch::Receiver<ModemStatus>);
 
 impl StatusHandle {
-    pub(crate) fn new(rx: watch::Receiver<ModemStatus>) -> StatusHandle {
+    fn new(rx: watch::Receiver<ModemStatus>) -> StatusHandle {
         StatusHandle(rx)
     }
 

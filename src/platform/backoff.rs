@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 /// Longest `Retry-After` honoured by default: a platform asking for more is likely misconfigured,
 /// and a day without trying would look like a dead gateway.
-pub(crate) const DEFAULT_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(3600);
+const DEFAULT_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -51,7 +51,7 @@ impl Backoff {
     }
 
     /// The upper bound of the next draw: `min(cap, base·2^failures)`.
-    pub(crate) fn ceiling(&self) -> Duration {
+    fn ceiling(&self) -> Duration {
         let factor = 1_u32.checked_shl(self.failures.min(31)).unwrap_or(u32::MAX);
         self.base
             .checked_mul(factor)

@@ -26,7 +26,7 @@ use platform_api::api::{
 use platform_api::sign;
 
 /// Longest error body kept in `PostError::Rejected`, in characters.
-pub(crate) const REJECTED_BODY_LIMIT: usize = 1000;
+const REJECTED_BODY_LIMIT: usize = 1000;
 /// Longest response body read from the platform; the rest is not read.
 const RESPONSE_LIMIT: usize = 4 * 1024 * 1024;
 /// Connecting must not take the whole request timeout on a dead mobile link.
@@ -360,7 +360,7 @@ impl PlatformClient {
 }
 
 /// Sorts a non-2xx answer into retry or rejected.
-pub(crate) fn classify(
+fn classify(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
@@ -400,7 +400,7 @@ pub(crate) fn classify(
 
 /// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past is
 /// "now" (zero delay).
-pub(crate) fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
@@ -411,7 +411,7 @@ pub(crate) fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Dura
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form senders may use.
-pub(crate) fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
