@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use config::Config;
-use kufatilia_gateway::forward::{Forwarder, ReporterId};
-use kufatilia_gateway::platform::client::{PlatformClient, PlatformClientConfig};
+use kufatilia_gateway::{Forwarder, PlatformClient, PlatformClientConfig, ReporterId};
 use platform_stub::{PlatformStub, StubConfig};
 use store::Store;
 use tokio_util::sync::CancellationToken;

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use config::Config;
 use intake::Keywords;
-use kufatilia_gateway::pipeline::Pipeline;
+use kufatilia_gateway::Pipeline;
 use rusqlite::{Connection, OpenFlags};
 use store::{NewReceived, Store};
 use time::OffsetDateTime;

@@ -13,14 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::forward::{Forwarder, ReporterId};
 use crate::heartbeat::HeartbeatSender;
-use crate::modem::{LinkState, ModemLink, ModemOptions, StatusHandle};
+use crate::modem::{LinkState, ModemLink, ModemOptions, ModemStatus, StatusHandle};
 use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
-use crate::platform::client::{PlatformClient, PlatformClientConfig};
+use crate::platform::{PlatformClient, PlatformClientConfig};
 use config::Config;
 use config::secrets;
 use intake::Keywords;
-use store::Store;
+use store::{QueueDepths, Store};
 
 /// Pause before a stage that stopped with an error is started again.
 const RESTART_PAUSE: Duration = Duration::from_secs(5);
@@ -42,120 +42,54 @@ pub struct Daemon {
     pub modems: Vec<StatusHandle>,
     /// The platform client every stage shares (its clock offset with it).
     pub client: Arc<PlatformClient>,
-    shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    stages: Stages,
 }
 
 impl Daemon {
     /// Opens the store and starts every stage.
     pub async fn start(config: Config, keywords: Keywords) -> anyhow::Result<Daemon> {
-        if let Some(dir) = config.database.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-        }
-        let store = Store::open(&config.database)
-            .with_context(|| format!("cannot open the store {}", config.database.display()))?;
+        let store = open_store(&config)?;
         let started = Instant::now();
         let client = Arc::new(
             PlatformClient::new(&platform_client_config(&config)?)
                 .context("cannot set up the platform client")?,
         );
-        let reporter = if config.privacy.share_phone_numbers {
-            ReporterId::PhoneNumber
-        } else {
-            let key_path = config
-                .privacy
-                .pseudonym_secret_file
-                .clone()
-                .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
-            ReporterId::Pseudonym(Arc::new(secrets::read_or_create_key(&key_path)?))
-        };
-        let (_, too_long) = crate::reply::check_templates(&config, &keywords);
+        let reporter = reporter_id(&config)?;
+        let (_, too_long) = crate::dialogue::check_templates(&config, &keywords);
         if !too_long.is_empty() {
             anyhow::bail!("reply texts too long: {}", too_long.join("; "));
         }
         let keywords = Arc::new(keywords);
-        let shutdown = CancellationToken::new();
-        let mut tasks = JoinSet::new();
+        let mut stages = Stages::new();
 
         let pipeline = Pipeline::new(&config, keywords.clone(), store.clone());
-        spawn_stage(&mut tasks, "processing", shutdown.clone(), move |s| {
+        stages.spawn("processing", move |s| {
             let p = pipeline.clone();
             async move { p.run(s).await }
         });
-
         let forwarder = Arc::new(Forwarder::new(
             &config,
             store.clone(),
             client.clone(),
             reporter,
         ));
-        spawn_stage(&mut tasks, "forwarding", shutdown.clone(), move |s| {
+        stages.spawn("forwarding", move |s| {
             let f = forwarder.clone();
             async move { f.run(s).await }
         });
 
-        let options = ModemOptions::with_sms_config(&config.sms);
-        let mut links: Vec<ModemLink> = config
-            .modems
-            .iter()
-            .map(|m| ModemLink::new(m.clone(), store.clone(), options.clone()))
-            .collect();
-        // A modem's fallback sends its replies while it is down (config validation made sure
-        // the name is another modem's).
-        for (i, modem) in config.modems.iter().enumerate() {
-            if let Some(fallback) = &modem.fallback
-                && let Some(j) = config.modems.iter().position(|m| &m.name == fallback)
-            {
-                let (status, lock) = (links[i].status(), links[i].send_lock());
-                links[j].cover_for(&modem.name, status, lock, modem.fallback_after);
-            }
-        }
-        let mut modems = Vec::new();
-        for link in links {
-            modems.push(link.status());
-            let name = format!("modem {}", link.name());
-            // The link is kept across a restart of its task, so its status handle stays valid.
-            let link = Arc::new(tokio::sync::Mutex::new(link));
-            spawn_stage(&mut tasks, &name, shutdown.clone(), move |s| {
-                let link = link.clone();
-                async move { link.lock().await.run(s).await }
-            });
-        }
+        let modems = start_modem_links(&config, &store, &mut stages);
         let saver_store = store.clone();
         let saver_modems = modems.clone();
-        spawn_stage(&mut tasks, "status", shutdown.clone(), move |s| {
+        stages.spawn("status", move |s| {
             save_statuses(saver_store.clone(), saver_modems.clone(), s)
         });
 
-        let heartbeat = Arc::new(HeartbeatSender::new(
-            store.clone(),
-            client.clone(),
-            modems.clone(),
-            config.gateway_id.clone(),
-            config.platform.heartbeat_interval,
-            started,
-        ));
-        spawn_stage(&mut tasks, "heartbeat", shutdown.clone(), move |s| {
-            let h = heartbeat.clone();
-            async move { h.run(s).await }
-        });
-        let outbound = Arc::new(OutboundPuller::new(
-            store.clone(),
-            client.clone(),
-            config.gateway_id.clone(),
-            config.platform.outbound_poll_interval,
-        ));
-        spawn_stage(&mut tasks, "outbound", shutdown.clone(), move |s| {
-            let o = outbound.clone();
-            async move { o.run(s).await }
-        });
+        start_platform_reporting(&config, &store, &client, &modems, started, &mut stages);
         let retention_days = config.privacy.retention_days;
         if retention_days > 0 {
             let st = store.clone();
-            spawn_stage(&mut tasks, "retention", shutdown.clone(), move |s| {
+            stages.spawn("retention", move |s| {
                 let st = st.clone();
                 async move { Ok(st.run_retention(retention_days, s).await?) }
             });
@@ -164,16 +98,110 @@ impl Daemon {
             store,
             modems,
             client,
-            shutdown,
-            tasks,
+            stages,
         })
     }
 
     /// Asks every stage to stop and waits for them.
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        self.stages.shutdown.cancel();
+        while self.stages.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Opens the store, creating its directory on a fresh box.
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if let Some(dir) = config.database.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    }
+    Store::open(&config.database)
+        .with_context(|| format!("cannot open the store {}", config.database.display()))
+}
+
+/// How reporters are named to the platform: their number, or a pseudonym keyed with the box's
+/// secret (created on the first start).
+fn reporter_id(config: &Config) -> anyhow::Result<ReporterId> {
+    if config.privacy.share_phone_numbers {
+        return Ok(ReporterId::PhoneNumber);
+    }
+    let key_path = config
+        .privacy
+        .pseudonym_secret_file
+        .clone()
+        .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
+    Ok(ReporterId::Pseudonym(Arc::new(
+        secrets::read_or_create_key(&key_path)?,
+    )))
+}
+
+/// Starts one link per configured modem, each covering for the modems whose fallback it is;
+/// returns their statuses in config order.
+fn start_modem_links(config: &Config, store: &Store, stages: &mut Stages) -> Vec<StatusHandle> {
+    let options = ModemOptions::with_sms_config(&config.sms);
+    let mut links: Vec<ModemLink> = config
+        .modems
+        .iter()
+        .map(|m| ModemLink::new(m.clone(), store.clone(), options.clone()))
+        .collect();
+    // A modem's fallback sends its replies while it is down (config validation made sure
+    // the name is another modem's).
+    for (i, modem) in config.modems.iter().enumerate() {
+        if let Some(fallback) = &modem.fallback
+            && let Some(j) = config.modems.iter().position(|m| &m.name == fallback)
+        {
+            let (status, lock) = (links[i].status(), links[i].send_lock());
+            links[j].cover_for(&modem.name, status, lock, modem.fallback_after);
+        }
+    }
+    let mut modems = Vec::new();
+    for link in links {
+        modems.push(link.status());
+        let name = format!("modem {}", link.name());
+        // The link is kept across a restart of its task, so its status handle stays valid.
+        let link = Arc::new(tokio::sync::Mutex::new(link));
+        stages.spawn(&name, move |s| {
+            let link = link.clone();
+            async move { link.lock().await.run(s).await }
+        });
+    }
+    modems
+}
+
+/// Starts the stages that talk to the platform beside the forwarding: the heartbeat and the
+/// outbound messages.
+fn start_platform_reporting(
+    config: &Config,
+    store: &Store,
+    client: &Arc<PlatformClient>,
+    modems: &[StatusHandle],
+    started: Instant,
+    stages: &mut Stages,
+) {
+    let heartbeat = Arc::new(HeartbeatSender::new(
+        store.clone(),
+        client.clone(),
+        modems.to_vec(),
+        config.gateway_id.clone(),
+        config.platform.heartbeat_interval,
+        started,
+    ));
+    stages.spawn("heartbeat", move |s| {
+        let h = heartbeat.clone();
+        async move { h.run(s).await }
+    });
+    let outbound = Arc::new(OutboundPuller::new(
+        store.clone(),
+        client.clone(),
+        config.gateway_id.clone(),
+        config.platform.outbound_poll_interval,
+    ));
+    stages.spawn("outbound", move |s| {
+        let o = outbound.clone();
+        async move { o.run(s).await }
+    });
 }
 
 /// Saves the modem links' status to the store now and then, for `status` from another process.
@@ -209,29 +237,45 @@ async fn save_statuses(
     }
 }
 
-/// Runs a stage until shutdown, restarting it after an error or a panic.
-fn spawn_stage<F, Fut>(tasks: &mut JoinSet<()>, name: &str, shutdown: CancellationToken, make: F)
-where
-    F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let name = name.to_string();
-    tasks.spawn(async move {
-        loop {
-            // A panic inside a stage is a bug; it must not take the other stages down.
-            let run = tokio::spawn(make(shutdown.clone()));
-            match run.await {
-                Ok(Ok(())) if shutdown.is_cancelled() => return,
-                Ok(Ok(())) => tracing::warn!(stage = %name, "stage stopped; restarting"),
-                Ok(Err(e)) => tracing::error!(stage = %name, error = %format!("{e:#}"), "stage failed; restarting in 5 s"),
-                Err(e) => tracing::error!(stage = %name, error = %e, "stage crashed; restarting in 5 s"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(RESTART_PAUSE) => {}
-            }
+/// The running stages, and the token that stops them all.
+struct Stages {
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages {
+            tasks: JoinSet::new(),
+            shutdown: CancellationToken::new(),
         }
-    });
+    }
+
+    /// Runs a stage until shutdown, restarting it after an error or a panic.
+    fn spawn<F, Fut>(&mut self, name: &str, make: F)
+    where
+        F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let name = name.to_string();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            loop {
+                // A panic inside a stage is a bug; it must not take the other stages down.
+                let run = tokio::spawn(make(shutdown.clone()));
+                match run.await {
+                    Ok(Ok(())) if shutdown.is_cancelled() => return,
+                    Ok(Ok(())) => tracing::warn!(stage = %name, "stage stopped; restarting"),
+                    Ok(Err(e)) => tracing::error!(stage = %name, error = %format!("{e:#}"), "stage failed; restarting in 5 s"),
+                    Err(e) => tracing::error!(stage = %name, error = %e, "stage crashed; restarting in 5 s"),
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(RESTART_PAUSE) => {}
+                }
+            }
+        });
+    }
 }
 
 fn platform_client_config(config: &Config) -> anyhow::Result<PlatformClientConfig> {
@@ -286,22 +330,7 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                 let links_alive = links.all_alive(Instant::now());
                 if let Ok(d) = daemon.store.queue_depths().await {
                     let snapshots: Vec<_> = daemon.modems.iter().map(|m| m.snapshot()).collect();
-                    let up = snapshots.iter().filter(|s| s.state == LinkState::Ready).count();
-                    let mut line = format!(
-                        "{up} of {modems} modem(s) up, {} report(s) waiting for the platform, {} SMS queued, up {} min",
-                        d.undelivered_incidents, d.queued_sms, started.elapsed().as_secs() / 60
-                    );
-                    let last = snapshots.iter().filter_map(|s| s.last_message_at).max();
-                    line.push_str(&last_report_note(last, time::OffsetDateTime::now_utc()));
-                    // What a technician must act on shows in `systemctl status` too.
-                    for s in &snapshots {
-                        if s.low_balance {
-                            line.push_str(&format!("; {}: low balance", s.name));
-                        }
-                        if s.clock_warning.is_some() {
-                            line.push_str(&format!("; {}: clock disagrees with the network", s.name));
-                        }
-                    }
+                    let line = status_line(&snapshots, &d, started);
                     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
                     if links_alive {
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
@@ -360,6 +389,33 @@ impl LinkWatch {
     }
 }
 
+/// The STATUS= line `systemctl status` shows.
+fn status_line(snapshots: &[ModemStatus], d: &QueueDepths, started: Instant) -> String {
+    let up = snapshots
+        .iter()
+        .filter(|s| s.state == LinkState::Ready)
+        .count();
+    let mut line = format!(
+        "{up} of {} modem(s) up, {} report(s) waiting for the platform, {} SMS queued, up {} min",
+        snapshots.len(),
+        d.undelivered_incidents,
+        d.queued_sms,
+        started.elapsed().as_secs() / 60
+    );
+    let last = snapshots.iter().filter_map(|s| s.last_message_at).max();
+    line.push_str(&last_report_note(last, time::OffsetDateTime::now_utc()));
+    // What a technician must act on shows in `systemctl status` too.
+    for s in snapshots {
+        if s.low_balance {
+            line.push_str(&format!("; {}: low balance", s.name));
+        }
+        if s.clock_warning.is_some() {
+            line.push_str(&format!("; {}: clock disagrees with the network", s.name));
+        }
+    }
+    line
+}
+
 /// ", last report N min ago" for the status line; nothing when the clock went backwards (a Pi
 /// without a real-time clock before its first time sync).
 fn last_report_note(last: Option<time::OffsetDateTime>, now: time::OffsetDateTime) -> String {
@@ -412,7 +468,7 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     }
     r.lines
         .push("replies (worst case, with a 6-digit reference):".into());
-    let (costs, errors) = crate::reply::check_templates(config, keywords);
+    let (costs, errors) = crate::dialogue::check_templates(config, keywords);
     for c in &costs {
         r.lines.push(format!(
             "  {}: {} SMS ({:?}, {} characters)",
@@ -433,7 +489,7 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
 mod tests {
     use super::{LINK_SILENCE, LinkWatch, last_report_note};
     use crate::modem::LinkState;
-    use crate::modem::status::{ModemStatus, StatusWriter};
+    use crate::modem::{ModemStatus, StatusWriter};
     use std::time::{Duration, Instant};
     use time::macros::datetime;
 

@@ -15,7 +15,8 @@ use crate::daemon::Daemon;
 use config::Config;
 use config::secrets;
 use intake::Keywords;
-use modem_sim::{SimConfig, SimModem};
+use modem_sim::{SentSms, SimConfig, SimModem};
+use platform_api::IncidentRecord;
 use platform_stub::{PlatformStub, StubConfig};
 use store::IncidentSummary;
 
@@ -95,28 +96,7 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
         .prefix("kufatilia-demo-")
         .tempdir()
         .context("cannot create a temporary directory for the demo")?;
-    let token = "demo-token";
-    let secret = "demo-hmac-secret";
-    secrets::write_secret(&dir.path().join("platform.token"), token.as_bytes())?;
-    secrets::write_secret(&dir.path().join("platform.secret"), secret.as_bytes())?;
-
-    let stub = PlatformStub::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: token.into(),
-            secret: Some(secret.as_bytes().to_vec()),
-        },
-    )
-    .await
-    .context("cannot start the local platform receiver")?;
-    let sim = SimModem::start(SimConfig {
-        own_number: "+243990001234".into(),
-        ..SimConfig::default()
-    })
-    .await
-    .context("cannot start the simulated modem")?;
-
+    let (stub, sim) = start_platform_and_modem(dir.path()).await?;
     let config = demo_config(dir.path(), &sim.device_path(), &stub.url())?;
     let keywords = Keywords::builtin()?;
     if print {
@@ -142,18 +122,68 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let incidents = daemon.store.incident_summaries(0, 1000).await?;
-    let sent = sim.sent();
-    let platform = stub.incidents();
-    let sim_left = sim.sim_used();
-    let batches = stub.batches_received();
+    let seen = Seen {
+        incidents: daemon.store.incident_summaries(0, 1000).await?,
+        sent: sim.sent(),
+        platform: stub.incidents(),
+        batches: stub.batches_received(),
+        sim_left: sim.sim_used(),
+    };
     daemon.stop().await;
     stub.shutdown().await;
-
     if print {
+        seen.print();
+    }
+    Ok(DemoOutcome {
+        replies_on_the_line: seen.sent.len(),
+        platform_incidents: seen.platform.len(),
+        sim_left: seen.sim_left,
+        incidents: seen.incidents,
+    })
+}
+
+/// The reference platform on a free loopback port and the simulated modem, with the secrets
+/// the demo's config names written in `dir`.
+async fn start_platform_and_modem(dir: &Path) -> anyhow::Result<(PlatformStub, SimModem)> {
+    let token = "demo-token";
+    let secret = "demo-hmac-secret";
+    secrets::write_secret(&dir.join("platform.token"), token.as_bytes())?;
+    secrets::write_secret(&dir.join("platform.secret"), secret.as_bytes())?;
+    let stub = PlatformStub::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        StubConfig {
+            db: dir.join("platform.db"),
+            token: token.into(),
+            secret: Some(secret.as_bytes().to_vec()),
+        },
+    )
+    .await
+    .context("cannot start the local platform receiver")?;
+    let sim = SimModem::start(SimConfig {
+        own_number: "+243990001234".into(),
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the simulated modem")?;
+    Ok((stub, sim))
+}
+
+/// What the store, the modem's line and the platform had at the end of the run.
+struct Seen {
+    incidents: Vec<IncidentSummary>,
+    sent: Vec<SentSms>,
+    platform: Vec<IncidentRecord>,
+    batches: usize,
+    sim_left: usize,
+}
+
+impl Seen {
+    /// What became of each message, then the totals.
+    fn print(&self) {
         for (n, (from, text)) in DEMO_MESSAGES.iter().enumerate() {
             println!("[{}] SMS from {from}: \"{}\"", n + 1, one_line(text));
-            let Some(inc) = incidents
+            let Some(inc) = self
+                .incidents
                 .iter()
                 .find(|i| i.sender.as_deref() == Some(*from))
             else {
@@ -166,11 +196,11 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
                 inc.language.as_deref().unwrap_or("?"),
                 inc.reference
             );
-            match sent.iter().find(|s| s.to == *from) {
+            match self.sent.iter().find(|s| s.to == *from) {
                 Some(s) => println!("    reply sent: \"{}\"", s.text),
                 None => println!("    no reply: operator or service sender, never answered"),
             }
-            match platform.iter().find(|p| p.reference == inc.reference) {
+            match self.platform.iter().find(|p| p.reference == inc.reference) {
                 Some(p) => println!(
                     "    platform: received in batch {}, reporter shown as {}",
                     inc.batch_id.as_deref().unwrap_or("?"),
@@ -183,19 +213,13 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
         println!(
             "Summary: {} SMS received, {} incidents stored, {} replies sent, {} delivered to the platform in {} batch(es), {} message(s) left on the SIM.",
             DEMO_MESSAGES.len(),
-            incidents.len(),
-            sent.len(),
-            platform.len(),
-            batches,
-            sim_left
+            self.incidents.len(),
+            self.sent.len(),
+            self.platform.len(),
+            self.batches,
+            self.sim_left
         );
     }
-    Ok(DemoOutcome {
-        incidents,
-        replies_on_the_line: sent.len(),
-        platform_incidents: platform.len(),
-        sim_left,
-    })
 }
 
 fn demo_config(dir: &Path, device: &Path, platform_url: &str) -> anyhow::Result<Config> {

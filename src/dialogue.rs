@@ -6,10 +6,14 @@
 //! to record and which reply to send. The store keeps the state per sender and applies the
 //! decision in one transaction (see `store::sessions`), so a restart or a modem change never
 //! loses a half-done survey.
+//!
+//! Since it knows every text a message can get back, it also costs them all in SMS for
+//! `check-config` and the start-up check ([`check_templates`]).
 
 use std::collections::BTreeMap;
 
 use crate::reply::{self, NoReply, TemplateValues};
+use config::Config;
 use intake::{AnswerKind, Intent, Keywords, Reading, Survey, UNKNOWN_TYPE};
 use store::{
     DecodeStatus, IncidentDraft, MessageRow, NewOutgoing, ReplyKind, ReplyPlan, SessionState,
@@ -27,7 +31,7 @@ fn incident_type<'a>(state: &'a SessionState, survey: &Survey) -> Option<&'a str
 
 /// What a message does to a survey.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Turn {
+enum Turn {
     /// Ask `question`; the survey is now `state`.
     Ask {
         state: SessionState,
@@ -39,18 +43,18 @@ pub enum Turn {
 
 /// Everything known about a message before its sender's session is looked up.
 #[derive(Debug, Clone)]
-pub struct Incoming {
-    pub message: MessageRow,
-    pub reading: Reading,
+pub(crate) struct Incoming {
+    pub(crate) message: MessageRow,
+    pub(crate) reading: Reading,
     /// The reference this message's incident gets (survey reports: the last message's).
-    pub reference: String,
+    pub(crate) reference: String,
     /// Whether the sender may get a reply at all.
-    pub may_reply: Result<(), NoReply>,
+    pub(crate) may_reply: Result<(), NoReply>,
 }
 
 /// What the message did, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Report,
     Help,
     Info,
@@ -60,7 +64,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Action::Report => "report",
             Action::Help => "help",
@@ -73,7 +77,7 @@ impl Action {
 }
 
 /// Decides what `m` does, given the sender's live survey (if any).
-pub fn plan(
+pub(crate) fn plan(
     keywords: &Keywords,
     m: &Incoming,
     session: Option<SessionState>,
@@ -166,7 +170,7 @@ fn survey_plan(
     match turn {
         Turn::Ask { state, question } => {
             let partial = survey_draft(survey, m, &state);
-            let answers = answers_with(&state, "partial");
+            let answers = answers_with(&state, SurveyStatus::Partial);
             let kind = if started {
                 ReplyKind::Survey
             } else {
@@ -208,7 +212,7 @@ fn survey_plan(
                 )
             });
             let reply = reply_plan(m, text, ReplyKind::Ack);
-            let answers = answers_with(&state, "complete");
+            let answers = answers_with(&state, SurveyStatus::Complete);
             (
                 TurnPlan {
                     write: TurnWrite::Finish { draft, answers },
@@ -234,10 +238,31 @@ fn survey_draft(survey: &Survey, m: &Incoming, state: &SessionState) -> Incident
     }
 }
 
-/// The answers as forwarded, with `survey` = `complete` or `partial`.
-fn answers_with(state: &SessionState, status: &str) -> BTreeMap<String, String> {
+/// How far a forwarded survey got, in its answers under [`SurveyStatus::KEY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SurveyStatus {
+    /// Every step answered (or skipped after a second bad answer).
+    Complete,
+    /// Left unanswered: what the reporter gave so far, forwarded after the session timeout.
+    Partial,
+}
+
+impl SurveyStatus {
+    /// The answer key the platform reads the status under.
+    const KEY: &str = "survey";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SurveyStatus::Complete => "complete",
+            SurveyStatus::Partial => "partial",
+        }
+    }
+}
+
+/// The answers as forwarded, with the survey's status.
+fn answers_with(state: &SessionState, status: SurveyStatus) -> BTreeMap<String, String> {
     let mut answers = state.answers.clone();
-    answers.insert("survey".into(), status.into());
+    answers.insert(SurveyStatus::KEY.into(), status.as_str().into());
     answers
 }
 
@@ -266,7 +291,7 @@ fn reply_plan(m: &Incoming, text: Option<String>, kind: ReplyKind) -> ReplyPlan 
 }
 
 /// Starts a survey in `language` (the trigger's): the first question.
-pub fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
+fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
     let state = SessionState {
         step: 0,
         retries: 0,
@@ -277,7 +302,7 @@ pub fn start(keywords: &Keywords, survey: &Survey, language: &str) -> Turn {
 }
 
 /// Takes the reporter's answer to the step awaited in `state`.
-pub fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, text: &str) -> Turn {
+fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, text: &str) -> Turn {
     let Some(step) = survey.steps.get(state.step) else {
         return Turn::Done { state };
     };
@@ -311,7 +336,7 @@ pub fn answer(keywords: &Keywords, survey: &Survey, mut state: SessionState, tex
 }
 
 /// The question of step `step` in `language`, with the type menu filled in.
-pub fn question(keywords: &Keywords, survey: &Survey, step: usize, language: &str) -> String {
+fn question(keywords: &Keywords, survey: &Survey, step: usize, language: &str) -> String {
     let Some(s) = survey.steps.get(step) else {
         return String::new();
     };
@@ -370,6 +395,85 @@ fn text_in<'a>(set: &'a BTreeMap<String, String>, language: &str, default: &str)
         .or_else(|| set.get(default))
         .or_else(|| set.values().next())
         .map_or("", String::as_str)
+}
+
+/// The SMS cost of one reply template, rendered with worst-case values.
+#[derive(Debug, Clone)]
+pub struct TemplateCost {
+    /// Where it is in the keyword table, e.g. `replies.ack.sw` or `survey.steps[1].fr`.
+    pub name: String,
+    pub cost: pdu::SmsCost,
+    pub(crate) characters: usize,
+}
+
+/// Every text the gateway may send (reply templates, info replies, survey questions, a
+/// question asked again), each rendered with the longest values it can get and costed with the
+/// gateway's transliteration. Errors name each text that needs more than one SMS, unless
+/// `replies.allow_multipart` is set.
+pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCost>, Vec<String>) {
+    let reference = format!("{}-000000", config.reference_prefix);
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for (name, set) in [
+        ("ack", &keywords.replies.ack),
+        ("unknown", &keywords.replies.unknown),
+        ("help", &keywords.replies.help),
+    ] {
+        for (lang, template) in set {
+            let longest_label = keywords
+                .types
+                .iter()
+                .filter_map(|t| t.label.get(lang))
+                .max_by_key(|l| l.chars().count())
+                .cloned()
+                .unwrap_or_default();
+            let v = TemplateValues {
+                reference: &reference,
+                type_label: &longest_label,
+                keywords: &keywords.keyword_list(lang),
+            };
+            texts.push((
+                format!("replies.{name}.{lang}"),
+                reply::render(template, &v),
+            ));
+        }
+    }
+    for info in &keywords.info {
+        for (lang, text) in &info.reply {
+            texts.push((format!("info {:?}.{lang}", info.id), text.clone()));
+        }
+    }
+    if let Some(survey) = &keywords.survey {
+        for (i, step) in survey.steps.iter().enumerate() {
+            for lang in keywords.languages.keys() {
+                let q = question(keywords, survey, i, lang);
+                let again = format!("{} {q}", survey.invalid.get(lang).map_or("", |s| s));
+                // The question asked again is the longer of the two.
+                texts.push((
+                    format!("survey.steps[{i}] ({}).{lang}, asked again", step.id),
+                    again,
+                ));
+            }
+        }
+    }
+    let mut costs = Vec::new();
+    let mut errors = Vec::new();
+    for (name, text) in texts {
+        let cost = pdu::sms_cost(&text, config.sms.transliterate);
+        if cost.parts > 1 && !config.replies.allow_multipart {
+            errors.push(format!(
+                "{name} costs {} SMS ({} characters, {:?}); shorten it to fit one SMS or set replies.allow_multipart = true",
+                cost.parts,
+                text.chars().count(),
+                cost.encoding
+            ));
+        }
+        costs.push(TemplateCost {
+            name,
+            characters: text.chars().count(),
+            cost,
+        });
+    }
+    (costs, errors)
 }
 
 #[cfg(test)]
@@ -435,6 +539,12 @@ mod tests {
         let (st, _) = ask(answer(&k, &s, st, "1"));
         let (st, _) = ask(answer(&k, &s, st, "ajali"));
         assert_eq!(incident_type(&st, &s), Some("accident"));
+    }
+
+    #[test]
+    fn survey_statuses_have_their_own_names() {
+        assert_eq!(SurveyStatus::Complete.as_str(), "complete");
+        assert_eq!(SurveyStatus::Partial.as_str(), "partial");
     }
 
     #[test]

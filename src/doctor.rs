@@ -11,10 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_serial::SerialStream;
 
-use crate::modem::link::{personality_of, registration_word};
 use crate::modem::port::{self, PortError};
 use crate::modem::ussd;
+use crate::modem::{personality_of, registration_word};
 use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus, SignalLevel,
@@ -61,19 +62,57 @@ impl DoctorReport {
     }
 }
 
+/// What a line of a modem's screen is about; its label is what the technician reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Device,
+    Modem,
+    Identity,
+    Sim,
+    SimId,
+    Network,
+    Operator,
+    Signal,
+    Storage,
+    Balance,
+    Platform,
+}
+
+impl Check {
+    fn label(self) -> &'static str {
+        match self {
+            Check::Device => "device",
+            Check::Modem => "modem",
+            Check::Identity => "identity",
+            Check::Sim => "SIM",
+            Check::SimId => "SIM id",
+            Check::Network => "network",
+            Check::Operator => "operator",
+            Check::Signal => "signal",
+            Check::Storage => "storage",
+            Check::Balance => "balance",
+            Check::Platform => "platform",
+        }
+    }
+}
+
 /// One modem's screen.
+#[derive(Default)]
 struct Screen {
-    lines: Vec<(String, String)>,
+    lines: Vec<(Check, String)>,
     problems: Vec<String>,
 }
 
 impl Screen {
-    fn line(&mut self, what: &str, value: impl Into<String>) {
-        self.lines.push((what.to_string(), value.into()));
+    /// A finding that needs nothing done.
+    fn line(&mut self, what: Check, value: impl Into<String>) {
+        self.lines.push((what, value.into()));
     }
-    fn problem(&mut self, what: &str, value: impl Into<String>, fix: impl Into<String>) {
+    /// A finding with what to do about it.
+    fn problem(&mut self, what: Check, value: impl Into<String>, fix: impl Into<String>) {
         self.line(what, value);
-        self.problems.push(format!("{what}: {}", fix.into()));
+        self.problems
+            .push(format!("{}: {}", what.label(), fix.into()));
     }
 }
 
@@ -87,15 +126,12 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
             .push("no [[modem]] in the config: add one (see `ls -l /dev/serial/by-id/`)".into());
     }
     for m in &config.modems {
-        let mut screen = Screen {
-            lines: Vec::new(),
-            problems: Vec::new(),
-        };
+        let mut screen = Screen::default();
         check_modem(m, opts, &mut screen).await;
         match &platform {
-            Ok(answer) => screen.line("platform", format!("reachable ({answer})")),
+            Ok(answer) => screen.line(Check::Platform, format!("reachable ({answer})")),
             Err(e) => screen.problem(
-                "platform",
+                Check::Platform,
                 format!("NOT reachable: {e}"),
                 format!(
                     "check the internet link (mobile data, Wi-Fi cable) and `platform.url` ({}); reports wait safely in the store meanwhile",
@@ -110,7 +146,7 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
             m.device.display()
         );
         for (what, value) in &screen.lines {
-            let _ = writeln!(report.text, "  {what:<10} {value}");
+            let _ = writeln!(report.text, "  {:<10} {value}", what.label());
         }
         if screen.problems.is_empty() {
             let _ = writeln!(report.text, "  -> all good");
@@ -151,65 +187,99 @@ fn serial_devices() -> String {
 }
 
 async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen) {
-    let serial = match port::open(&m.device, m.baud) {
+    let Some(serial) = open_device(m, screen) else {
+        return;
+    };
+    let (mut client, mut urcs) = AtClient::with_options(serial, ClientOptions::default());
+    if !wake(&mut client, opts, screen).await {
+        return;
+    }
+    let _ = ask(&mut client, &Echo(false)).await;
+    let _ = ask(&mut client, &Cmee(1)).await;
+    check_identity(&mut client, screen).await;
+    let sim_ready = check_sim(&mut client, m, screen).await;
+    if sim_ready {
+        check_sim_id(&mut client, screen).await;
+    }
+    let registered = check_network(&mut client, screen).await;
+    if registered {
+        check_operator(&mut client, m, screen).await;
+    }
+    check_signal(&mut client, screen).await;
+    if sim_ready {
+        check_storage(&mut client, screen).await;
+    }
+    match (&m.balance_ussd, registered) {
+        (None, _) => screen.line(Check::Balance, "not configured (`balance_ussd`)"),
+        (Some(_), false) => screen.line(Check::Balance, "not asked (not registered)"),
+        (Some(code), true) => {
+            check_balance(&mut client, &mut urcs, code, m, opts, screen).await;
+        }
+    }
+}
+
+/// Opens the modem's port as the daemon does; `None` (and the problem on the screen) when it
+/// cannot.
+fn open_device(m: &ModemConfig, screen: &mut Screen) -> Option<SerialStream> {
+    match port::open(&m.device, m.baud) {
         Ok(s) => {
-            screen.line("device", "found");
-            s
+            screen.line(Check::Device, "found");
+            Some(s)
         }
         Err(PortError::NotFound { .. }) => {
             screen.problem(
-                "device",
+                Check::Device,
                 format!("NOT found ({})", serial_devices()),
                 "plug the modem in (try another USB port or a powered hub); if it is listed under a different name, put that path in `device`",
             );
-            return;
+            None
         }
         Err(e @ PortError::Busy { .. }) => {
             screen.problem(
-                "device",
+                Check::Device,
                 format!("busy: {e}"),
                 "the port is in use — most likely by the running gateway, which is fine (see `systemctl status kufatilia-gateway`); to run the doctor, stop it first (`systemctl stop kufatilia-gateway`) and start it again after; if ModemManager has it, `systemctl disable --now ModemManager`",
             );
-            return;
+            None
         }
         Err(e) => {
             screen.problem(
-                "device",
+                Check::Device,
                 format!("cannot open: {e}"),
                 "check the `device` and `baud` keys, and that the service user is in the `dialout` group",
             );
-            return;
+            None
         }
-    };
-    let (mut client, mut urcs) = AtClient::with_options(serial, ClientOptions::default());
-    let mut answered = false;
+    }
+}
+
+/// Three tries at the first `AT`; false (and the problem on the screen) when the modem never
+/// answers.
+async fn wake(client: &mut AtClient, opts: &DoctorOptions, screen: &mut Screen) -> bool {
     for _ in 0..3 {
         if client
             .run_with_timeout(&At, opts.wake_timeout)
             .await
             .is_ok()
         {
-            answered = true;
-            break;
+            return true;
         }
     }
-    if !answered {
-        screen.problem(
-            "modem",
-            "does not answer AT",
-            "unplug the modem for 10 seconds and plug it back; check that `device` is its AT port (sticks have several)",
-        );
-        return;
-    }
-    let _ = ask(&mut client, &Echo(false)).await;
-    let _ = ask(&mut client, &Cmee(1)).await;
+    screen.problem(
+        Check::Modem,
+        "does not answer AT",
+        "unplug the modem for 10 seconds and plug it back; check that `device` is its AT port (sticks have several)",
+    );
+    false
+}
 
-    let manufacturer = ask(&mut client, &Cgmi).await.ok();
-    let model = ask(&mut client, &Cgmm).await.ok();
-    let revision = ask(&mut client, &Cgmr).await.ok();
-    let imei = ask(&mut client, &Cgsn).await.ok();
+async fn check_identity(client: &mut AtClient, screen: &mut Screen) {
+    let manufacturer = ask(client, &Cgmi).await.ok();
+    let model = ask(client, &Cgmm).await.ok();
+    let revision = ask(client, &Cgmr).await.ok();
+    let imei = ask(client, &Cgsn).await.ok();
     screen.line(
-        "identity",
+        Check::Identity,
         format!(
             "{} {} (firmware {}, IMEI {}; quirks: {})",
             manufacturer.as_deref().unwrap_or("?"),
@@ -219,32 +289,34 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
             personality_of(manufacturer.as_deref(), model.as_deref())
         ),
     );
+}
 
-    let sim_ready = check_sim(&mut client, m, screen).await;
-    if sim_ready {
-        let imsi = ask(&mut client, &Cimi).await.ok();
-        let iccid = ask(&mut client, &Ccid).await.ok();
-        screen.line(
-            "SIM id",
-            format!(
-                "IMSI {}, ICCID {}",
-                imsi.as_deref().unwrap_or("?"),
-                iccid.as_deref().unwrap_or("?")
-            ),
-        );
-    }
+async fn check_sim_id(client: &mut AtClient, screen: &mut Screen) {
+    let imsi = ask(client, &Cimi).await.ok();
+    let iccid = ask(client, &Ccid).await.ok();
+    screen.line(
+        Check::SimId,
+        format!(
+            "IMSI {}, ICCID {}",
+            imsi.as_deref().unwrap_or("?"),
+            iccid.as_deref().unwrap_or("?")
+        ),
+    );
+}
 
-    let registered = match ask(&mut client, &CregQuery).await {
+/// Network registration; true when registered.
+async fn check_network(client: &mut AtClient, screen: &mut Screen) -> bool {
+    match ask(client, &CregQuery).await {
         Ok(r) => {
             let word = registration_word(r.stat);
             match r.stat {
-                RegStatus::Home => screen.line("network", "registered (home network)"),
+                RegStatus::Home => screen.line(Check::Network, "registered (home network)"),
                 RegStatus::Roaming => screen.line(
-                    "network",
+                    Check::Network,
                     "registered while ROAMING (every SMS may cost more)",
                 ),
                 _ => screen.problem(
-                    "network",
+                    Check::Network,
                     format!("not registered ({word})"),
                     "check the antenna and the SIM's validity with the operator; move the box or the antenna where a phone on this operator has signal",
                 ),
@@ -253,76 +325,75 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
         }
         Err(e) => {
             screen.problem(
-                "network",
+                Check::Network,
                 format!("unknown ({e})"),
                 "the modem does not say; if this persists, unplug and replug it",
             );
             false
         }
-    };
-    if registered {
-        let operator = ask(&mut client, &Raw::new("AT+COPS?"))
-            .await
-            .ok()
-            .and_then(|lines| {
-                lines.iter().find_map(|l| {
-                    at::params_after(l, "+COPS:").and_then(|p| p.get(2).map(|p| p.text.clone()))
-                })
-            });
-        screen.line(
-            "operator",
-            format!(
-                "{} (configured label: {})",
-                operator.as_deref().unwrap_or("?"),
-                m.operator.as_deref().unwrap_or("none")
-            ),
-        );
     }
+}
 
-    match ask(&mut client, &Csq).await {
+async fn check_operator(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) {
+    let operator = ask(client, &Raw::new("AT+COPS?"))
+        .await
+        .ok()
+        .and_then(|lines| {
+            lines.iter().find_map(|l| {
+                at::params_after(l, "+COPS:").and_then(|p| p.get(2).map(|p| p.text.clone()))
+            })
+        });
+    screen.line(
+        Check::Operator,
+        format!(
+            "{} (configured label: {})",
+            operator.as_deref().unwrap_or("?"),
+            m.operator.as_deref().unwrap_or("none")
+        ),
+    );
+}
+
+async fn check_signal(client: &mut AtClient, screen: &mut Screen) {
+    match ask(client, &Csq).await {
         Ok(q) => match q.dbm() {
             Some(dbm) if matches!(q.level(), SignalLevel::Weak | SignalLevel::NoSignal) => screen
                 .problem(
-                    "signal",
+                    Check::Signal,
                     format!("{dbm} dBm ({})", q.level()),
                     "raise the antenna or the modem (a USB extension cable near a window helps)",
                 ),
-            Some(dbm) => screen.line("signal", format!("{dbm} dBm ({})", q.level())),
+            Some(dbm) => screen.line(Check::Signal, format!("{dbm} dBm ({})", q.level())),
             None => screen.problem(
-                "signal",
+                Check::Signal,
                 "none (unknown)",
                 "no signal: check the antenna and the operator's coverage here",
             ),
         },
         Err(e) => screen.problem(
-            "signal",
+            Check::Signal,
             format!("unknown ({e})"),
             "unplug and replug the modem",
         ),
     }
+}
 
-    if sim_ready {
-        let cmd = CpmsSet::all(Storage::Sim);
-        match ask(&mut client, &cmd).await {
-            Ok(usage) => match usage.first() {
-                Some(u) if u.total > 0 && u.used >= u.total => screen.problem(
-                    "storage",
-                    format!("SIM {}/{} messages — FULL", u.used, u.total),
-                    "start the gateway: it takes every stored message into its store and frees the SIM",
-                ),
-                Some(u) => screen.line("storage", format!("SIM {}/{} messages", u.used, u.total)),
-                None => screen.line("storage", "SIM usage not given"),
-            },
-            Err(e) => screen.line("storage", format!("unknown ({e})")),
-        }
-    }
-
-    match (&m.balance_ussd, registered) {
-        (None, _) => screen.line("balance", "not configured (`balance_ussd`)"),
-        (Some(_), false) => screen.line("balance", "not asked (not registered)"),
-        (Some(code), true) => {
-            check_balance(&mut client, &mut urcs, code, m, opts, screen).await;
-        }
+/// How full the SIM's message storage is (the gateway empties it).
+async fn check_storage(client: &mut AtClient, screen: &mut Screen) {
+    let cmd = CpmsSet::all(Storage::Sim);
+    match ask(client, &cmd).await {
+        Ok(usage) => match usage.first() {
+            Some(u) if u.total > 0 && u.used >= u.total => screen.problem(
+                Check::Storage,
+                format!("SIM {}/{} messages — FULL", u.used, u.total),
+                "start the gateway: it takes every stored message into its store and frees the SIM",
+            ),
+            Some(u) => screen.line(
+                Check::Storage,
+                format!("SIM {}/{} messages", u.used, u.total),
+            ),
+            None => screen.line(Check::Storage, "SIM usage not given"),
+        },
+        Err(e) => screen.line(Check::Storage, format!("unknown ({e})")),
     }
 }
 
@@ -330,23 +401,23 @@ async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen)
 async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) -> bool {
     match ask(client, &CpinQuery).await {
         Ok(PinState::Ready) => {
-            screen.line("SIM", "ready (no PIN needed now)");
+            screen.line(Check::Sim, "ready (no PIN needed now)");
             true
         }
         Ok(PinState::SimPin) => {
             match &m.pin_file {
                 None => screen.problem(
-                    "SIM",
+                    Check::Sim,
                     "asks for its PIN, and no `pin_file` is configured",
                     "write the PIN in a file (chmod 600) and name it in `pin_file`, or remove the PIN in a phone",
                 ),
                 Some(f) => match config::secrets::read_pin(f) {
                     Ok(_) => screen.line(
-                        "SIM",
+                        Check::Sim,
                         format!("asks for its PIN; the gateway will enter the one in {}", f.display()),
                     ),
                     Err(e) => screen.problem(
-                        "SIM",
+                        Check::Sim,
                         format!("asks for its PIN; {e}"),
                         "fix the PIN file: the PIN digits only, owned by the service user, chmod 600",
                     ),
@@ -356,7 +427,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
         }
         Ok(PinState::SimPuk) => {
             screen.problem(
-                "SIM",
+                Check::Sim,
                 "LOCKED: needs its PUK",
                 "put the SIM in a phone, unlock it with the PUK from its card, set the PIN again, and check `pin_file`",
             );
@@ -364,7 +435,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
         }
         Ok(other) => {
             screen.problem(
-                "SIM",
+                Check::Sim,
                 format!("not ready ({other})"),
                 "reseat the SIM card and restart the modem",
             );
@@ -372,7 +443,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
         }
         Err(e) if e.cme_code() == Some(10) => {
             screen.problem(
-                "SIM",
+                Check::Sim,
                 "NO SIM card",
                 "insert the SIM card (power off the modem first)",
             );
@@ -380,7 +451,7 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
         }
         Err(e) => {
             screen.problem(
-                "SIM",
+                Check::Sim,
                 format!("state unknown ({e})"),
                 "reseat the SIM card and restart the modem",
             );
@@ -403,7 +474,7 @@ async fn check_balance(
     };
     if let Err(e) = ask(client, &cmd).await {
         screen.problem(
-            "balance",
+            Check::Balance,
             format!("USSD {code} refused ({e})"),
             "check `balance_ussd` with the operator",
         );
@@ -421,17 +492,17 @@ async fn check_balance(
                 let amount = ussd::first_amount(&answer);
                 match (amount, m.low_balance_below) {
                     (Some(a), Some(t)) if a < t => screen.problem(
-                        "balance",
+                        Check::Balance,
                         format!("{answer} — LOW (below {t})"),
                         "top up this SIM's airtime: replies stop when it runs out",
                     ),
-                    _ => screen.line("balance", answer),
+                    _ => screen.line(Check::Balance, answer),
                 }
                 return;
             }
             Ok(Some(Urc::Ussd { status, .. })) => {
                 screen.problem(
-                    "balance",
+                    Check::Balance,
                     format!("no answer to {code} (USSD status {status})"),
                     "check `balance_ussd` with the operator",
                 );
@@ -440,7 +511,7 @@ async fn check_balance(
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => {
                 screen.problem(
-                    "balance",
+                    Check::Balance,
                     format!("no answer to {code} in {} s", opts.ussd_timeout.as_secs()),
                     "the network is slow or the code is wrong; try it from a phone with this SIM",
                 );
@@ -465,5 +536,31 @@ async fn platform_reachable(url: &str, timeout: Duration) -> Result<String, Stri
         Err(e) if e.is_timeout() => Err(format!("no answer in {} s", timeout.as_secs())),
         Err(e) if e.is_connect() => Err(format!("cannot connect ({e})")),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Check;
+
+    #[test]
+    fn every_check_has_its_own_label_within_the_column() {
+        let all = [
+            Check::Device,
+            Check::Modem,
+            Check::Identity,
+            Check::Sim,
+            Check::SimId,
+            Check::Network,
+            Check::Operator,
+            Check::Signal,
+            Check::Storage,
+            Check::Balance,
+            Check::Platform,
+        ];
+        let labels: std::collections::BTreeSet<&str> = all.iter().map(|c| c.label()).collect();
+        assert_eq!(labels.len(), all.len(), "{labels:?}");
+        // The screen prints them in a 10-character column.
+        assert!(labels.iter().all(|l| l.len() <= 10), "{labels:?}");
     }
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
-use crate::platform::backoff::Backoff;
-use crate::platform::client::{PlatformClient, PostError};
+use crate::platform::{Backoff, PlatformClient, PostError};
 use config::Config;
 use platform_api::sign;
 use platform_api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
@@ -261,7 +260,7 @@ fn api_decode_status(status: store::DecodeStatus) -> DecodeStatus {
 }
 
 /// Unix milliseconds as RFC 3339 UTC.
-pub fn rfc3339_ms(ms: i64) -> String {
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::forward::rfc3339_ms;
 use crate::modem::{ModemStatus, StatusHandle};
-use crate::platform::client::PlatformClient;
+use crate::platform::PlatformClient;
 use platform_api::{self as api, Heartbeat, ModemHealth, QuarantinedBatch, SCHEMA_VERSION};
 use store::{Store, StoreError};
 
@@ -19,7 +19,7 @@ use store::{Store, StoreError};
 const QUARANTINE_LISTED: usize = 20;
 
 /// The heartbeat stage.
-pub struct HeartbeatSender {
+pub(crate) struct HeartbeatSender {
     store: Store,
     client: Arc<PlatformClient>,
     modems: Vec<StatusHandle>,
@@ -29,7 +29,7 @@ pub struct HeartbeatSender {
 }
 
 impl HeartbeatSender {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         client: Arc<PlatformClient>,
         modems: Vec<StatusHandle>,
@@ -49,7 +49,7 @@ impl HeartbeatSender {
 
     /// Sends one heartbeat at start and then one per interval, until `shutdown`. A heartbeat
     /// that fails is not retried: the next one carries fresher news.
-    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         loop {
             let heartbeat = self.build().await?;
             match self.client.post_heartbeat(&heartbeat).await {
@@ -68,7 +68,7 @@ impl HeartbeatSender {
     }
 
     /// The heartbeat as it would be sent now.
-    pub async fn build(&self) -> Result<Heartbeat, StoreError> {
+    async fn build(&self) -> Result<Heartbeat, StoreError> {
         let depths = self.store.queue_depths().await?;
         let quarantined = self
             .store
@@ -107,10 +107,7 @@ impl HeartbeatSender {
 fn modem_health(s: &ModemStatus) -> ModemHealth {
     ModemHealth {
         name: s.name.clone(),
-        state: serde_json::to_value(s.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("{:?}", s.state)),
+        state: s.state.as_str().to_string(),
         signal_dbm: s.signal_dbm,
         operator: s.operator.clone(),
         balance: s.balance.clone(),

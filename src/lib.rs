@@ -2,18 +2,32 @@
 //! acknowledges the reporter and forwards signed batches to the follow-up platform.
 //!
 //! `docs/ARCHITECTURE.md` is the map of these modules and of the invariants between them.
+//!
+//! The commands `main.rs` runs are public modules, each named for its command. The stages and the
+//! modem links are private: what the integration tests and the benchmarks drive of them is
+//! re-exported here, and nothing else leaves the crate.
 
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod dialogue;
 pub mod doctor;
-pub mod forward;
-pub mod heartbeat;
 pub mod logging;
-pub mod modem;
 pub mod ops;
-pub mod outbound;
-pub mod pipeline;
-pub mod platform;
-pub mod reply;
+
+mod dialogue;
+mod forward;
+mod heartbeat;
+mod modem;
+mod outbound;
+mod pipeline;
+mod platform;
+mod reply;
+
+pub use dialogue::{TemplateCost, check_templates};
+pub use forward::{Forwarder, ReporterId};
+pub use modem::port;
+pub use modem::{
+    BalanceRequest, LinkState, ModemLink, ModemOptions, ModemStatus, Quirks, StatusHandle,
+};
+pub use pipeline::{Pipeline, decode_part};
+pub use platform::{Backoff, PlatformClient, PlatformClientConfig, PlatformError, PostError};

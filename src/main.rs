@@ -1,6 +1,6 @@
 //! The `kufatilia-gateway` command: the daemon and the technician's tools.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -176,40 +176,12 @@ fn main() -> ExitCode {
             number,
             text,
             wait,
-        } => {
-            let config = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            with_runtime(|rt| {
-                rt.block_on(ops::send(
-                    &config,
-                    &modem,
-                    &number,
-                    &text,
-                    wait.map(std::time::Duration::from_secs),
-                    &mut std::io::stdout().lock(),
-                ))
-            })
-        }
+        } => send(&config, &modem, &number, &text, wait),
         Command::Export {
             config,
             since,
             format,
-        } => {
-            let since = match ops::parse_since(&since) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
-            };
-            with_config(&config, |c| {
-                let n = ops::export(c, since, format, &mut std::io::stdout().lock())?;
-                eprintln!("{n} incident(s) exported");
-                Ok(())
-            })
-        }
+        } => export(&config, &since, format),
         #[cfg(feature = "demo")]
         Command::PlatformStub {
             listen,
@@ -250,7 +222,7 @@ fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) 
 }
 
 /// Runs a synchronous command on a loaded config; errors exit 69 (the box's state) or 64.
-fn with_config(path: &std::path::Path, f: impl FnOnce(&Config) -> anyhow::Result<()>) -> ExitCode {
+fn with_config(path: &Path, f: impl FnOnce(&Config) -> anyhow::Result<()>) -> ExitCode {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -270,7 +242,7 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
     }
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::CONFIG)
@@ -349,6 +321,38 @@ fn doctor(path: PathBuf) -> ExitCode {
     }
 }
 
+fn send(config: &Path, modem: &str, number: &str, text: &str, wait: Option<u64>) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    with_runtime(|rt| {
+        rt.block_on(ops::send(
+            &config,
+            modem,
+            number,
+            text,
+            wait.map(std::time::Duration::from_secs),
+            &mut std::io::stdout().lock(),
+        ))
+    })
+}
+
+fn export(config: &Path, since: &str, format: ops::ExportFormat) -> ExitCode {
+    let since = match ops::parse_since(since) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    with_config(config, |c| {
+        let n = ops::export(c, since, format, &mut std::io::stdout().lock())?;
+        eprintln!("{n} incident(s) exported");
+        Ok(())
+    })
+}
+
 fn decode_pdu(hex: &str) -> ExitCode {
     match pdu::decode(hex) {
         Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
@@ -369,7 +373,7 @@ fn decode_pdu(hex: &str) -> ExitCode {
 }
 
 #[cfg(feature = "demo")]
-fn read_secret(path: &std::path::Path) -> Result<String, ExitCode> {
+fn read_secret(path: &Path) -> Result<String, ExitCode> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| {

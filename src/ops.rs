@@ -11,7 +11,10 @@ use crate::forward::rfc3339_ms;
 use config::Config;
 use config::secrets;
 use platform_api::sign;
-use store::{IncidentSummary, NewOutgoing, OutgoingState, ReplyKind, Store, StoreReader};
+use store::{
+    IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths, RefusalCounts,
+    ReplyKind, SavedModemStatus, Store, StoreReader,
+};
 
 /// Prints the box's state: modems, queues, quarantine, last reports.
 pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -33,13 +36,20 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    let now = now_ms();
     writeln!(out, "Kufatilia Gateway {}", config.gateway_id)?;
+    write_modems(out, &modems, now_ms())?;
+    write_queues(out, &depths, &refusals)?;
+    write_quarantine(out, &quarantined)?;
+    write_last_reports(out, &last)
+}
+
+/// One line per modem, as its link last saved it.
+fn write_modems(out: &mut dyn Write, modems: &[SavedModemStatus], now: i64) -> anyhow::Result<()> {
     writeln!(out, "Modems:")?;
     if modems.is_empty() {
         writeln!(out, "  (no status saved yet: is the gateway running?)")?;
     }
-    for m in &modems {
+    for m in modems {
         let s = &m.status;
         let field = |k: &str| match &s[k] {
             serde_json::Value::Null => "-".to_string(),
@@ -64,6 +74,15 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
             writeln!(out, "             {detail}")?;
         }
     }
+    Ok(())
+}
+
+/// What waits in the store, and the replies refused.
+fn write_queues(
+    out: &mut dyn Write,
+    depths: &QueueDepths,
+    refusals: &RefusalCounts,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "Queues: {} PDU(s) to decode, {} part(s) waiting, {} report(s) waiting for the platform{}, {} SMS queued, {} SMS failed",
@@ -92,29 +111,37 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
             format!(" ({})", kinds.join(", "))
         }
     )?;
+    Ok(())
+}
+
+fn write_quarantine(out: &mut dyn Write, quarantined: &[QuarantineEntry]) -> anyhow::Result<()> {
     if quarantined.is_empty() {
         writeln!(out, "Quarantined batches: none")?;
-    } else {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Quarantined batches (the platform refused them; see its error):"
+    )?;
+    for q in quarantined {
         writeln!(
             out,
-            "Quarantined batches (the platform refused them; see its error):"
+            "  {} ({} incidents, {} attempts): {}",
+            q.id,
+            q.incidents,
+            q.attempts,
+            q.error.as_deref().unwrap_or("-")
         )?;
-        for q in &quarantined {
-            writeln!(
-                out,
-                "  {} ({} incidents, {} attempts): {}",
-                q.id,
-                q.incidents,
-                q.attempts,
-                q.error.as_deref().unwrap_or("-")
-            )?;
-        }
     }
+    Ok(())
+}
+
+fn write_last_reports(out: &mut dyn Write, last: &[IncidentSummary]) -> anyhow::Result<()> {
     writeln!(out, "Last reports:")?;
     if last.is_empty() {
         writeln!(out, "  none yet")?;
     }
-    for i in &last {
+    for i in last {
         writeln!(
             out,
             "  {:<10} {:<14} {}  {}",
@@ -146,7 +173,7 @@ fn now_ms() -> i64 {
 /// A problem with what the technician typed (exit 64), as opposed to the box's state.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub struct UsageError(String);
 
 /// Queues a test SMS; with `wait`, waits until the running gateway sent it (or it failed).
 pub async fn send(

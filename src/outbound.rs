@@ -12,8 +12,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::rfc3339_ms;
-use crate::platform::backoff::Backoff;
-use crate::platform::client::{PlatformClient, PostError};
+use crate::platform::{Backoff, PlatformClient, PostError};
 use platform_api::{
     OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
 };
@@ -27,7 +26,7 @@ const REPORT_LIMIT: usize = 100;
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// The outbound stage.
-pub struct OutboundPuller {
+pub(crate) struct OutboundPuller {
     store: Store,
     client: Arc<PlatformClient>,
     gateway_id: String,
@@ -35,7 +34,7 @@ pub struct OutboundPuller {
 }
 
 impl OutboundPuller {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         client: Arc<PlatformClient>,
         gateway_id: String,
@@ -50,7 +49,7 @@ impl OutboundPuller {
     }
 
     /// Pulls and reports until `shutdown`.
-    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = Backoff::new(Duration::from_secs(1), self.poll.max(REPORT_EVERY));
         let mut since_pull = self.poll;
         loop {

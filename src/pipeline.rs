@@ -185,7 +185,7 @@ impl Pipeline {
     }
 
     /// Closes surveys left unanswered past the session timeout as partial reports.
-    pub async fn expire_sessions(&self) -> Result<usize, StoreError> {
+    async fn expire_sessions(&self) -> Result<usize, StoreError> {
         let refs = self
             .store
             .expire_sessions(self.turn_settings().session_timeout_ms)

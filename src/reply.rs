@@ -5,13 +5,12 @@
 //! store's, in the same transaction that queues the reply (`store::ReplyGuard`).
 
 use config::Config;
-use intake::Keywords;
 use pdu::{self, AddressKind};
 use store::RefusalKind;
 
 /// Why a sender gets no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoReply {
+pub(crate) enum NoReply {
     Disabled,
     NoSender,
     Alphanumeric,
@@ -35,7 +34,7 @@ impl std::fmt::Display for NoReply {
 
 impl NoReply {
     /// The kind the refusal is counted under.
-    pub fn kind(&self) -> RefusalKind {
+    pub(crate) fn kind(&self) -> RefusalKind {
         match self {
             NoReply::Disabled => RefusalKind::Disabled,
             NoReply::NoSender => RefusalKind::NoSender,
@@ -49,7 +48,7 @@ impl NoReply {
 
 /// Who may receive a reply.
 #[derive(Debug, Clone)]
-pub struct ReplyPolicy {
+pub(crate) struct ReplyPolicy {
     enabled: bool,
     short_code_max_digits: usize,
     own_numbers: Vec<String>,
@@ -67,7 +66,7 @@ fn significant(number: &str) -> String {
 }
 
 impl ReplyPolicy {
-    pub fn from_config(config: &Config) -> ReplyPolicy {
+    pub(crate) fn from_config(config: &Config) -> ReplyPolicy {
         ReplyPolicy {
             enabled: config.replies.enabled,
             short_code_max_digits: config.replies.short_code_max_digits,
@@ -87,7 +86,7 @@ impl ReplyPolicy {
     }
 
     /// Whether `sender` (as decoded, with its address kind) may get a reply.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         sender: Option<&str>,
         sender_kind: Option<AddressKind>,
@@ -120,14 +119,14 @@ impl ReplyPolicy {
 
 /// Values for a reply template's placeholders.
 #[derive(Debug, Clone, Default)]
-pub struct TemplateValues<'a> {
-    pub reference: &'a str,
-    pub type_label: &'a str,
-    pub keywords: &'a str,
+pub(crate) struct TemplateValues<'a> {
+    pub(crate) reference: &'a str,
+    pub(crate) type_label: &'a str,
+    pub(crate) keywords: &'a str,
 }
 
 /// Fills `{reference}`, `{type}` and `{keywords}` in a template.
-pub fn render(template: &str, v: &TemplateValues<'_>) -> String {
+pub(crate) fn render(template: &str, v: &TemplateValues<'_>) -> String {
     template
         .replace("{reference}", v.reference)
         .replace("{type}", v.type_label)
@@ -136,84 +135,8 @@ pub fn render(template: &str, v: &TemplateValues<'_>) -> String {
 
 /// The reference a reporter is given for an incident: short enough to copy from a screen,
 /// unique per gateway.
-pub fn reference(prefix: &str, message_id: i64) -> String {
+pub(crate) fn reference(prefix: &str, message_id: i64) -> String {
     format!("{prefix}-{message_id:04}")
-}
-
-/// The SMS cost of one reply template, rendered with worst-case values.
-#[derive(Debug, Clone)]
-pub struct TemplateCost {
-    /// Where it is in the keyword table, e.g. `replies.ack.sw` or `survey.steps[1].fr`.
-    pub name: String,
-    pub cost: pdu::SmsCost,
-    pub characters: usize,
-}
-
-/// Every text the gateway may send (reply templates, info replies, survey questions, a
-/// question asked again), each rendered with the longest values it can get and costed with the
-/// gateway's transliteration. Errors name each text that needs more than one SMS, unless
-/// `replies.allow_multipart` is set.
-pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCost>, Vec<String>) {
-    let reference = format!("{}-000000", config.reference_prefix);
-    let mut texts: Vec<(String, String)> = Vec::new();
-    for (name, set) in [
-        ("ack", &keywords.replies.ack),
-        ("unknown", &keywords.replies.unknown),
-        ("help", &keywords.replies.help),
-    ] {
-        for (lang, template) in set {
-            let longest_label = keywords
-                .types
-                .iter()
-                .filter_map(|t| t.label.get(lang))
-                .max_by_key(|l| l.chars().count())
-                .cloned()
-                .unwrap_or_default();
-            let v = TemplateValues {
-                reference: &reference,
-                type_label: &longest_label,
-                keywords: &keywords.keyword_list(lang),
-            };
-            texts.push((format!("replies.{name}.{lang}"), render(template, &v)));
-        }
-    }
-    for info in &keywords.info {
-        for (lang, text) in &info.reply {
-            texts.push((format!("info {:?}.{lang}", info.id), text.clone()));
-        }
-    }
-    if let Some(survey) = &keywords.survey {
-        for (i, step) in survey.steps.iter().enumerate() {
-            for lang in keywords.languages.keys() {
-                let q = crate::dialogue::question(keywords, survey, i, lang);
-                let again = format!("{} {q}", survey.invalid.get(lang).map_or("", |s| s));
-                // The question asked again is the longer of the two.
-                texts.push((
-                    format!("survey.steps[{i}] ({}).{lang}, asked again", step.id),
-                    again,
-                ));
-            }
-        }
-    }
-    let mut costs = Vec::new();
-    let mut errors = Vec::new();
-    for (name, text) in texts {
-        let cost = pdu::sms_cost(&text, config.sms.transliterate);
-        if cost.parts > 1 && !config.replies.allow_multipart {
-            errors.push(format!(
-                "{name} costs {} SMS ({} characters, {:?}); shorten it to fit one SMS or set replies.allow_multipart = true",
-                cost.parts,
-                text.chars().count(),
-                cost.encoding
-            ));
-        }
-        costs.push(TemplateCost {
-            name,
-            characters: text.chars().count(),
-            cost,
-        });
-    }
-    (costs, errors)
 }
 
 #[cfg(test)]

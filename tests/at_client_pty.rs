@@ -7,7 +7,7 @@ use at::commands::{
     ListFilter, PinState,
 };
 use at::{AtClient, AtError, Storage, Urc};
-use kufatilia_gateway::modem::port;
+use kufatilia_gateway::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::sync::mpsc::Receiver;
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use kufatilia_gateway::modem::port;
+use kufatilia_gateway::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -131,6 +131,8 @@ async fn a_platform_answering_503_for_a_while_loses_nothing() {
     r.stop().await;
 }
 
+// The demo is built only with the `demo` feature (the default; off in the box's build).
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_end_to_end() {
     let outcome = kufatilia_gateway::demo::run_quiet(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use config::Config;
 use intake::{Intent, Keywords};
-use kufatilia_gateway::reply;
+use kufatilia_gateway::check_templates;
 
 const SHIPPED: &str = include_str!("../config/keywords.toml");
 
@@ -222,7 +222,7 @@ fn config(extra: &str) -> Config {
 
 #[test]
 fn every_shipped_reply_fits_one_sms() {
-    let (costs, errors) = reply::check_templates(&config(""), &kw());
+    let (costs, errors) = check_templates(&config(""), &kw());
     assert!(errors.is_empty(), "{errors:?}");
     assert!(costs.iter().any(|c| c.name.starts_with("survey.steps[1]")));
     assert!(costs.iter().any(|c| c.name.starts_with("info \"prices\"")));
@@ -236,13 +236,13 @@ fn a_reply_longer_than_one_sms_is_refused_unless_allowed() {
         "en = \"Send one of these words and then tell us what happened, where and when, as precisely as you can: {keywords}\"",
     );
     let k = Keywords::parse(&long, Path::new("k.toml")).unwrap();
-    let (_, errors) = reply::check_templates(&config(""), &k);
+    let (_, errors) = check_templates(&config(""), &k);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].starts_with("replies.help.en costs 2 SMS"),
         "{}",
         errors[0]
     );
-    let (_, errors) = reply::check_templates(&config("allow_multipart = true"), &k);
+    let (_, errors) = check_templates(&config("allow_multipart = true"), &k);
     assert!(errors.is_empty());
 }

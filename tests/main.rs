@@ -11,6 +11,7 @@
 
 mod common;
 
+mod architecture;
 mod at_client_pty;
 mod cli;
 mod dialogue_conversations;

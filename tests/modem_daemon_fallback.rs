@@ -7,7 +7,7 @@ use std::time::Duration;
 use config::Config;
 use intake::Keywords;
 use kufatilia_gateway::daemon::Daemon;
-use kufatilia_gateway::modem::{LinkState, StatusHandle};
+use kufatilia_gateway::{LinkState, StatusHandle};
 use modem_sim::{SimConfig, SimModem};
 use store::{NewOutgoing, ReplyKind};
 

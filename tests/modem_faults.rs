@@ -8,7 +8,7 @@ use crate::common::{WAIT, eventually, spawn, stored};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use kufatilia_gateway::modem::{LinkState, ModemLink};
+use kufatilia_gateway::{LinkState, ModemLink, Quirks};
 use modem_sim::{Personality, SimConfig, SimModem, UssdEncoding, UssdReply};
 use store::Store;
 
@@ -375,7 +375,7 @@ async fn quectel_roaming_identity_and_the_clock_check() {
     let mut link = start(modem_config("quectel", &sim.device_path()), &store);
     link.wait_state(LinkState::Ready).await;
     let s = link.status.snapshot();
-    assert_eq!(s.personality, "quectel");
+    assert_eq!(s.personality, Quirks::Quectel);
     assert_eq!(s.registration.as_deref(), Some("roaming"));
     assert_eq!(s.imei.as_deref(), Some("356938035643809"));
     assert_eq!(s.imsi.as_deref(), Some("630010123456789"));
@@ -423,7 +423,7 @@ async fn huawei_boot_heartbeats_do_not_restart_the_set_up() {
     eventually("stored", || async { stored(&store).await.len() == 1 }).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(inits(huawei.command_log()), before, "^BOOT is a heartbeat");
-    assert_eq!(link.status.snapshot().personality, "huawei");
+    assert_eq!(link.status.snapshot().personality, Quirks::Huawei);
     link.stop().await;
 }
 
@@ -445,7 +445,7 @@ async fn a_sim800_behind_a_pin_is_reset_and_unlocked_again_after_it_re_enumerate
     cfg.pin_file = Some(pin_file);
     let mut link = start(cfg, &store);
     link.wait_state(LinkState::Ready).await;
-    assert_eq!(link.status.snapshot().personality, "simcom");
+    assert_eq!(link.status.snapshot().personality, Quirks::Simcom);
     sim.inject_pdu(&pdu(1));
     eventually("first stored", || async { stored(&store).await.len() == 1 }).await;
 

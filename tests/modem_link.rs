@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use config::ModemConfig;
-use kufatilia_gateway::modem::LinkState;
+use kufatilia_gateway::LinkState;
 use modem_sim::{Personality, SimConfig, SimModem};
 use pdu::{self, Pdu};
 use store::Store;

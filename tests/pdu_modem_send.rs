@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use config::{Config, ModemConfig, SmsConfig};
 use intake::Keywords;
-use kufatilia_gateway::modem::{LinkState, ModemLink, ModemOptions};
-use kufatilia_gateway::pipeline::Pipeline;
+use kufatilia_gateway::Pipeline;
+use kufatilia_gateway::{LinkState, ModemLink, ModemOptions};
 use modem_sim::{SimConfig, SimModem};
 use pdu::{self, Pdu, Validity};
 use store::{NewOutgoing, ReplyKind, Store};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kufatilia_gateway::platform::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
+use kufatilia_gateway::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
 use platform_api::sign;
 use platform_api::{
     Batch, DecodeStatus, ErrorBody, Heartbeat, IncidentRecord, ModemHealth, OutboundState,
@@ -305,10 +305,8 @@ async fn a_429_with_retry_after_is_retried_after_that_delay() {
     );
 
     // A backoff honours it as a floor.
-    let mut backoff = kufatilia_gateway::platform::Backoff::new(
-        Duration::from_millis(10),
-        Duration::from_secs(1),
-    );
+    let mut backoff =
+        kufatilia_gateway::Backoff::new(Duration::from_millis(10), Duration::from_secs(1));
     assert!(backoff.next_delay(err.retry_after()) >= Duration::from_secs(60));
     client
         .post_batch(&batch("b-1", 1..2))

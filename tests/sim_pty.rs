@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kufatilia_gateway::modem::port;
+use kufatilia_gateway::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::SerialStream;

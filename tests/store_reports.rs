@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use config::Config;
 use intake::Keywords;
-use kufatilia_gateway::pipeline::{Pipeline, decode_part};
+use kufatilia_gateway::{Pipeline, decode_part};
 use pdu::{self, DeliveryState, Pdu};
 use store::{DecodedPart, NewOutgoing, NewReceived, ReplyKind, Store};
 

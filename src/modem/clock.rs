@@ -9,11 +9,11 @@ use time::macros::datetime;
 
 /// No clock that reads earlier than this is right: the day this version was released. Raise it
 /// with each release (it is checked against `Cargo.toml`'s version in the tests only by eye).
-pub const RELEASED: OffsetDateTime = datetime!(2026-11-27 00:00 UTC);
+const RELEASED: OffsetDateTime = datetime!(2026-11-27 00:00 UTC);
 
 /// What a comparison found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClockVerdict {
+pub(crate) enum ClockVerdict {
     Fine,
     /// The gateway's clock reads earlier than the release of this version.
     BeforeRelease,
@@ -25,7 +25,11 @@ pub enum ClockVerdict {
 
 /// Compares the gateway clock `now` with a service-centre timestamp (if the message had a valid
 /// one).
-pub fn check(now: OffsetDateTime, smsc: Option<OffsetDateTime>, allowed: Duration) -> ClockVerdict {
+pub(crate) fn check(
+    now: OffsetDateTime,
+    smsc: Option<OffsetDateTime>,
+    allowed: Duration,
+) -> ClockVerdict {
     if now < RELEASED {
         return ClockVerdict::BeforeRelease;
     }
@@ -41,7 +45,7 @@ pub fn check(now: OffsetDateTime, smsc: Option<OffsetDateTime>, allowed: Duratio
 }
 
 /// The verdict in words a technician acts on; `None` when fine.
-pub fn warning(verdict: &ClockVerdict) -> Option<String> {
+pub(crate) fn warning(verdict: &ClockVerdict) -> Option<String> {
     match verdict {
         ClockVerdict::Fine => None,
         ClockVerdict::BeforeRelease => Some(format!(

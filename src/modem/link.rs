@@ -39,7 +39,7 @@ use pdu::{SubmitOptions, encode_submit};
 use store::{Inserted, NewReceived, Store, StoreError};
 
 use super::port;
-use super::status::{LinkState, ModemStatus, StatusHandle, StatusWriter};
+use super::status::{LinkState, ModemStatus, Quirks, StatusHandle, StatusWriter};
 
 mod send;
 mod setup;
@@ -232,7 +232,7 @@ impl ModemLink {
         self.status.handle()
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.cfg.name
     }
 
@@ -252,8 +252,10 @@ impl ModemLink {
             tracing::warn!(modem = %name, warning = %w, "clock check");
             self.status.update(|s| s.clock_warning = Some(w));
         }
-        let mut backoff = self.opts.backoff_start;
-        let mut silent_sessions = 0u32;
+        let mut recovery = Recovery {
+            backoff: self.opts.backoff_start,
+            silent_sessions: 0,
+        };
         let mut first = true;
         loop {
             if shutdown.is_cancelled() {
@@ -263,38 +265,7 @@ impl ModemLink {
                 self.status.update(|s| s.reconnects += 1);
             }
             first = false;
-            self.status.set_state(LinkState::Opening, None);
-            let opened = port::open(&self.cfg.device, self.cfg.baud);
-            let port_opened = opened.is_ok();
-            let end = match opened {
-                Err(e) => {
-                    tracing::warn!(modem = %name, error = %e, "cannot open the modem");
-                    SessionEnd::Link {
-                        error: AtError::ModemGone,
-                        answered: false,
-                    }
-                    .with_detail(&self.status, e.to_string())
-                }
-                Ok(serial) => {
-                    let (client, urcs) = AtClient::with_options(serial, self.opts.client.clone());
-                    let reset_first = silent_sessions >= 2;
-                    if reset_first {
-                        silent_sessions = 0;
-                    }
-                    let mut session = Session {
-                        link: self,
-                        client,
-                        urcs,
-                        mem1: None,
-                        me_unsupported: false,
-                        restart_seen: false,
-                        stopping: shutdown.clone(),
-                    };
-                    let end = session.run(&shutdown, reset_first).await;
-                    drop(session);
-                    end
-                }
-            };
+            let (end, port_opened) = self.open_and_serve(&shutdown, &mut recovery).await;
             match end {
                 SessionEnd::Shutdown => break,
                 SessionEnd::Fatal(reason) => {
@@ -305,34 +276,88 @@ impl ModemLink {
                 }
                 SessionEnd::Link { error, answered } => {
                     if answered {
-                        silent_sessions = 0;
+                        recovery.silent_sessions = 0;
                     } else if port_opened {
                         // Only a modem that is there and does not answer is reset; one that is
                         // gone (unplugged) is not, nor reset when it comes back.
-                        silent_sessions += 1;
+                        recovery.silent_sessions += 1;
                     }
-                    let last = self.status.handle().snapshot();
-                    // Only a session that got the modem working resets the backoff; one that fails
-                    // in its set-up every time must not reopen the port every second.
-                    let was_ready = last.state == LinkState::Ready;
-                    let detail = last.detail.unwrap_or_else(|| error.to_string());
-                    if was_ready {
-                        backoff = self.opts.backoff_start;
-                    }
-                    tracing::warn!(modem = %name, error = %error, retry_in = ?backoff, "modem link lost; reopening");
-                    self.status.set_state(LinkState::Recovering, Some(detail));
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = sleep(backoff) => {}
-                    }
-                    if !was_ready {
-                        backoff = (backoff * 2).min(self.opts.backoff_max);
+                    if !self
+                        .pause_before_reopening(&shutdown, &mut recovery.backoff, &error)
+                        .await
+                    {
+                        break;
                     }
                 }
             }
         }
         self.status.set_state(LinkState::Stopped, None);
         Ok(())
+    }
+
+    /// Opens the port and runs one session on it, resetting the modem first after two silent
+    /// sessions in a row. Returns how the session ended and whether the port opened at all.
+    async fn open_and_serve(
+        &mut self,
+        shutdown: &CancellationToken,
+        recovery: &mut Recovery,
+    ) -> (SessionEnd, bool) {
+        self.status.set_state(LinkState::Opening, None);
+        let serial = match port::open(&self.cfg.device, self.cfg.baud) {
+            Ok(serial) => serial,
+            Err(e) => {
+                tracing::warn!(modem = %self.cfg.name, error = %e, "cannot open the modem");
+                let end = SessionEnd::Link {
+                    error: AtError::ModemGone,
+                    answered: false,
+                }
+                .with_detail(&self.status, e.to_string());
+                return (end, false);
+            }
+        };
+        let (client, urcs) = AtClient::with_options(serial, self.opts.client.clone());
+        let reset_first = recovery.silent_sessions >= 2;
+        if reset_first {
+            recovery.silent_sessions = 0;
+        }
+        let mut session = Session {
+            link: self,
+            client,
+            urcs,
+            mem1: None,
+            me_unsupported: false,
+            restart_seen: false,
+            stopping: shutdown.clone(),
+        };
+        (session.run(shutdown, reset_first).await, true)
+    }
+
+    /// After a lost link: says so in the status, waits `backoff`, and doubles it unless the
+    /// session had got the modem working. False when shutdown came during the wait.
+    async fn pause_before_reopening(
+        &mut self,
+        shutdown: &CancellationToken,
+        backoff: &mut Duration,
+        error: &AtError,
+    ) -> bool {
+        let last = self.status.handle().snapshot();
+        // Only a session that got the modem working resets the backoff; one that fails
+        // in its set-up every time must not reopen the port every second.
+        let was_ready = last.state == LinkState::Ready;
+        let detail = last.detail.unwrap_or_else(|| error.to_string());
+        if was_ready {
+            *backoff = self.opts.backoff_start;
+        }
+        tracing::warn!(modem = %self.cfg.name, error = %error, retry_in = ?backoff, "modem link lost; reopening");
+        self.status.set_state(LinkState::Recovering, Some(detail));
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = sleep(*backoff) => {}
+        }
+        if !was_ready {
+            *backoff = (*backoff * 2).min(self.opts.backoff_max);
+        }
+        true
     }
 
     fn next_concat_reference(&mut self) -> u8 {
@@ -346,6 +371,14 @@ impl SessionEnd {
         status.update(|s| s.detail = Some(detail));
         self
     }
+}
+
+/// Where the recovery ladder stands between sessions.
+struct Recovery {
+    /// The wait before the next reopening.
+    backoff: Duration,
+    /// Sessions in a row in which the modem, there, never answered: at two it is reset.
+    silent_sessions: u32,
 }
 
 /// One open port: from init to the line's end.
@@ -786,7 +819,7 @@ impl Session<'_> {
             }
             Urc::Ussd { status, text, dcs } => self.on_ussd(status, text, dcs),
             // Huawei sticks repeat ^BOOT as a heartbeat until AT^CURC=0; it is not a restart.
-            Urc::Boot if self.link.status.handle().snapshot().personality == "huawei" => {}
+            Urc::Boot if self.link.status.handle().snapshot().personality == Quirks::Huawei => {}
             Urc::Boot | Urc::Ready(_) => return Ok(true),
             Urc::SimState(s) if s != PinState::Ready => return Ok(true),
             other => tracing::debug!(modem = %self.name(), urc = ?other, "URC noted"),
@@ -835,21 +868,21 @@ impl Session<'_> {
 }
 
 /// Which quirks to follow, from the identification.
-pub fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> &'static str {
+pub(crate) fn personality_of(manufacturer: Option<&str>, model: Option<&str>) -> Quirks {
     let text =
         format!("{} {}", manufacturer.unwrap_or(""), model.unwrap_or("")).to_ascii_lowercase();
     if text.contains("huawei") {
-        "huawei"
+        Quirks::Huawei
     } else if text.contains("simcom") || text.contains("sim800") || text.contains("sim7600") {
-        "simcom"
+        Quirks::Simcom
     } else if text.contains("quectel") {
-        "quectel"
+        Quirks::Quectel
     } else {
-        "generic"
+        Quirks::Generic
     }
 }
 
-pub fn registration_word(stat: RegStatus) -> &'static str {
+pub(crate) fn registration_word(stat: RegStatus) -> &'static str {
     match stat {
         RegStatus::Home => "home",
         RegStatus::Roaming => "roaming",

@@ -2,11 +2,14 @@
 //! the store before deleting it from the SIM, sends the queued replies (its own, and a fallen
 //! modem's when it is that modem's fallback), and recovers from hangs and unplugs on its own.
 
-pub mod clock;
-pub mod link;
+mod clock;
+mod link;
 pub mod port;
-pub mod status;
-pub mod ussd;
+mod status;
+pub(crate) mod ussd;
 
 pub use link::{BalanceRequest, ModemLink, ModemOptions};
-pub use status::{LinkState, ModemStatus, StatusHandle};
+pub(crate) use link::{personality_of, registration_word};
+#[cfg(test)]
+pub(crate) use status::StatusWriter;
+pub use status::{LinkState, ModemStatus, Quirks, StatusHandle};

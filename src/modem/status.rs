@@ -8,8 +8,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 /// Where a modem link is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
     /// Opening the port.
     Opening,
@@ -25,37 +24,91 @@ pub enum LinkState {
     Stopped,
 }
 
+impl LinkState {
+    /// The name in `status`, the heartbeat and the saved status.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Opening => "opening",
+            LinkState::Initialising => "initialising",
+            LinkState::Ready => "ready",
+            LinkState::Recovering => "recovering",
+            LinkState::Failed => "failed",
+            LinkState::Stopped => "stopped",
+        }
+    }
+}
+
+impl Serialize for LinkState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Which make's quirks a link follows, from the modem's identification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirks {
+    /// `^CURC=0` against the flood of `^RSSI`/`^BOOT`; the ICCID as `AT^ICCID?`.
+    Huawei,
+    Simcom,
+    Quectel,
+    Generic,
+}
+
+impl Quirks {
+    /// The name in `status` and the logs.
+    fn as_str(self) -> &'static str {
+        match self {
+            Quirks::Huawei => "huawei",
+            Quirks::Simcom => "simcom",
+            Quirks::Quectel => "quectel",
+            Quirks::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for Quirks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Quirks {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One modem's state, as last seen.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModemStatus {
-    pub name: String,
-    pub device: PathBuf,
+    pub(crate) name: String,
+    device: PathBuf,
     pub state: LinkState,
     #[serde(with = "time::serde::rfc3339")]
-    pub state_since: OffsetDateTime,
+    state_since: OffsetDateTime,
     /// The last problem, in words a technician can act on.
     pub detail: Option<String>,
     /// Since when the link has not been ready (`None` while it is): the fallback modem takes
     /// over this modem's replies after a while.
     #[serde(with = "time::serde::rfc3339::option")]
-    pub down_since: Option<OffsetDateTime>,
+    down_since: Option<OffsetDateTime>,
     pub manufacturer: Option<String>,
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     pub revision: Option<String>,
     pub imei: Option<String>,
     pub imsi: Option<String>,
     pub iccid: Option<String>,
-    /// The quirks followed: huawei, simcom, quectel or generic.
-    pub personality: String,
+    /// The quirks followed.
+    pub personality: Quirks,
     /// The configured label, else what the network says.
     pub operator: Option<String>,
     pub registration: Option<String>,
     pub signal_dbm: Option<i32>,
     /// none / weak / ok / good.
     pub signal: String,
-    pub sim_used: Option<u32>,
+    pub(crate) sim_used: Option<u32>,
     pub sim_total: Option<u32>,
-    pub smsc: Option<String>,
+    pub(crate) smsc: Option<String>,
     /// The last USSD answer (airtime balance), decoded.
     pub balance: Option<String>,
     /// The first number of that answer.
@@ -69,7 +122,7 @@ pub struct ModemStatus {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_message_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_sent_at: Option<OffsetDateTime>,
+    pub(crate) last_sent_at: Option<OffsetDateTime>,
     pub received: u64,
     pub sent: u64,
     pub send_failures: u64,
@@ -78,7 +131,7 @@ pub struct ModemStatus {
 }
 
 impl ModemStatus {
-    pub fn new(name: &str, device: PathBuf, operator: Option<String>) -> ModemStatus {
+    pub(crate) fn new(name: &str, device: PathBuf, operator: Option<String>) -> ModemStatus {
         ModemStatus {
             name: name.to_string(),
             device,
@@ -92,7 +145,7 @@ impl ModemStatus {
             imei: None,
             imsi: None,
             iccid: None,
-            personality: "generic".into(),
+            personality: Quirks::Generic,
             operator,
             registration: None,
             signal_dbm: None,
@@ -117,7 +170,7 @@ impl ModemStatus {
 
 impl ModemStatus {
     /// Not ready for at least `after` (a link that never came up counts from its start).
-    pub fn down_for_at_least(&self, after: std::time::Duration) -> bool {
+    pub(crate) fn down_for_at_least(&self, after: std::time::Duration) -> bool {
         self.state != LinkState::Ready
             && self
                 .down_since
@@ -130,7 +183,7 @@ impl ModemStatus {
 pub struct StatusHandle(watch::Receiver<ModemStatus>);
 
 impl StatusHandle {
-    pub(crate) fn new(rx: watch::Receiver<ModemStatus>) -> StatusHandle {
+    fn new(rx: watch::Receiver<ModemStatus>) -> StatusHandle {
         StatusHandle(rx)
     }
 
@@ -141,7 +194,7 @@ impl StatusHandle {
 
     /// True when the link wrote its status (or said it is alive) since the last call: the
     /// watchdog's sign that the link's loop still turns.
-    pub fn stirred_since_last_look(&mut self) -> bool {
+    pub(crate) fn stirred_since_last_look(&mut self) -> bool {
         let stirred = self.0.has_changed().unwrap_or(false);
         self.0.mark_unchanged();
         stirred
@@ -191,5 +244,50 @@ impl StatusWriter {
                 s.detail = detail;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LinkState, Quirks};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn link_states_are_saved_by_their_names() {
+        let all = [
+            LinkState::Opening,
+            LinkState::Initialising,
+            LinkState::Ready,
+            LinkState::Recovering,
+            LinkState::Failed,
+            LinkState::Stopped,
+        ];
+        for state in all {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        let names: BTreeSet<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn quirks_are_saved_and_shown_by_their_names() {
+        let all = [
+            Quirks::Huawei,
+            Quirks::Simcom,
+            Quirks::Quectel,
+            Quirks::Generic,
+        ];
+        for quirks in all {
+            assert_eq!(
+                serde_json::to_value(quirks).unwrap(),
+                serde_json::json!(quirks.as_str())
+            );
+            assert_eq!(quirks.to_string(), quirks.as_str());
+        }
+        let names: BTreeSet<&str> = all.iter().map(|q| q.as_str()).collect();
+        assert_eq!(names.len(), all.len());
     }
 }

@@ -42,7 +42,7 @@ fn unpack_septets(octets: &[u8]) -> Vec<u8> {
 /// The answer as a person reads it. Modems print USSD text in three ways, depending on the make
 /// and `AT+CSCS`: as text already, as the hex of the packed GSM 7-bit octets, or as the hex of
 /// UCS-2; the hex forms are recognised and decoded, anything else is kept as it came.
-pub fn decode_answer(text: &str, dcs: Option<u8>) -> String {
+pub(crate) fn decode_answer(text: &str, dcs: Option<u8>) -> String {
     let t = text.trim();
     let is_hex =
         t.len() >= 4 && t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit());
@@ -78,7 +78,7 @@ pub fn decode_answer(text: &str, dcs: Option<u8>) -> String {
 /// The first number in the answer ("Solde: 1250.00 FC" gives 1250.0; "1250,50" gives 1250.5).
 /// Thousands separators are not guessed: an operator that writes them needs a threshold that
 /// allows for it.
-pub fn first_amount(text: &str) -> Option<f64> {
+pub(crate) fn first_amount(text: &str) -> Option<f64> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
     let rest = &text[start..];
     let mut end = 0;

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 /// Longest `Retry-After` honoured by default: a platform asking for more is likely misconfigured,
 /// and a day without trying would look like a dead gateway.
-pub const DEFAULT_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(3600);
+const DEFAULT_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -20,13 +20,6 @@ pub struct Backoff {
     retry_after_limit: Duration,
     failures: u32,
     rng: StdRng,
-}
-
-impl Default for Backoff {
-    /// 1 s base, 5 min cap.
-    fn default() -> Self {
-        Backoff::new(Duration::from_secs(1), Duration::from_secs(300))
-    }
 }
 
 impl Backoff {
@@ -39,18 +32,6 @@ impl Backoff {
             failures: 0,
             rng: StdRng::from_rng(&mut rand::rng()),
         }
-    }
-
-    /// Same draws every run (for tests and simulations).
-    pub fn with_seed(mut self, seed: u64) -> Backoff {
-        self.rng = StdRng::seed_from_u64(seed);
-        self
-    }
-
-    /// Longest `Retry-After` that is honoured as given; longer ones are shortened to this.
-    pub fn with_retry_after_limit(mut self, limit: Duration) -> Backoff {
-        self.retry_after_limit = limit;
-        self
     }
 
     /// The delay before the next try, after one more failure. `retry_after` is the platform's
@@ -70,20 +51,15 @@ impl Backoff {
     }
 
     /// The upper bound of the next draw: `min(cap, base·2^failures)`.
-    pub fn ceiling(&self) -> Duration {
+    fn ceiling(&self) -> Duration {
         let factor = 1_u32.checked_shl(self.failures.min(31)).unwrap_or(u32::MAX);
         self.base
             .checked_mul(factor)
             .map_or(self.cap, |d| d.min(self.cap))
     }
 
-    /// Failures since the last success.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
     /// Call after a success: the next failure starts again from `base`.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
 }
@@ -91,6 +67,20 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Backoff {
+        /// Same draws every run.
+        fn with_seed(mut self, seed: u64) -> Backoff {
+            self.rng = StdRng::seed_from_u64(seed);
+            self
+        }
+
+        /// Longest `Retry-After` that is honoured as given; longer ones are shortened to this.
+        fn with_retry_after_limit(mut self, limit: Duration) -> Backoff {
+            self.retry_after_limit = limit;
+            self
+        }
+    }
 
     #[test]
     fn ceiling_doubles_up_to_the_cap() {
@@ -101,7 +91,7 @@ mod tests {
             b.next_delay(None);
         }
         assert_eq!(ceilings, [1, 2, 4, 8, 10, 10]);
-        assert_eq!(b.failures(), 6);
+        assert_eq!(b.failures, 6);
         b.reset();
         assert_eq!(b.ceiling(), Duration::from_secs(1));
     }
@@ -149,7 +139,8 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_delays() {
         let run = |seed| {
-            let mut b = Backoff::default().with_seed(seed);
+            let mut b =
+                Backoff::new(Duration::from_secs(1), Duration::from_secs(300)).with_seed(seed);
             (0..5).map(|_| b.next_delay(None)).collect::<Vec<_>>()
         };
         assert_eq!(run(42), run(42));

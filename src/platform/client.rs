@@ -26,7 +26,7 @@ use platform_api::{
 };
 
 /// Longest error body kept in `PostError::Rejected`, in characters.
-pub const REJECTED_BODY_LIMIT: usize = 1000;
+const REJECTED_BODY_LIMIT: usize = 1000;
 /// Longest response body read from the platform; the rest is not read.
 const RESPONSE_LIMIT: usize = 4 * 1024 * 1024;
 /// Connecting must not take the whole request timeout on a dead mobile link.
@@ -95,7 +95,7 @@ pub enum PostError {
 impl PostError {
     /// A 401 for a signing timestamp outside the platform's window: the clock is wrong, not
     /// the request nor the credentials.
-    pub fn is_clock_refusal(&self) -> bool {
+    pub(crate) fn is_clock_refusal(&self) -> bool {
         match self {
             PostError::Rejected { status: 401, body } => serde_json::from_str::<ErrorBody>(body)
                 .is_ok_and(|e| e.code == ErrorCode::TimestampOutOfWindow),
@@ -162,11 +162,6 @@ impl PlatformClient {
         })
     }
 
-    /// The base URL every endpoint path is joined to (always ends with `/`).
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
-    }
-
     /// Seconds added to the system clock when signing. A gateway without RTC that learnt the
     /// real time elsewhere (see `observed_clock_skew`) can correct its signatures with it.
     pub fn set_clock_offset(&self, secs: i64) {
@@ -180,7 +175,7 @@ impl PlatformClient {
 
     /// After a refused timestamp: sign with the platform's clock (as last seen in a `Date`
     /// header) from now on. Returns the new offset, or `None` when no usable `Date` was seen.
-    pub fn adopt_observed_clock(&self) -> Option<i64> {
+    pub(crate) fn adopt_observed_clock(&self) -> Option<i64> {
         let skew = self.observed_clock_skew().filter(|s| *s != 0)?;
         let offset = self.clock_offset().saturating_add(skew);
         self.set_clock_offset(offset);
@@ -365,7 +360,7 @@ impl PlatformClient {
 }
 
 /// Sorts a non-2xx answer into retry or rejected.
-pub fn classify(
+fn classify(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
@@ -405,7 +400,7 @@ pub fn classify(
 
 /// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past is
 /// "now" (zero delay).
-pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
@@ -416,7 +411,7 @@ pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form senders may use.
-pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
@@ -613,7 +608,7 @@ mod tests {
     #[test]
     fn endpoints_are_appended_to_the_base_path() {
         let c = PlatformClient::new(&cfg("https://p.example/kufatilia")).unwrap();
-        assert_eq!(c.base_url(), "https://p.example/kufatilia/");
+        assert_eq!(c.base.as_str(), "https://p.example/kufatilia/");
         assert_eq!(
             c.base.join(BATCHES_PATH).unwrap().as_str(),
             "https://p.example/kufatilia/v1/batches"

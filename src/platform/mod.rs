@@ -2,8 +2,8 @@
 //! the outbound puller share, and its retry backoff. The wire types and signing are in
 //! `platform-api`, shared with the reference receiver.
 
-pub mod backoff;
-pub mod client;
+mod backoff;
+mod client;
 
 pub use backoff::Backoff;
 pub use client::{PlatformClient, PlatformClientConfig, PlatformError, PostError};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use at::ClientOptions;
 use config::ModemConfig;
-use kufatilia_gateway::modem::{ModemLink, ModemOptions};
+use kufatilia_gateway::{ModemLink, ModemOptions};
 use store::{NewOutgoing, ReplyKind, Store};
 
 use super::{Running, spawn};

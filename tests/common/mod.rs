@@ -11,7 +11,7 @@ pub mod slots;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use kufatilia_gateway::modem::{LinkState, ModemLink, StatusHandle};
+use kufatilia_gateway::{LinkState, ModemLink, StatusHandle};
 use store::Store;
 use tokio_util::sync::CancellationToken;
 

@@ -2,6 +2,7 @@
 //! gap, the fallback for a modem that is down, and failures handed back to the store's retry.
 
 use super::*;
+use store::Outgoing;
 
 impl Session<'_> {
     /// Waits `gap` before the next send while still taking what arrives: a report must not wait
@@ -82,61 +83,68 @@ impl Session<'_> {
                 // Set the modem up again (or stop) first; the rest of the queue stays due.
                 break;
             }
-            let reference = self.link.next_concat_reference();
-            let opts = SubmitOptions {
-                concat_reference: reference,
-                ..self.link.opts.submit.clone()
-            };
-            let parts = match encode_submit(&out.recipient, &out.text, &opts) {
-                Ok(p) => p,
+            self.send_one(owner, out).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one queued SMS (all its parts) and records the outcome; a failure goes back to
+    /// the store's retry, and ends the session only when the line is at fault.
+    async fn send_one(&mut self, owner: &str, out: Outgoing) -> Result<(), SessionEnd> {
+        let reference = self.link.next_concat_reference();
+        let opts = SubmitOptions {
+            concat_reference: reference,
+            ..self.link.opts.submit.clone()
+        };
+        let parts = match encode_submit(&out.recipient, &out.text, &opts) {
+            Ok(p) => p,
+            Err(e) => {
+                self.send_failed(out.id, format!("cannot encode the SMS: {e}"))
+                    .await;
+                return Ok(());
+            }
+        };
+        let mut references = Vec::with_capacity(parts.len());
+        let mut failure = None;
+        for part in parts {
+            self.pause_taking_messages(self.link.cfg.send_gap).await?;
+            match self
+                .cmd(&Cmgs {
+                    tpdu_len: part.tpdu_len,
+                    pdu: part.hex,
+                })
+                .await
+            {
+                Ok(mr) => references.push(mr),
                 Err(e) => {
-                    self.send_failed(out.id, format!("cannot encode the SMS: {e}"))
-                        .await;
-                    continue;
-                }
-            };
-            let mut references = Vec::with_capacity(parts.len());
-            let mut failure = None;
-            for part in parts {
-                self.pause_taking_messages(self.link.cfg.send_gap).await?;
-                match self
-                    .cmd(&Cmgs {
-                        tpdu_len: part.tpdu_len,
-                        pdu: part.hex,
-                    })
-                    .await
-                {
-                    Ok(mr) => references.push(mr),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
+                    failure = Some(e);
+                    break;
                 }
             }
-            match failure {
-                None => {
-                    if let Err(e) = self.link.store.mark_sent(out.id, references).await {
-                        tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
-                    }
-                    tracing::info!(modem = %self.name(), queue = owner, id = out.id, kind = %out.kind, reference = out.reference.as_deref().unwrap_or("-"), to = %pdu::mask_number(Some(&out.recipient)), "SMS out: sent");
-                    self.link.status.update(|s| {
-                        s.sent += 1;
-                        s.last_sent_at = Some(OffsetDateTime::now_utc());
-                    });
+        }
+        match failure {
+            None => {
+                if let Err(e) = self.link.store.mark_sent(out.id, references).await {
+                    tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
                 }
-                Some(e) => {
-                    let link_fault = e.is_link_fault();
-                    let memory_full = e.cms_code() == Some(322) || e.cme_code() == Some(20);
-                    self.send_failed(out.id, e.to_string()).await;
-                    if link_fault {
-                        return Err(e.into());
-                    }
-                    if memory_full {
-                        // Some modems keep a copy of what they send: make room by taking what
-                        // is stored, then the retry finds space.
-                        tracing::warn!(modem = %self.name(), "modem memory full while sending; taking the stored messages first");
-                        self.sweep().await?;
-                    }
+                tracing::info!(modem = %self.name(), queue = owner, id = out.id, kind = %out.kind, reference = out.reference.as_deref().unwrap_or("-"), to = %pdu::mask_number(Some(&out.recipient)), "SMS out: sent");
+                self.link.status.update(|s| {
+                    s.sent += 1;
+                    s.last_sent_at = Some(OffsetDateTime::now_utc());
+                });
+            }
+            Some(e) => {
+                let link_fault = e.is_link_fault();
+                let memory_full = e.cms_code() == Some(322) || e.cme_code() == Some(20);
+                self.send_failed(out.id, e.to_string()).await;
+                if link_fault {
+                    return Err(e.into());
+                }
+                if memory_full {
+                    // Some modems keep a copy of what they send: make room by taking what
+                    // is stored, then the retry finds space.
+                    tracing::warn!(modem = %self.name(), "modem memory full while sending; taking the stored messages first");
+                    self.sweep().await?;
                 }
             }
         }

@@ -69,7 +69,7 @@ impl Session<'_> {
         let revision = self.optional(&Cgmr).await?;
         let imei = self.optional(&Cgsn).await?;
         let personality = personality_of(manufacturer.as_deref(), model.as_deref());
-        if personality == "huawei" {
+        if personality == Quirks::Huawei {
             // Huawei sticks flood the line with ^RSSI/^MODE/^BOOT unless told not to.
             if let Err(e) = self.cmd(&Raw::new("AT^CURC=0")).await {
                 if e.is_link_fault() {
@@ -78,13 +78,13 @@ impl Session<'_> {
                 tracing::info!(modem = %self.name(), error = %e, "AT^CURC=0 refused");
             }
         }
-        tracing::info!(modem = %self.name(), manufacturer = ?manufacturer, model = ?model, revision = ?revision, personality, "modem identified");
+        tracing::info!(modem = %self.name(), manufacturer = ?manufacturer, model = ?model, revision = ?revision, %personality, "modem identified");
         self.link.status.update(|s| {
             s.manufacturer = manufacturer;
             s.model = model;
             s.revision = revision;
             s.imei = imei;
-            s.personality = personality.into();
+            s.personality = personality;
         });
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Session<'_> {
         let iccid = match self.optional(&Ccid).await? {
             Some(c) => Some(c),
             // Huawei has it as AT^ICCID?.
-            None if self.link.status.handle().snapshot().personality == "huawei" => self
+            None if self.link.status.handle().snapshot().personality == Quirks::Huawei => self
                 .optional(&Raw::new("AT^ICCID?"))
                 .await?
                 .and_then(|lines| {
