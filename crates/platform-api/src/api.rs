@@ -11,6 +11,60 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// An enum of fixed words on the wire: each variant's word is written once, here, and serde, `as_str`
+/// and `FromStr` all use it (an unknown word is an [`UnknownWord`], never a panic).
+macro_rules! word_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(into = "&'static str", try_from = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            #[cfg(test)]
+            const ALL: &[$name] = &[$($name::$variant,)+];
+
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownWord;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($word => Ok($name::$variant),)+
+                    _ => Err(UnknownWord::new($what, s)),
+                }
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(value: $name) -> Self {
+                value.as_str()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownWord;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+    };
+}
+
 /// Version of the JSON documents below. A receiver answers 400 to a version it does not speak.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -75,59 +129,14 @@ pub struct IncidentRecord {
     pub raw_pdus: Vec<String>,
 }
 
-/// Whether `raw_text` is the whole message. Written as [`DecodeStatus::as_str`] gives it, in
-/// JSON as anywhere else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum DecodeStatus {
-    Ok,
-    /// The PDU could not be decoded; only `raw_pdus` carry the message.
-    Undecodable,
-    /// Some parts of a multipart message never arrived; `raw_text` holds the parts that did.
-    Incomplete,
-}
-
-impl DecodeStatus {
-    #[cfg(test)]
-    const ALL: [DecodeStatus; 3] = [
-        DecodeStatus::Ok,
-        DecodeStatus::Undecodable,
-        DecodeStatus::Incomplete,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            DecodeStatus::Ok => "ok",
-            DecodeStatus::Undecodable => "undecodable",
-            DecodeStatus::Incomplete => "incomplete",
-        }
-    }
-}
-
-impl FromStr for DecodeStatus {
-    type Err = UnknownWord;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ok" => Ok(DecodeStatus::Ok),
-            "undecodable" => Ok(DecodeStatus::Undecodable),
-            "incomplete" => Ok(DecodeStatus::Incomplete),
-            _ => Err(UnknownWord::new("decode status", s)),
-        }
-    }
-}
-
-impl From<DecodeStatus> for &'static str {
-    fn from(status: DecodeStatus) -> Self {
-        status.as_str()
-    }
-}
-
-impl TryFrom<String> for DecodeStatus {
-    type Error = UnknownWord;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+word_enum! {
+    /// Whether `raw_text` is the whole message.
+    pub enum DecodeStatus ("decode status") {
+        Ok = "ok",
+        /// The PDU could not be decoded; only `raw_pdus` carry the message.
+        Undecodable = "undecodable",
+        /// Some parts of a multipart message never arrived; `raw_text` holds the parts that did.
+        Incomplete = "incomplete",
     }
 }
 
@@ -274,64 +283,18 @@ pub struct OutboundStatus {
     pub detail: Option<String>,
 }
 
-/// Written as [`OutboundState::as_str`] gives it, in JSON as anywhere else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum OutboundState {
-    /// Stored by the gateway; it will send it.
-    Accepted,
-    /// Handed to the modem and accepted by the network.
-    Sent,
-    /// The gateway gave up sending it.
-    Failed,
-    /// The gateway cannot address it (unknown pseudonym or incident, number purged by retention).
-    Undeliverable,
-}
-
-impl OutboundState {
-    #[cfg(test)]
-    const ALL: [OutboundState; 4] = [
-        OutboundState::Accepted,
-        OutboundState::Sent,
-        OutboundState::Failed,
-        OutboundState::Undeliverable,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            OutboundState::Accepted => "accepted",
-            OutboundState::Sent => "sent",
-            OutboundState::Failed => "failed",
-            OutboundState::Undeliverable => "undeliverable",
-        }
-    }
-}
-
-impl FromStr for OutboundState {
-    type Err = UnknownWord;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "accepted" => Ok(OutboundState::Accepted),
-            "sent" => Ok(OutboundState::Sent),
-            "failed" => Ok(OutboundState::Failed),
-            "undeliverable" => Ok(OutboundState::Undeliverable),
-            _ => Err(UnknownWord::new("outbound state", s)),
-        }
-    }
-}
-
-impl From<OutboundState> for &'static str {
-    fn from(state: OutboundState) -> Self {
-        state.as_str()
-    }
-}
-
-impl TryFrom<String> for OutboundState {
-    type Error = UnknownWord;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+word_enum! {
+    /// What became of a platform message for a reporter.
+    pub enum OutboundState ("outbound state") {
+        /// Stored by the gateway; it will send it.
+        Accepted = "accepted",
+        /// Handed to the modem and accepted by the network.
+        Sent = "sent",
+        /// The gateway gave up sending it.
+        Failed = "failed",
+        /// The gateway cannot address it (unknown pseudonym or incident, number purged by
+        /// retention).
+        Undeliverable = "undeliverable",
     }
 }
 
@@ -751,7 +714,7 @@ mod tests {
 
     #[test]
     fn every_decode_status_round_trips_through_its_word() {
-        for status in DecodeStatus::ALL {
+        for &status in DecodeStatus::ALL {
             assert_eq!(status.as_str().parse(), Ok(status));
             let json = serde_json::to_value(status).unwrap();
             assert_eq!(json, serde_json::json!(status.as_str()));
@@ -766,7 +729,7 @@ mod tests {
 
     #[test]
     fn every_outbound_state_round_trips_through_its_word() {
-        for state in OutboundState::ALL {
+        for &state in OutboundState::ALL {
             assert_eq!(state.as_str().parse(), Ok(state));
             let json = serde_json::to_value(state).unwrap();
             assert_eq!(json, serde_json::json!(state.as_str()));

@@ -41,12 +41,15 @@ impl Store {
         text: &str,
         gateway_id: &str,
     ) -> Result<OutboundOutcome, StoreError> {
-        let (id, recipient, text) = (id.to_string(), recipient.to_string(), text.to_string());
-        let gateway_id = gateway_id.to_string();
+        let pulled = Pulled {
+            id: id.to_string(),
+            kind,
+            recipient: recipient.to_string(),
+            text: text.to_string(),
+            gateway_id: gateway_id.to_string(),
+        };
         let signals = self.signals.clone();
-        let outcome = self
-            .call(move |conn| accept(conn, &id, kind, &recipient, &text, &gateway_id))
-            .await?;
+        let outcome = self.call(move |conn| accept(conn, &pulled)).await?;
         if matches!(outcome, OutboundOutcome::Accepted { .. }) {
             signals.outgoing.notify_waiters();
             signals.outgoing.notify_one();
@@ -108,14 +111,24 @@ impl Store {
     }
 }
 
-fn accept(
-    conn: &Connection,
-    id: &str,
+/// A platform message for a reporter, as pulled, on its way to the store thread.
+struct Pulled {
+    id: String,
     kind: RecipientKind,
-    recipient: &str,
-    text: &str,
-    gateway_id: &str,
-) -> Result<OutboundOutcome, StoreError> {
+    recipient: String,
+    text: String,
+    gateway_id: String,
+}
+
+fn accept(conn: &Connection, pulled: &Pulled) -> Result<OutboundOutcome, StoreError> {
+    let Pulled {
+        id,
+        kind,
+        recipient,
+        text,
+        gateway_id,
+    } = pulled;
+    let kind = *kind;
     let now = now_ms();
     let known = conn
         .query_row("SELECT 1 FROM outbound WHERE id = ?1", [id], |_| Ok(()))
@@ -137,7 +150,7 @@ fn accept(
             let out = NewOutgoing {
                 modem: modem.clone(),
                 recipient: number,
-                text: text.to_string(),
+                text: text.clone(),
                 kind: ReplyKind::Platform,
             };
             let outgoing_id = insert_outgoing(conn, &out, None, now)?;

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// What a group of commands answers: `None` when the command is not one of the group's.
+type Handled = Result<Option<Outcome>, Fail>;
+
 impl Engine {
     pub(super) fn submit(&mut self, pdu: &str, expected: usize) -> Result<u8, Fail> {
         if tpdu_len(pdu) != Some(expected) {
@@ -90,12 +93,7 @@ impl Engine {
 
     /// The settings of the message service: error reports, PDU mode, character set,
     /// indications. `None`: not one of them.
-    fn setting(
-        &mut self,
-        name: &str,
-        form: Form<'_>,
-        info: &mut Vec<String>,
-    ) -> Result<Option<Outcome>, Fail> {
+    fn setting(&mut self, name: &str, form: Form<'_>, info: &mut Vec<String>) -> Handled {
         match (name, form) {
             ("+CMEE", Form::Set(a)) => self.v.cmee = a.trim().parse().map_err(|_| Fail::Error)?,
             ("+CMEE", Form::Query) => info.push(format!("+CMEE: {}", self.v.cmee)),
@@ -148,12 +146,7 @@ impl Engine {
 
     /// The stored messages: storages, list, read, delete, and the send that opens a prompt.
     /// `None`: not one of them.
-    fn message(
-        &mut self,
-        name: &str,
-        form: Form<'_>,
-        info: &mut Vec<String>,
-    ) -> Result<Option<Outcome>, Fail> {
+    fn message(&mut self, name: &str, form: Form<'_>, info: &mut Vec<String>) -> Handled {
         match (name, form) {
             ("+CPMS", Form::Set(a)) => {
                 if !self.v.pin_entered {
@@ -231,7 +224,7 @@ impl Engine {
         form: Form<'_>,
         info: &mut Vec<String>,
         rebooted: &mut bool,
-    ) -> Result<Option<Outcome>, Fail> {
+    ) -> Handled {
         match (name, form) {
             ("+CPIN", Form::Query) => {
                 let state = if self.v.pin_entered {
@@ -304,12 +297,7 @@ impl Engine {
 
     /// What the modem says it is (make, model, firmware, IMEI) and its make's own commands.
     /// `None`: not one of them.
-    fn identity(
-        &mut self,
-        name: &str,
-        form: Form<'_>,
-        info: &mut Vec<String>,
-    ) -> Result<Option<Outcome>, Fail> {
+    fn identity(&mut self, name: &str, form: Form<'_>, info: &mut Vec<String>) -> Handled {
         let p = self.cfg.personality;
         match (name, form) {
             ("+CGMI" | "+GMI", Form::Exec) => info.push(p.manufacturer().into()),
