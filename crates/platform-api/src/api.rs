@@ -477,11 +477,8 @@ pub fn parse_heartbeat(body: &[u8]) -> Result<Heartbeat, ContractViolation> {
 
 fn check_schema_version(value: &serde_json::Value) -> Result<(), ContractViolation> {
     match value.get("schema_version").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => Ok(()),
-        Some(v) => Err(ContractViolation::new(
-            "schema_version",
-            format!("version {v} is not supported (this receiver speaks {SCHEMA_VERSION})"),
-        )),
+        // A version past u32 is as unsupported as any other unknown one.
+        Some(v) => check_version(u32::try_from(v).unwrap_or(u32::MAX)),
         None => Err(ContractViolation::new(
             "schema_version",
             "missing or not a number",
@@ -516,6 +513,16 @@ fn check_time(field: &str, value: &str) -> Result<(), ContractViolation> {
         })
 }
 
+fn check_version(version: u32) -> Result<(), ContractViolation> {
+    if version != SCHEMA_VERSION {
+        return Err(ContractViolation::new(
+            "schema_version",
+            format!("version {version} is not supported (this receiver speaks {SCHEMA_VERSION})"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_not_empty(field: &str, value: &str) -> Result<(), ContractViolation> {
     if value.trim().is_empty() {
         return Err(ContractViolation::new(field, "must not be empty"));
@@ -526,15 +533,7 @@ fn check_not_empty(field: &str, value: &str) -> Result<(), ContractViolation> {
 impl Batch {
     /// Checks what the types alone cannot: versions, ids, times, sizes.
     pub(crate) fn validate(&self) -> Result<(), ContractViolation> {
-        if self.schema_version != SCHEMA_VERSION {
-            return Err(ContractViolation::new(
-                "schema_version",
-                format!(
-                    "version {} is not supported (this receiver speaks {SCHEMA_VERSION})",
-                    self.schema_version
-                ),
-            ));
-        }
+        check_version(self.schema_version)?;
         check_id("gateway_id", &self.gateway_id)?;
         check_id("batch_id", &self.batch_id)?;
         check_time("created_at", &self.created_at)?;
@@ -597,15 +596,7 @@ impl IncidentRecord {
 
 impl Heartbeat {
     pub(crate) fn validate(&self) -> Result<(), ContractViolation> {
-        if self.schema_version != SCHEMA_VERSION {
-            return Err(ContractViolation::new(
-                "schema_version",
-                format!(
-                    "version {} is not supported (this receiver speaks {SCHEMA_VERSION})",
-                    self.schema_version
-                ),
-            ));
-        }
+        check_version(self.schema_version)?;
         check_id("gateway_id", &self.gateway_id)?;
         check_time("clock", &self.clock)?;
         for (i, m) in self.modems.iter().enumerate() {
