@@ -474,6 +474,9 @@ impl Config {
             if m.send_gap > Duration::from_secs(600) {
                 return invalid(&key("send_gap"), "more than 10 minutes between sends");
             }
+            if let Some(code) = &m.balance_ussd {
+                check_ussd_code(code).or_else(|message| invalid(&key("balance_ussd"), message))?;
+            }
         }
         for (i, m) in self.modems.iter().enumerate() {
             if let Some(f) = &m.fallback
@@ -500,6 +503,31 @@ impl Config {
             return invalid("platform.batch_max", "must be between 1 and 10000");
         }
         Ok(())
+    }
+}
+
+/// Longest USSD code accepted: real ones are a dozen characters; the network takes up to 182.
+const MAX_USSD_CODE: usize = 40;
+
+/// A USSD code goes between quotes on the AT line (`AT+CUSD=1,"<code>",15`): a CR would end the
+/// command early and start another, a Ctrl-Z or ESC would end or abort an SMS being written, a
+/// quote would close the code. USSD codes are digits, `*`, `#` and `+`, so only those pass.
+fn check_ussd_code(code: &str) -> Result<(), String> {
+    if code.is_empty() || code.len() > MAX_USSD_CODE {
+        return Err(format!(
+            "must be a USSD code of 1 to {MAX_USSD_CODE} characters (e.g. \"*100#\")"
+        ));
+    }
+    match code
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, '*' | '#' | '+')))
+    {
+        Some(bad) => Err(format!(
+            "{:?} is not allowed in a USSD code (only digits, '*', '#' and '+', e.g. \"*100#\"): \
+             it would be sent to the modem as part of an AT command",
+            bad
+        )),
+        None => Ok(()),
     }
 }
 
@@ -593,6 +621,48 @@ url = "http://127.0.0.1:8080"
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("platform"), "{e}");
         assert!(e.contains("did you mean `batch_max`"), "{e}");
+    }
+
+    fn with_balance_ussd(code: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            "{MINIMAL}\n[[modem]]\nname = \"a\"\ndevice = \"/dev/ttyUSB0\"\n\
+             [[modem]]\nname = \"b\"\ndevice = \"/dev/ttyUSB1\"\nbalance_ussd = {}\n",
+            toml::Value::String(code.into())
+        ))
+    }
+
+    /// Every byte that would end, abort or break out of `AT+CUSD=1,"<code>",15` is refused at
+    /// load, with the key of the modem it is on.
+    #[test]
+    fn a_balance_code_that_would_break_the_at_line_is_refused() {
+        assert_eq!(
+            with_balance_ussd("*100#").unwrap().modems[1]
+                .balance_ussd
+                .as_deref(),
+            Some("*100#")
+        );
+        let bad = [
+            "*100#\r",
+            "*100#\rAT+CMGS=\"+243810000001\"",
+            "*100#\n",
+            "*100#\u{1a}",
+            "*100#\u{1b}",
+            "*100#\"",
+            "*100#\",15\rAT+CFUN=0",
+            "",
+        ];
+        let mut refused = 0;
+        for code in bad {
+            match with_balance_ussd(code) {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(e.contains("modem[1].balance_ussd"), "{code:?}: {e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(refused, bad.len(), "every unsafe code is refused");
     }
 
     #[test]
