@@ -97,6 +97,7 @@ impl HeartbeatSender {
                 undelivered_incidents: depths.undelivered_incidents,
                 outgoing_sms: depths.queued_sms,
                 quarantined_batches: depths.quarantined_batches,
+                unconfirmed_sms: depths.unconfirmed_sms,
             },
             oldest_undelivered_age_secs: depths.oldest_undelivered_secs,
             quarantined,
@@ -114,5 +115,6 @@ fn modem_health(s: &ModemStatus) -> ModemHealth {
         last_message_at: s.last_message_at.map(api::rfc3339),
         low_balance: s.low_balance,
         clock_warning: s.clock_warning.clone(),
+        sending_stopped: s.sending_stopped.clone(),
     }
 }

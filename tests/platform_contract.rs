@@ -572,11 +572,13 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
             last_message_at: Some("2025-03-14T07:26:55Z".to_string()),
             low_balance: true,
             clock_warning: None,
+            sending_stopped: None,
         }],
         queues: QueueDepths {
             undelivered_incidents: 12,
             outgoing_sms: 1,
             quarantined_batches: 0,
+            unconfirmed_sms: 0,
         },
         oldest_undelivered_age_secs: Some(95),
         quarantined: Vec::new(),

@@ -4,7 +4,7 @@
 -- the schema the failing test prints. The values a column of a fixed set holds
 -- are the enums of src/kinds.rs (a comment below may be older than they are).
 --
--- user_version 6
+-- user_version 7
 
 CREATE TABLE batches (
     id              TEXT    PRIMARY KEY,
@@ -78,21 +78,26 @@ CREATE TABLE outgoing (
     kind            TEXT    NOT NULL,            -- ack, help, platform, test
     incident_id     INTEGER REFERENCES incidents(id),
     state           TEXT    NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued', 'sent', 'failed')),
+                    CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL,
     last_error      TEXT,
     message_refs    TEXT,
     created_at_ms   INTEGER NOT NULL,
-    sent_at_ms      INTEGER
-, delivery_state TEXT
-    CHECK (delivery_state IN ('delivered', 'pending', 'failed')), delivery_status TEXT, delivery_at_ms INTEGER);
+    sent_at_ms      INTEGER,
+    delivery_state  TEXT    CHECK (delivery_state IN ('delivered', 'pending', 'failed')),
+    delivery_status TEXT,
+    delivery_at_ms  INTEGER,
+    claimed_at_ms   INTEGER                      -- when it was handed to the modem
+);
 
 CREATE INDEX outgoing_created ON outgoing(created_at_ms);
 
 CREATE INDEX outgoing_due ON outgoing(modem, next_attempt_ms) WHERE state = 'queued';
 
 CREATE INDEX outgoing_recipient ON outgoing(recipient, created_at_ms);
+
+CREATE INDEX outgoing_sending ON outgoing(state) WHERE state = 'sending';
 
 CREATE TABLE received (
     id              INTEGER PRIMARY KEY,
@@ -142,6 +147,11 @@ CREATE TABLE reporters (
     modem           TEXT    NOT NULL,            -- the modem that received the last report
     last_incident   INTEGER,
     last_seen_ms    INTEGER NOT NULL
+);
+
+CREATE TABLE room_check (
+    id              INTEGER PRIMARY KEY,
+    pad             BLOB    NOT NULL
 );
 
 CREATE TABLE sent_parts (

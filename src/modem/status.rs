@@ -128,6 +128,10 @@ pub struct ModemStatus {
     pub send_failures: u64,
     /// Times the port was opened again after a fault.
     pub reconnects: u64,
+    /// Why this link sends nothing: the store could not commit a send's claim or outcome (a full
+    /// or read-only disk). `None` while it sends. Each round tries one claim again, and the
+    /// first that commits clears this.
+    pub sending_stopped: Option<String>,
 }
 
 impl ModemStatus {
@@ -164,6 +168,7 @@ impl ModemStatus {
             sent: 0,
             send_failures: 0,
             reconnects: 0,
+            sending_stopped: None,
         }
     }
 }
@@ -223,6 +228,11 @@ impl StatusWriter {
     /// A sign of life for the watchdog, with nothing new to say.
     pub(crate) fn alive(&self) {
         self.0.send_modify(|_| {});
+    }
+
+    /// True while the link has stopped sending because the store cannot commit.
+    pub(crate) fn sending_stopped(&self) -> bool {
+        self.0.borrow().sending_stopped.is_some()
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut ModemStatus)) {

@@ -207,6 +207,11 @@ pub struct ModemHealth {
     /// The network's clock and the gateway's disagree (or the gateway's is before the release).
     #[serde(default)]
     pub clock_warning: Option<String>,
+    /// Set while the modem sends nothing because the gateway's database cannot be written (a
+    /// full or read-only SD card): no SMS is sent whose sending cannot be recorded, so none is
+    /// ever sent twice. Cleared by itself once the database takes writes again.
+    #[serde(default)]
+    pub sending_stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +221,11 @@ pub struct QueueDepths {
     /// SMS replies waiting to be sent.
     pub outgoing_sms: u64,
     pub quarantined_batches: u64,
+    /// SMS handed to a modem whose outcome was never recorded (a crash or a full disk at that
+    /// moment): the reporter may or may not have it. Never sent again until a technician
+    /// decides on the box (`kufatilia-gateway unconfirmed`).
+    #[serde(default)]
+    pub unconfirmed_sms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

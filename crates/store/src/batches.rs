@@ -37,6 +37,9 @@ pub struct QueueDepths {
     pub quarantined_batches: u64,
     pub queued_sms: u64,
     pub failed_sms: u64,
+    /// SMS handed to the modem whose outcome was never recorded (`sending`): never sent again
+    /// until a technician decides.
+    pub unconfirmed_sms: u64,
     /// Gateway-clock age of the oldest undelivered incident, in seconds.
     pub oldest_undelivered_secs: Option<u64>,
     /// Gateway-clock time of the newest message, in unix milliseconds.
@@ -245,6 +248,7 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
         )?,
         queued_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'queued'")?,
         failed_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'failed'")?,
+        unconfirmed_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'sending'")?,
         oldest_undelivered_secs: oldest.map(|t| ((now - t).max(0) / 1000) as u64),
         last_message_ms: conn
             .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,

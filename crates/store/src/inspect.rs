@@ -59,6 +59,11 @@ impl StoreReader {
         queue_depths(&self.conn)
     }
 
+    /// SMS left `sending` (see [`Store::unconfirmed_outgoing`]).
+    pub fn unconfirmed_outgoing(&self) -> Result<Vec<super::Unconfirmed>, StoreError> {
+        super::outgoing::unconfirmed_outgoing(&self.conn)
+    }
+
     /// Incidents received at or after `since_ms` (gateway clock), oldest first.
     pub fn incidents_since(
         &self,

@@ -197,6 +197,11 @@ text_enum! {
     pub enum OutgoingState {
         /// Waiting to be sent (or retried).
         Queued = "queued",
+        /// Claimed (committed) just before the modem got it, and its outcome not recorded yet.
+        /// A row still here when no send is running (a crash, a full disk) may or may not have
+        /// reached the reporter: it is never sent again until a technician decides
+        /// (`kufatilia-gateway unconfirmed`).
+        Sending = "sending",
         /// The modem accepted every part.
         Sent = "sent",
         /// Given up after the last attempt.

@@ -36,7 +36,9 @@ pub use kinds::{
     DecodeStatus, OutboundState, OutgoingState, RecipientKind, RefusalKind, ReplyKind,
 };
 pub use outbound::{OutboundOutcome, UnreportedOutbound};
-pub use outgoing::{FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, NewOutgoing, Outgoing};
+pub use outgoing::{
+    FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, NewOutgoing, Outgoing, Settle, Unconfirmed,
+};
 pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use reporters::ReporterSeen;
 pub use reports::{Delivery, DeliveryReport, StoredReport};

@@ -36,6 +36,48 @@ pub struct Outgoing {
     pub reference: Option<String>,
 }
 
+/// An SMS handed to the modem whose outcome was never recorded (`sending`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unconfirmed {
+    pub id: i64,
+    pub modem: String,
+    pub recipient: String,
+    pub kind: ReplyKind,
+    pub reference: Option<String>,
+    pub claimed_at_ms: Option<i64>,
+}
+
+/// What a technician decides for an SMS left `sending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Queue it again: the reporter may get it twice.
+    Resend,
+    /// The reporter got it (the modem's sent folder or the reporter says so).
+    Sent,
+    /// Give it up.
+    Failed,
+}
+
+pub(super) fn unconfirmed_outgoing(conn: &Connection) -> Result<Vec<Unconfirmed>, StoreError> {
+    query_all(
+        conn,
+        "SELECT o.id, o.modem, o.recipient, o.kind, i.reference, o.claimed_at_ms
+         FROM outgoing o LEFT JOIN incidents i ON i.id = o.incident_id
+         WHERE o.state = 'sending' ORDER BY o.id",
+        [],
+        |r| {
+            Ok(Unconfirmed {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                recipient: r.get(2)?,
+                kind: r.get(3)?,
+                reference: r.get(4)?,
+                claimed_at_ms: r.get(5)?,
+            })
+        },
+    )
+}
+
 impl Store {
     /// Queues an SMS without the reply guard (a technician's test SMS, a platform message).
     pub async fn queue_outgoing(&self, out: NewOutgoing) -> Result<i64, StoreError> {
@@ -76,6 +118,89 @@ impl Store {
             )
         })
         .await
+    }
+
+    /// Claims a due SMS just before it is handed to the modem: the row becomes `sending` in a
+    /// committed transaction (on disk, fsynced), so that a send whose outcome cannot be
+    /// recorded afterwards is never sent again by itself. The claim also writes and deletes a
+    /// page of padding: it commits only while the database can still take the page the record
+    /// of the send needs, so a full disk stops the sending before an SMS goes out. Returns false
+    /// when the row is no longer queued (another link took it, a technician settled it).
+    pub async fn claim_outgoing(&self, id: i64) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let claimed = conn.execute(
+                "UPDATE outgoing SET state = ?2, claimed_at_ms = ?3
+                 WHERE id = ?1 AND state = ?4",
+                params![id, OutgoingState::Sending, now_ms(), OutgoingState::Queued],
+            )?;
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            conn.execute(
+                "INSERT INTO room_check (pad) VALUES (zeroblob(?1))",
+                [page_size],
+            )?;
+            conn.execute("DELETE FROM room_check", [])?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    /// SMS left `sending`: handed to the modem, outcome never recorded. Oldest first.
+    pub async fn unconfirmed_outgoing(&self) -> Result<Vec<Unconfirmed>, StoreError> {
+        self.call(|conn| unconfirmed_outgoing(conn)).await
+    }
+
+    /// A technician's decision on an SMS left `sending`: send it again, or record it as sent or
+    /// failed. Refused for a row in any other state, so a decision never touches a live send.
+    pub async fn settle_unconfirmed(&self, id: i64, decision: Settle) -> Result<(), StoreError> {
+        let signals = self.signals.clone();
+        self.call(move |conn| {
+            let now = now_ms();
+            let changed = match decision {
+                Settle::Resend => conn.execute(
+                    "UPDATE outgoing SET state = ?2, next_attempt_ms = ?3, claimed_at_ms = NULL
+                     WHERE id = ?1 AND state = ?4",
+                    params![id, OutgoingState::Queued, now, OutgoingState::Sending],
+                )?,
+                Settle::Sent => conn.execute(
+                    "UPDATE outgoing SET state = ?2, sent_at_ms = COALESCE(claimed_at_ms, ?3),
+                            attempts = attempts + 1
+                     WHERE id = ?1 AND state = ?4",
+                    params![id, OutgoingState::Sent, now, OutgoingState::Sending],
+                )?,
+                Settle::Failed => conn.execute(
+                    "UPDATE outgoing SET state = ?2, last_error = ?3, attempts = attempts + 1
+                     WHERE id = ?1 AND state = ?4",
+                    params![
+                        id,
+                        OutgoingState::Failed,
+                        "outcome unknown; marked failed by a technician",
+                        OutgoingState::Sending
+                    ],
+                )?,
+            };
+            if changed == 1 {
+                return Ok(());
+            }
+            let state: Option<OutgoingState> = conn
+                .query_row("SELECT state FROM outgoing WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+            Err(StoreError::Invalid(match state {
+                None => format!("no outgoing SMS {id}"),
+                Some(s) => format!("SMS {id} is {s}, not sending: there is nothing to decide"),
+            }))
+        })
+        .await?;
+        if decision == Settle::Resend {
+            signals.outgoing.notify_waiters();
+            signals.outgoing.notify_one();
+        }
+        Ok(())
     }
 
     /// The modem accepted every part; `message_references` are the TP-MRs it answered, one

@@ -83,9 +83,47 @@ impl Session<'_> {
                 // Set the modem up again (or stop) first; the rest of the queue stays due.
                 break;
             }
+            // The claim is on disk before the modem sees the SMS: whatever happens next (a
+            // crash, a disk that fills), this row is never sent again by itself.
+            match self.link.store.claim_outgoing(out.id).await {
+                Ok(true) => self.store_commits(),
+                Ok(false) => continue,
+                Err(e) => {
+                    // Nothing was sent: the row stays queued, and the next round's claim tries
+                    // the store again.
+                    self.store_cannot_commit(format!("cannot claim SMS {}: {e}", out.id));
+                    break;
+                }
+            }
             self.send_one(owner, out).await?;
+            if self.link.status.sending_stopped() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// A claim committed: sending goes on, and a stop for the store ends here (said once).
+    fn store_commits(&mut self) {
+        let was_stopped = self.link.status.sending_stopped();
+        if was_stopped {
+            tracing::warn!(modem = %self.name(), "the store commits again: sending resumed");
+            self.link.status.update(|s| s.sending_stopped = None);
+        }
+    }
+
+    /// The store could not commit what sending needs: no SMS goes out until it can (said once,
+    /// not at every round).
+    fn store_cannot_commit(&mut self, why: String) {
+        let was_stopped = self.link.status.sending_stopped();
+        if !was_stopped {
+            tracing::error!(modem = %self.name(), error = %why, "the store cannot commit (disk full or read-only?): sending stopped, so no SMS is sent twice; it resumes by itself once the database can be written");
+        }
+        self.link.status.update(|s| {
+            s.sending_stopped = Some(format!(
+                "sending stopped: the database cannot be written ({why})"
+            ))
+        });
     }
 
     /// Sends one queued SMS (all its parts) and records the outcome; a failure goes back to
@@ -125,7 +163,9 @@ impl Session<'_> {
         match failure {
             None => {
                 if let Err(e) = self.link.store.mark_sent(out.id, references).await {
-                    tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it");
+                    // The row stays `sending`: never sent again without a technician's word.
+                    tracing::error!(modem = %self.name(), id = out.id, error = %e, "sent, but the store could not record it; it stays unconfirmed (`kufatilia-gateway unconfirmed`)");
+                    self.store_cannot_commit(format!("cannot record SMS {} as sent: {e}", out.id));
                 }
                 tracing::info!(modem = %self.name(), queue = owner, id = out.id, kind = %out.kind, reference = out.reference.as_deref().unwrap_or("-"), to = %pdu::mask_number(Some(&out.recipient)), "SMS out: sent");
                 self.link.status.update(|s| {
@@ -161,7 +201,10 @@ impl Session<'_> {
             .mark_send_failed_after(id, error, first_retry)
             .await
         {
-            tracing::error!(modem = %self.name(), id, error = %e, "cannot record the send failure");
+            // Not sent, but the row stays `sending` until the store can say so: a technician
+            // decides (`kufatilia-gateway unconfirmed`).
+            tracing::error!(modem = %self.name(), id, error = %e, "cannot record the send failure; it stays unconfirmed");
+            self.store_cannot_commit(format!("cannot record the failure of SMS {id}: {e}"));
         }
     }
 }
