@@ -412,6 +412,18 @@ fn status_line(snapshots: &[ModemStatus], d: &QueueDepths, started: Instant) -> 
         if s.clock_warning.is_some() {
             line.push_str(&format!("; {}: clock disagrees with the network", s.name));
         }
+        if s.sending_stopped.is_some() {
+            line.push_str(&format!(
+                "; {}: sending stopped, the database cannot be written",
+                s.name
+            ));
+        }
+    }
+    if d.unconfirmed_sms > 0 {
+        line.push_str(&format!(
+            "; {} SMS unconfirmed (`kufatilia-gateway unconfirmed`)",
+            d.unconfirmed_sms
+        ));
     }
     line
 }

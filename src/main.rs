@@ -96,6 +96,24 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         wait: Option<u64>,
     },
+    /// List the SMS handed to a modem whose outcome was never recorded (a crash or a full disk
+    /// at that moment), or decide one: they are never sent again without this decision.
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway unconfirmed\n  kufatilia-gateway unconfirmed --resend 42   (the reporter may get it twice)\n  kufatilia-gateway unconfirmed --sent 42\n  kufatilia-gateway unconfirmed --failed 42"
+    )]
+    Unconfirmed {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Queue SMS ID for sending again.
+        #[arg(long, value_name = "ID", group = "decision")]
+        resend: Option<i64>,
+        /// Record SMS ID as sent (the reporter has it).
+        #[arg(long, value_name = "ID", group = "decision")]
+        sent: Option<i64>,
+        /// Record SMS ID as failed (it is not sent again).
+        #[arg(long, value_name = "ID", group = "decision")]
+        failed: Option<i64>,
+    },
     /// Export incidents as CSV or JSON (reporters as pseudonyms unless the config shares numbers).
     #[command(
         after_help = "Examples:\n  kufatilia-gateway export --since 2026-11-01 --format csv > incidents.csv\n  kufatilia-gateway export --since 2026-11-20T00:00:00+02:00 --format json"
@@ -177,6 +195,18 @@ fn main() -> ExitCode {
             text,
             wait,
         } => send(&config, &modem, &number, &text, wait),
+        Command::Unconfirmed {
+            config,
+            resend,
+            sent,
+            failed,
+        } => {
+            let decision = resend
+                .map(|id| (id, store::Settle::Resend))
+                .or(sent.map(|id| (id, store::Settle::Sent)))
+                .or(failed.map(|id| (id, store::Settle::Failed)));
+            unconfirmed(&config, decision)
+        }
         Command::Export {
             config,
             since,
@@ -333,6 +363,20 @@ fn send(config: &Path, modem: &str, number: &str, text: &str, wait: Option<u64>)
             number,
             text,
             wait.map(std::time::Duration::from_secs),
+            &mut std::io::stdout().lock(),
+        ))
+    })
+}
+
+fn unconfirmed(config: &Path, decision: Option<(i64, store::Settle)>) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    with_runtime(|rt| {
+        rt.block_on(ops::unconfirmed(
+            &config,
+            decision,
             &mut std::io::stdout().lock(),
         ))
     })

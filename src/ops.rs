@@ -13,7 +13,7 @@ use config::secrets;
 use platform_api::sign;
 use store::{
     IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths, RefusalCounts,
-    ReplyKind, SavedModemStatus, Store, StoreReader,
+    ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
 };
 
 /// Prints the box's state: modems, queues, quarantine, last reports.
@@ -73,6 +73,9 @@ fn write_modems(out: &mut dyn Write, modems: &[SavedModemStatus], now: i64) -> a
         if let serde_json::Value::String(detail) = &s["detail"] {
             writeln!(out, "             {detail}")?;
         }
+        if let serde_json::Value::String(stopped) = &s["sending_stopped"] {
+            writeln!(out, "             {stopped}")?;
+        }
     }
     Ok(())
 }
@@ -85,7 +88,7 @@ fn write_queues(
 ) -> anyhow::Result<()> {
     writeln!(
         out,
-        "Queues: {} PDU(s) to decode, {} part(s) waiting, {} report(s) waiting for the platform{}, {} SMS queued, {} SMS failed",
+        "Queues: {} PDU(s) to decode, {} part(s) waiting, {} report(s) waiting for the platform{}, {} SMS queued, {} SMS failed, {} SMS unconfirmed",
         depths.undecoded,
         depths.waiting_parts,
         depths.undelivered_incidents,
@@ -94,8 +97,16 @@ fn write_queues(
             .map(|s| format!(" (oldest {} min)", s / 60))
             .unwrap_or_default(),
         depths.queued_sms,
-        depths.failed_sms
+        depths.failed_sms,
+        depths.unconfirmed_sms
     )?;
+    if depths.unconfirmed_sms > 0 {
+        writeln!(
+            out,
+            "  {} SMS went to a modem but their outcome was never recorded: they are not sent again until you decide (`kufatilia-gateway unconfirmed`)",
+            depths.unconfirmed_sms
+        )?;
+    }
     let kinds: Vec<String> = refusals
         .by_kind
         .iter()
@@ -238,6 +249,57 @@ pub async fn send(
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
+}
+
+/// Lists the SMS left `sending` (handed to a modem, outcome never recorded), or records the
+/// technician's decision on one.
+pub async fn unconfirmed(
+    config: &Config,
+    decision: Option<(i64, Settle)>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let Some((id, decision)) = decision else {
+        let rows = StoreReader::open(&config.database)?.unconfirmed_outgoing()?;
+        if rows.is_empty() {
+            writeln!(out, "No unconfirmed SMS.")?;
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "{} SMS handed to a modem without a recorded outcome (the reporter may or may not have them):",
+            rows.len()
+        )?;
+        for r in &rows {
+            writeln!(
+                out,
+                "  #{} {} to {} on {} ({}), since {}",
+                r.id,
+                r.kind,
+                pdu::mask_number(Some(&r.recipient)),
+                r.modem,
+                r.reference.as_deref().unwrap_or("no reference"),
+                r.claimed_at_ms.map(rfc3339_ms).unwrap_or_else(|| "-".into()),
+            )?;
+        }
+        writeln!(
+            out,
+            "Decide each: --resend ID (may reach the reporter twice), --sent ID or --failed ID."
+        )?;
+        return Ok(());
+    };
+    let store = Store::open(&config.database)?;
+    match store.settle_unconfirmed(id, decision).await {
+        Ok(()) => {}
+        Err(StoreError::Invalid(why)) => return Err(UsageError(why).into()),
+        Err(e) => return Err(e.into()),
+    }
+    let done = match decision {
+        Settle::Resend => "queued again; the running gateway sends it within seconds",
+        Settle::Sent => "recorded as sent",
+        Settle::Failed => "recorded as failed; it is not sent again",
+    };
+    writeln!(out, "SMS #{id} {done}")?;
+    Ok(())
 }
 
 /// Output format of `export`.
