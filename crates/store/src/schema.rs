@@ -391,6 +391,47 @@ mod tests {
         }
     }
 
+    /// The rebuild that let `outgoing.state` take 'sending' keeps every row, its delivery
+    /// columns and the parts and reports that point at it, with foreign keys enforced after.
+    #[test]
+    fn the_outgoing_rebuild_keeps_the_rows_and_what_references_them() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        migrations.to_version(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO outgoing (id, modem, recipient, text, kind, state, next_attempt_ms,
+                                   created_at_ms, message_refs, sent_at_ms, delivery_state)
+                 VALUES (7, 'm1', '+243810000001', 'Asante', 'ack', 'sent', 1, 1, '12', 2,
+                         'delivered');
+             INSERT INTO sent_parts (outgoing_id, part, message_ref, recipient, sent_at_ms)
+                 VALUES (7, 1, 12, '+243810000001', 2);
+             INSERT INTO outbound (id, recipient_kind, recipient, outgoing_id, state,
+                                   received_at_ms, updated_at_ms)
+                 VALUES ('p-1', 'reporter', 'x', 7, 'sent', 1, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let foreign_keys: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(foreign_keys, "foreign keys are on again after the migrations");
+        let row: (String, String, Option<i64>) = conn
+            .query_row(
+                "SELECT state, delivery_state, claimed_at_ms FROM outgoing WHERE id = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("sent".into(), "delivered".into(), None));
+        assert!(
+            conn.execute("DELETE FROM outgoing WHERE id = 7", []).is_err(),
+            "the parts still reference the rebuilt table"
+        );
+        conn.execute("UPDATE outgoing SET state = 'sending' WHERE id = 7", [])
+            .unwrap();
+    }
+
     #[test]
     fn the_reply_budget_counts_what_was_queued_before_the_upgrade() {
         let mut conn = Connection::open_in_memory().unwrap();

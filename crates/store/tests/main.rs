@@ -7,4 +7,5 @@
     unreachable_pub
 )]
 
+mod sending;
 mod stages;
