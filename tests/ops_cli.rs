@@ -119,3 +119,98 @@ async fn status_send_and_export_work_beside_the_daemon() {
     assert_eq!(wrong.status.code(), Some(64));
     r.stop().await;
 }
+
+/// An SMS claimed for the modem whose outcome was lost (the gateway died between the claim and
+/// the modem's answer) is listed by `unconfirmed` and `status`, never sent by the running
+/// gateway on its own, and sent once when the technician says `--resend`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_sms_waits_for_the_technician_and_is_sent_once_on_resend() {
+    const TO: &str = "+243899000123";
+    let r = Gateway::start(Options {
+        gateway_id: "ops-unconfirmed".into(),
+        reference_prefix: None,
+        signed: false,
+        modem: "sweep_interval = \"300ms\"\nsend_gap = \"10ms\"".into(),
+        ..Options::default()
+    })
+    .await;
+    let config_path = r.config_path.clone();
+    let sent_to = |sim: &modem_sim::SimModem| sim.sent().iter().filter(|s| s.to == TO).count();
+    // The claim of a send that never finished, as a crash leaves it.
+    let id = {
+        let store = store::Store::open(&r.db_path()).unwrap();
+        let id = store
+            .queue_outgoing(store::NewOutgoing {
+                modem: "vodacom".into(),
+                recipient: TO.into(),
+                text: "Ujumbe wa jukwaa".into(),
+                kind: store::ReplyKind::Platform,
+            })
+            .await
+            .unwrap();
+        assert!(store.claim_outgoing(id).await.unwrap());
+        id
+    };
+    // Several send rounds of the running gateway: it does not send the unconfirmed SMS.
+    let from = r.sim.command_log().len();
+    crate::common::wait_until(Duration::from_secs(60), "a few send rounds", || {
+        r.sim.command_log()[from.min(r.sim.command_log().len())..]
+            .iter()
+            .filter(|l| l.to_ascii_uppercase().contains("+CMGL"))
+            .count()
+            >= 4
+    })
+    .await;
+    assert_eq!(sent_to(&r.sim), 0, "an unconfirmed SMS is never sent on its own");
+
+    let list = gateway()
+        .args(["unconfirmed", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("#{id} platform")), "{text}");
+    assert!(!text.contains(TO), "the number is masked: {text}");
+    let status = gateway()
+        .args(["status", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let status_text = String::from_utf8_lossy(&status.stdout);
+    assert!(status_text.contains("1 SMS unconfirmed"), "{status_text}");
+
+    let resend = gateway()
+        .args(["unconfirmed", "--resend", &id.to_string(), "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        resend.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resend.stderr)
+    );
+    crate::common::wait_until(Duration::from_secs(60), "the resent SMS", || {
+        sent_to(&r.sim) >= 1
+    })
+    .await;
+    // Deciding again is refused: the SMS is no longer unconfirmed.
+    let again = gateway()
+        .args(["unconfirmed", "--sent", &id.to_string(), "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(64));
+    let from = r.sim.command_log().len();
+    crate::common::wait_until(Duration::from_secs(60), "a few more send rounds", || {
+        r.sim.command_log()[from.min(r.sim.command_log().len())..]
+            .iter()
+            .filter(|l| l.to_ascii_uppercase().contains("+CMGL"))
+            .count()
+            >= 2
+    })
+    .await;
+    assert_eq!(sent_to(&r.sim), 1, "sent once, on the technician's word");
+    r.stop().await;
+}
