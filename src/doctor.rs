@@ -76,6 +76,8 @@ enum Check {
     Storage,
     Balance,
     Platform,
+    Database,
+    Unconfirmed,
 }
 
 impl Check {
@@ -92,6 +94,8 @@ impl Check {
             Check::Storage => "storage",
             Check::Balance => "balance",
             Check::Platform => "platform",
+            Check::Database => "database",
+            Check::Unconfirmed => "SMS",
         }
     }
 }
@@ -164,7 +168,73 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
                 .map(|p| format!("{}: {p}", m.name)),
         );
     }
+    let mut screen = Screen::default();
+    check_database(config, &mut screen).await;
+    let _ = writeln!(
+        report.text,
+        "== database ({}) ==",
+        config.database.display()
+    );
+    for (what, value) in &screen.lines {
+        let _ = writeln!(report.text, "  {:<10} {value}", what.label());
+    }
+    if screen.problems.is_empty() {
+        let _ = writeln!(report.text, "  -> all good");
+    } else {
+        let _ = writeln!(report.text, "  -> to fix:");
+        for p in &screen.problems {
+            let _ = writeln!(report.text, "     * {p}");
+        }
+    }
+    report.problems.extend(screen.problems);
     report
+}
+
+/// Whether the database takes writes (the gateway sends no SMS while it cannot) and the SMS
+/// whose outcome was never recorded. A database not created yet is no problem.
+async fn check_database(config: &Config, screen: &mut Screen) {
+    if !config.database.exists() {
+        screen.line(
+            Check::Database,
+            "not created yet (the gateway creates it at its first start)",
+        );
+        return;
+    }
+    let store = match store::Store::open(&config.database) {
+        Ok(s) => s,
+        Err(e) => {
+            screen.problem(
+                Check::Database,
+                format!("CANNOT be opened: {e}"),
+                "see the error above; a corrupt file is moved away and the gateway starts a new one",
+            );
+            return;
+        }
+    };
+    match store.check_room().await {
+        Ok(()) => screen.line(Check::Database, "writable"),
+        Err(e) => screen.problem(
+            Check::Database,
+            format!("CANNOT be written: {e}"),
+            "free space on the SD card (`df -h`) or find why it is read-only (`mount`); the gateway sends no SMS until it can write, then resumes by itself",
+        ),
+    }
+    match store.unconfirmed_outgoing().await {
+        Ok(rows) if rows.is_empty() => screen.line(Check::Unconfirmed, "none unconfirmed"),
+        Ok(rows) => screen.problem(
+            Check::Unconfirmed,
+            format!(
+                "{} unconfirmed: handed to a modem, outcome never recorded (a crash or a full disk then)",
+                rows.len()
+            ),
+            "decide each with `kufatilia-gateway unconfirmed` (--resend, --sent or --failed); they are never sent again on their own",
+        ),
+        Err(e) => screen.problem(
+            Check::Unconfirmed,
+            format!("cannot be listed: {e}"),
+            "see the database line",
+        ),
+    }
 }
 
 /// What exists under `/dev/serial/by-id`, for the technician to compare with the config.
@@ -557,6 +627,8 @@ mod tests {
             Check::Storage,
             Check::Balance,
             Check::Platform,
+            Check::Database,
+            Check::Unconfirmed,
         ];
         let labels: std::collections::BTreeSet<&str> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len(), "{labels:?}");

@@ -278,7 +278,9 @@ pub async fn unconfirmed(
                 pdu::mask_number(Some(&r.recipient)),
                 r.modem,
                 r.reference.as_deref().unwrap_or("no reference"),
-                r.claimed_at_ms.map(rfc3339_ms).unwrap_or_else(|| "-".into()),
+                r.claimed_at_ms
+                    .map(rfc3339_ms)
+                    .unwrap_or_else(|| "-".into()),
             )?;
         }
         writeln!(

@@ -151,3 +151,73 @@ async fn missing_busy_locked_and_offline_each_say_their_fix_and_exit_69() {
     // The held port was never written to by the doctor.
     assert!(busy.command_log().is_empty(), "{:?}", busy.command_log());
 }
+
+/// A full disk and an SMS whose outcome was lost: the doctor names both, with what to do, and
+/// exits 69; with room again and the SMS decided, its database screen is all good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_and_an_unconfirmed_sms_are_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let id = {
+        let store = store::Store::open(&db).unwrap();
+        let id = store
+            .queue_outgoing(store::NewOutgoing {
+                modem: "vodacom".into(),
+                recipient: "+243812345678".into(),
+                text: "Asante".into(),
+                kind: store::ReplyKind::Ack,
+            })
+            .await
+            .unwrap();
+        assert!(store.claim_outgoing(id).await.unwrap());
+        id
+    };
+    crate::fault_disk::fill_the_disk(&db, id);
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n[platform]\nurl = \"http://127.0.0.1:{}/api/gateway/v1\"\n",
+            http_server().await
+        ),
+    )
+    .unwrap();
+    let run = |capped: bool| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"));
+            cmd.args(["doctor", "--config"]).arg(&config);
+            cmd.env_remove(store::TEST_MAX_PAGES);
+            if capped {
+                cmd.env(store::TEST_MAX_PAGES, "1");
+            }
+            let out = cmd.output().unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        })
+    };
+    let (code, text) = run(true).await.unwrap();
+    assert!(text.contains("database   CANNOT be written"), "{text}");
+    assert!(text.contains("df -h"), "{text}");
+    assert!(text.contains("1 unconfirmed"), "{text}");
+    assert!(text.contains("kufatilia-gateway unconfirmed"), "{text}");
+    assert_eq!(code, 69, "{text}");
+
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "DELETE FROM sent_parts WHERE part = 99; DROP TABLE test_filler;
+             UPDATE outgoing SET state = 'failed' WHERE state = 'sending';",
+        )
+        .unwrap();
+    }
+    let (code, text) = run(false).await.unwrap();
+    assert!(text.contains("database   writable"), "{text}");
+    assert!(text.contains("none unconfirmed"), "{text}");
+    let database = &text[text.find("== database").unwrap()..];
+    assert!(database.contains("-> all good"), "{text}");
+    // Still 69: this config has no modem, which the doctor names too.
+    assert_eq!(code, 69, "{text}");
+}

@@ -187,7 +187,7 @@ fn outgoing_state(db: &Path, id: i64) -> String {
 /// writes to) until one more no longer fits, then page-sized rows of a filler table until not a
 /// page is free. Every write that needs room then fails, as on a full SD card. Returns the rows
 /// written to `sent_parts`.
-fn fill_the_disk(db: &Path, outgoing_id: i64) -> usize {
+pub(crate) fn fill_the_disk(db: &Path, outgoing_id: i64) -> usize {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     conn.execute_batch("CREATE TABLE test_filler (pad BLOB NOT NULL)")
@@ -347,7 +347,8 @@ async fn a_full_disk_never_sends_a_reply_twice_and_sending_resumes_by_itself() {
     assert_eq!(last.queues.unconfirmed_sms, 0);
     let log = gw.log_text();
     assert_eq!(
-        log.matches("sending stopped, so no SMS is sent twice").count(),
+        log.matches("sending stopped, so no SMS is sent twice")
+            .count(),
         1,
         "the stop is logged once, not at every round"
     );

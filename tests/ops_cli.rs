@@ -161,7 +161,11 @@ async fn an_unconfirmed_sms_waits_for_the_technician_and_is_sent_once_on_resend(
             >= 4
     })
     .await;
-    assert_eq!(sent_to(&r.sim), 0, "an unconfirmed SMS is never sent on its own");
+    assert_eq!(
+        sent_to(&r.sim),
+        0,
+        "an unconfirmed SMS is never sent on its own"
+    );
 
     let list = gateway()
         .args(["unconfirmed", "--config"])

@@ -248,7 +248,10 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
         )?,
         queued_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'queued'")?,
         failed_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'failed'")?,
-        unconfirmed_sms: count(conn, "SELECT COUNT(*) FROM outgoing WHERE state = 'sending'")?,
+        unconfirmed_sms: count(
+            conn,
+            "SELECT COUNT(*) FROM outgoing WHERE state = 'sending'",
+        )?,
         oldest_undelivered_secs: oldest.map(|t| ((now - t).max(0) / 1000) as u64),
         last_message_ms: conn
             .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,

@@ -58,6 +58,17 @@ pub enum Settle {
     Failed,
 }
 
+/// Writes and deletes a page of padding: fails when the database cannot take one more page.
+fn room_check(conn: &Connection) -> Result<(), StoreError> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    conn.execute(
+        "INSERT INTO room_check (pad) VALUES (zeroblob(?1))",
+        [page_size],
+    )?;
+    conn.execute("DELETE FROM room_check", [])?;
+    Ok(())
+}
+
 pub(super) fn unconfirmed_outgoing(conn: &Connection) -> Result<Vec<Unconfirmed>, StoreError> {
     query_all(
         conn,
@@ -133,15 +144,16 @@ impl Store {
                  WHERE id = ?1 AND state = ?4",
                 params![id, OutgoingState::Sending, now_ms(), OutgoingState::Queued],
             )?;
-            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            conn.execute(
-                "INSERT INTO room_check (pad) VALUES (zeroblob(?1))",
-                [page_size],
-            )?;
-            conn.execute("DELETE FROM room_check", [])?;
+            room_check(conn)?;
             Ok(claimed == 1)
         })
         .await
+    }
+
+    /// Commits a write that needs a free page, as each claim does: an error means the gateway
+    /// sends nothing (`doctor` asks this).
+    pub async fn check_room(&self) -> Result<(), StoreError> {
+        self.call(|conn| room_check(conn)).await
     }
 
     /// SMS left `sending`: handed to the modem, outcome never recorded. Oldest first.

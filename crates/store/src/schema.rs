@@ -415,7 +415,10 @@ mod tests {
         let foreign_keys: bool = conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
-        assert!(foreign_keys, "foreign keys are on again after the migrations");
+        assert!(
+            foreign_keys,
+            "foreign keys are on again after the migrations"
+        );
         let row: (String, String, Option<i64>) = conn
             .query_row(
                 "SELECT state, delivery_state, claimed_at_ms FROM outgoing WHERE id = 7",
@@ -425,7 +428,8 @@ mod tests {
             .unwrap();
         assert_eq!(row, ("sent".into(), "delivered".into(), None));
         assert!(
-            conn.execute("DELETE FROM outgoing WHERE id = 7", []).is_err(),
+            conn.execute("DELETE FROM outgoing WHERE id = 7", [])
+                .is_err(),
             "the parts still reference the rebuilt table"
         );
         conn.execute("UPDATE outgoing SET state = 'sending' WHERE id = 7", [])

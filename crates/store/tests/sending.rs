@@ -66,7 +66,10 @@ async fn a_claimed_sms_is_never_due_again_until_a_technician_decides() {
         OutgoingState::Failed
     );
 
-    store.settle_unconfirmed(lost, Settle::Resend).await.unwrap();
+    store
+        .settle_unconfirmed(lost, Settle::Resend)
+        .await
+        .unwrap();
     let due: Vec<i64> = store
         .due_outgoing("m1", 10)
         .await
