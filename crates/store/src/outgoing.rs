@@ -153,12 +153,12 @@ impl Store {
     /// Commits a write that needs a free page, as each claim does: an error means the gateway
     /// sends nothing (`doctor` asks this).
     pub async fn check_room(&self) -> Result<(), StoreError> {
-        self.call(|conn| room_check(conn)).await
+        self.call(room_check).await
     }
 
     /// SMS left `sending`: handed to the modem, outcome never recorded. Oldest first.
     pub async fn unconfirmed_outgoing(&self) -> Result<Vec<Unconfirmed>, StoreError> {
-        self.call(|conn| unconfirmed_outgoing(conn)).await
+        self.call(unconfirmed_outgoing).await
     }
 
     /// A technician's decision on an SMS left `sending`: send it again, or record it as sent or
