@@ -298,7 +298,8 @@ async fn injected_sms_are_real_pdus_and_queued_replies_are_sent() {
     // Transliteration folds "ç" into GSM-7 so the reply costs less.
     assert_eq!(joined, long.replace('ç', "c"));
     eventually("both marked sent", || async {
-        store.queue_depths().await.unwrap().queued_sms == 0
+        let d = store.queue_depths().await.unwrap();
+        d.queued_sms == 0 && d.unconfirmed_sms == 0
     })
     .await;
     assert_eq!(link.status.snapshot().sent, 2);

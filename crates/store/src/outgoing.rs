@@ -150,6 +150,19 @@ impl Store {
         .await
     }
 
+    /// Gives back a claim when the modem never got any part of the SMS (the link ended before
+    /// the first `AT+CMGS`): it is due again, with no attempt counted.
+    pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE outgoing SET state = ?2, claimed_at_ms = NULL WHERE id = ?1 AND state = ?3",
+                params![id, OutgoingState::Queued, OutgoingState::Sending],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Commits a write that needs a free page, as each claim does: an error means the gateway
     /// sends nothing (`doctor` asks this).
     pub async fn check_room(&self) -> Result<(), StoreError> {

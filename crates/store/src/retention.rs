@@ -92,10 +92,11 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
            AND (pdu_hex != '' OR sender IS NOT NULL)",
         [cutoff],
     )? as u64;
-    // Replies to purged incidents, and any other SMS (platform messages, tests) once old.
+    // Replies to purged incidents, and any other SMS (platform messages, tests) once old; not
+    // one still to send or waiting for a technician's decision (`sending`).
     c.sms = conn.execute(
         "UPDATE outgoing SET recipient = '', text = ''
-         WHERE state != 'queued' AND recipient != ''
+         WHERE state NOT IN ('queued', 'sending') AND recipient != ''
            AND (incident_id IN (SELECT id FROM purge_incidents) OR created_at_ms < ?1)",
         params![cutoff],
     )? as u64;

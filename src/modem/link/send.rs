@@ -144,8 +144,19 @@ impl Session<'_> {
         };
         let mut references = Vec::with_capacity(parts.len());
         let mut failure = None;
-        for part in parts {
-            self.pause_taking_messages(self.link.cfg.send_gap).await?;
+        for (i, part) in parts.into_iter().enumerate() {
+            if let Err(end) = self.pause_taking_messages(self.link.cfg.send_gap).await {
+                if i == 0 {
+                    // The modem got nothing of it: the claim goes back, the SMS is due again.
+                    if let Err(e) = self.link.store.release_claim(out.id).await {
+                        tracing::error!(modem = %self.name(), id = out.id, error = %e, "cannot give back the claim of an SMS not sent; it stays unconfirmed");
+                    }
+                } else {
+                    // Some parts went out: sending it all again would repeat them.
+                    tracing::error!(modem = %self.name(), id = out.id, parts_sent = i, "the modem went away in the middle of a long SMS; it stays unconfirmed (`kufatilia-gateway unconfirmed`)");
+                }
+                return Err(end);
+            }
             match self
                 .cmd(&Cmgs {
                     tpdu_len: part.tpdu_len,
