@@ -237,6 +237,8 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     if e.downcast_ref::<ops::UsageError>().is_some() {
         ExitCode::from(exit::USAGE)
+    } else if e.downcast_ref::<daemon::ConfigProblem>().is_some() {
+        ExitCode::from(exit::CONFIG)
     } else {
         ExitCode::from(exit::UNAVAILABLE)
     }
