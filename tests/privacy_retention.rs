@@ -12,6 +12,9 @@ use crate::common::daemon::{Gateway, Options};
 use platform_api::Recipient;
 use platform_stub::MessageState;
 
+/// A `received` row: id, PDU hex, its hash, its user data.
+type StoredPdu = (i64, String, Vec<u8>, Option<Vec<u8>>);
+
 const BOUND: Duration = Duration::from_secs(120);
 
 /// Reporters, each with a report whose words appear nowhere else.
@@ -217,7 +220,7 @@ async fn after_the_purge_no_file_of_the_database_holds_a_number_hash_or_text() {
     }
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let rows: Vec<(i64, String, Vec<u8>, Option<Vec<u8>>)> = conn
+        let rows: Vec<StoredPdu> = conn
             .prepare("SELECT id, pdu_hex, pdu_sha256, user_data FROM received")
             .unwrap()
             .query_map([], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))
