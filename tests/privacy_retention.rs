@@ -118,6 +118,8 @@ fn database_files(db: &Path) -> Vec<PathBuf> {
 async fn after_the_purge_no_file_of_the_database_holds_a_number_hash_or_text() {
     let r = Gateway::start(Options {
         extra: "[sms]\nstatus_reports = true".into(),
+        platform: "flush_after = \"200ms\"\nretry_max = \"1s\"\noutbound_poll_interval = \"200ms\""
+            .into(),
         ..Options::slots(30)
     })
     .await;
