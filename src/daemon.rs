@@ -54,7 +54,7 @@ impl Daemon {
             PlatformClient::new(&platform_client_config(&config)?)
                 .context("cannot set up the platform client")?,
         );
-        let reporter = reporter_id(&config)?;
+        let reporter = reporter_id(&config, &store).await?;
         let (_, too_long) = crate::dialogue::check_templates(&config, &keywords);
         if !too_long.is_empty() {
             anyhow::bail!("reply texts too long: {}", too_long.join("; "));
@@ -121,9 +121,14 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the store {}", config.database.display()))
 }
 
+/// A problem in the configuration or the files it names, found at start (exit 78).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigProblem(String);
+
 /// How reporters are named to the platform: their number, or a pseudonym keyed with the box's
-/// secret (created on the first start).
-fn reporter_id(config: &Config) -> anyhow::Result<ReporterId> {
+/// secret (created on the first start: before the store holds any report or reporter).
+async fn reporter_id(config: &Config, store: &Store) -> anyhow::Result<ReporterId> {
     if config.privacy.share_phone_numbers {
         return Ok(ReporterId::PhoneNumber);
     }
@@ -132,9 +137,14 @@ fn reporter_id(config: &Config) -> anyhow::Result<ReporterId> {
         .pseudonym_secret_file
         .clone()
         .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
-    Ok(ReporterId::Pseudonym(Arc::new(
-        secrets::read_or_create_key(&key_path)?,
-    )))
+    let first_start = !store.knows_reporters().await?;
+    match secrets::read_or_create_key(&key_path, first_start) {
+        Ok(key) => Ok(ReporterId::Pseudonym(Arc::new(key))),
+        Err(e @ secrets::SecretFileError::KeyMissing { .. }) => {
+            Err(ConfigProblem(e.to_string()).into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Starts one link per configured modem, each covering for the modems whose fallback it is;

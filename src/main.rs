@@ -78,6 +78,8 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        reveal: RevealArgs,
     },
     /// Send a test SMS through the running gateway.
     #[command(
@@ -114,7 +116,8 @@ enum Command {
         #[arg(long, value_name = "ID", group = "decision")]
         failed: Option<i64>,
     },
-    /// Export incidents as CSV or JSON (reporters as pseudonyms unless the config shares numbers).
+    /// Export incidents as CSV or JSON: reporters as pseudonyms (masked numbers when the config
+    /// shares numbers), without what they wrote unless --show-texts.
     #[command(
         after_help = "Examples:\n  kufatilia-gateway export --since 2026-11-01 --format csv > incidents.csv\n  kufatilia-gateway export --since 2026-11-20T00:00:00+02:00 --format json"
     )]
@@ -126,6 +129,8 @@ enum Command {
         since: String,
         #[arg(long, value_enum, default_value = "csv")]
         format: ops::ExportFormat,
+        #[command(flatten)]
+        reveal: RevealArgs,
     },
     /// Decode one SMS PDU (hex, as a modem prints it) into JSON.
     #[command(
@@ -154,6 +159,31 @@ enum Command {
         #[arg(long)]
         secret_file: Option<PathBuf>,
     },
+}
+
+/// What `status` and `export` reveal; each flag prints a warning on stderr.
+#[derive(clap::Args)]
+struct RevealArgs {
+    /// Show reporters' full phone numbers (masked otherwise).
+    #[arg(long)]
+    show_numbers: bool,
+    /// Show what reporters wrote, the places they named and the replies (left out otherwise).
+    #[arg(long)]
+    show_texts: bool,
+}
+
+impl RevealArgs {
+    /// The choice, after saying on stderr what is revealed.
+    fn announce(&self) -> ops::Reveal {
+        let reveal = ops::Reveal {
+            numbers: self.show_numbers,
+            texts: self.show_texts,
+        };
+        if let Some(w) = reveal.warning() {
+            eprintln!("warning: {w}");
+        }
+        reveal
+    }
 }
 
 fn main() -> ExitCode {
@@ -185,9 +215,16 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
         Command::DecodePdu { hex } => decode_pdu(&hex),
-        Command::Status { config, json } => with_config(&config, |c| {
-            ops::status(c, json, &mut std::io::stdout().lock())
-        }),
+        Command::Status {
+            config,
+            json,
+            reveal,
+        } => {
+            let reveal = reveal.announce();
+            with_config(&config, |c| {
+                ops::status(c, json, reveal, &mut std::io::stdout().lock())
+            })
+        }
         Command::Send {
             config,
             modem,
@@ -211,7 +248,8 @@ fn main() -> ExitCode {
             config,
             since,
             format,
-        } => export(&config, &since, format),
+            reveal,
+        } => export(&config, &since, format, reveal.announce()),
         #[cfg(feature = "demo")]
         Command::PlatformStub {
             listen,
@@ -267,6 +305,8 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     if e.downcast_ref::<ops::UsageError>().is_some() {
         ExitCode::from(exit::USAGE)
+    } else if e.downcast_ref::<daemon::ConfigProblem>().is_some() {
+        ExitCode::from(exit::CONFIG)
     } else {
         ExitCode::from(exit::UNAVAILABLE)
     }
@@ -382,7 +422,7 @@ fn unconfirmed(config: &Path, decision: Option<(i64, store::Settle)>) -> ExitCod
     })
 }
 
-fn export(config: &Path, since: &str, format: ops::ExportFormat) -> ExitCode {
+fn export(config: &Path, since: &str, format: ops::ExportFormat, reveal: ops::Reveal) -> ExitCode {
     let since = match ops::parse_since(since) {
         Ok(s) => s,
         Err(e) => {
@@ -391,8 +431,11 @@ fn export(config: &Path, since: &str, format: ops::ExportFormat) -> ExitCode {
         }
     };
     with_config(config, |c| {
-        let n = ops::export(c, since, format, &mut std::io::stdout().lock())?;
+        let n = ops::export(c, since, format, reveal, &mut std::io::stdout().lock())?;
         eprintln!("{n} incident(s) exported");
+        if !reveal.texts {
+            eprintln!("descriptions and places left out (--show-texts includes them)");
+        }
         Ok(())
     })
 }

@@ -1,5 +1,9 @@
 //! The technician's commands that work on the database while the daemon runs: `status`,
 //! `send` (a test SMS) and `export` (incidents for partners who work in spreadsheets).
+//!
+//! What a reporter wrote and their number leave the box only when asked for (`--show-numbers`,
+//! `--show-texts`). Everything a reporter, an operator or the platform sent is attacker-controlled:
+//! on a terminal its control characters are escaped, in CSV a formula start is defused.
 
 use std::io::Write;
 use std::time::Duration;
@@ -16,8 +20,141 @@ use store::{
     ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
 };
 
+/// What `status` and `export` reveal beyond pseudonyms and counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reveal {
+    /// Reporters' phone numbers (masked to the last three digits otherwise).
+    pub numbers: bool,
+    /// What reporters wrote, the places they named, the replies (left out otherwise).
+    pub texts: bool,
+}
+
+impl Reveal {
+    /// The warning to print on stderr when something is revealed.
+    pub fn warning(&self) -> Option<String> {
+        let what = match (self.numbers, self.texts) {
+            (false, false) => return None,
+            (true, false) => "reporters' phone numbers",
+            (false, true) => "what reporters wrote (texts, places, replies)",
+            (true, true) => "reporters' phone numbers and what they wrote",
+        };
+        Some(format!(
+            "this output shows {what}: it can put reporters at risk; do not share, paste or keep it"
+        ))
+    }
+
+    fn number(&self, n: Option<&str>) -> Option<String> {
+        n.map(|n| {
+            if self.numbers {
+                n.to_string()
+            } else {
+                pdu::mask_number(Some(n))
+            }
+        })
+    }
+
+    fn text<'a>(&self, t: Option<&'a str>) -> Option<&'a str> {
+        t.filter(|_| self.texts)
+    }
+}
+
+/// A report as `status --json` shows it: no number nor text unless revealed.
+#[derive(Debug, serde::Serialize)]
+struct ReportView<'a> {
+    reference: &'a str,
+    incident_type: &'a str,
+    language: Option<&'a str>,
+    sender: Option<String>,
+    sender_kind: Option<pdu::AddressKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a str>,
+    received_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_text: Option<&'a str>,
+    reply_state: Option<OutgoingState>,
+    batch_id: Option<&'a str>,
+    delivered: bool,
+}
+
+impl<'a> ReportView<'a> {
+    fn new(i: &'a IncidentSummary, reveal: Reveal) -> ReportView<'a> {
+        ReportView {
+            reference: &i.reference,
+            incident_type: &i.incident_type,
+            language: i.language.as_deref(),
+            sender: reveal.number(i.sender.as_deref()),
+            sender_kind: i.sender_kind,
+            text: reveal.text(Some(&i.text)),
+            description: reveal.text(Some(&i.description)),
+            location: reveal.text(i.location.as_deref()),
+            received_at_ms: i.received_at_ms,
+            reply_text: reveal.text(i.reply_text.as_deref()),
+            reply_state: i.reply_state,
+            batch_id: i.batch_id.as_deref(),
+            delivered: i.delivered,
+        }
+    }
+}
+
+/// `text` safe to print on a terminal: control characters (C0, DEL, C1, so also every escape
+/// sequence's ESC or CSI) are shown as `\u{1b}`, never passed on. A reporter's SMS could otherwise
+/// rewrite the screen, the window title or the clipboard of whoever runs `status`.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON as serde writes it, with the C1 control characters it leaves raw (U+0080 to U+009F, which
+/// some terminals take as escape sequences) written as `\u00XX` escapes: the same JSON value.
+fn json_for_terminal(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() && !c.is_ascii() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` safe in a spreadsheet cell: control characters but the line break escaped, and a cell
+/// that would start a formula (`= + - @`, tab or carriage return first) prefixed with `'`
+/// (OWASP, CSV injection).
+pub fn spreadsheet_safe(text: &str) -> String {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let mut out = String::with_capacity(text.len() + 1);
+    if formula {
+        out.push('\'');
+    }
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Prints the box's state: modems, queues, quarantine, last reports.
-pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn status(
+    config: &Config,
+    json: bool,
+    reveal: Reveal,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let reader = StoreReader::open(&config.database)?;
     let depths = reader.queue_depths()?;
     let modems = reader.modem_statuses()?;
@@ -31,16 +168,24 @@ pub fn status(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::Resul
             "modems": modems,
             "quarantined_batches": quarantined,
             "replies_refused_last_24h": { "total": refusals.total, "by_kind": refusals.by_kind },
-            "last_reports": last,
+            "last_reports": last.iter().map(|i| ReportView::new(i, reveal)).collect::<Vec<_>>(),
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(
+            out,
+            "{}",
+            json_for_terminal(&serde_json::to_string_pretty(&value)?)
+        )?;
         return Ok(());
     }
-    writeln!(out, "Kufatilia Gateway {}", config.gateway_id)?;
+    writeln!(
+        out,
+        "Kufatilia Gateway {}",
+        terminal_safe(&config.gateway_id)
+    )?;
     write_modems(out, &modems, now_ms())?;
     write_queues(out, &depths, &refusals)?;
     write_quarantine(out, &quarantined)?;
-    write_last_reports(out, &last)
+    write_last_reports(out, &last, reveal)
 }
 
 /// One line per modem, as its link last saved it.
@@ -51,15 +196,16 @@ fn write_modems(out: &mut dyn Write, modems: &[SavedModemStatus], now: i64) -> a
     }
     for m in modems {
         let s = &m.status;
+        // The operator name and the balance come from the network: escaped like a reporter's text.
         let field = |k: &str| match &s[k] {
             serde_json::Value::Null => "-".to_string(),
-            serde_json::Value::String(v) => v.clone(),
-            v => v.to_string(),
+            serde_json::Value::String(v) => terminal_safe(v),
+            v => terminal_safe(&v.to_string()),
         };
         writeln!(
             out,
             "  {:<10} {:<12} signal {} dBm ({}), operator {}, SIM {}/{}, balance {}, last message {}{}",
-            m.name,
+            terminal_safe(&m.name),
             field("state"),
             field("signal_dbm"),
             field("signal"),
@@ -71,7 +217,7 @@ fn write_modems(out: &mut dyn Write, modems: &[SavedModemStatus], now: i64) -> a
             age_note(now - m.saved_at_ms),
         )?;
         if let serde_json::Value::String(detail) = &s["detail"] {
-            writeln!(out, "             {detail}")?;
+            writeln!(out, "             {}", terminal_safe(detail))?;
         }
         if let serde_json::Value::String(stopped) = &s["sending_stopped"] {
             writeln!(out, "             {stopped}")?;
@@ -138,16 +284,20 @@ fn write_quarantine(out: &mut dyn Write, quarantined: &[QuarantineEntry]) -> any
         writeln!(
             out,
             "  {} ({} incidents, {} attempts): {}",
-            q.id,
+            terminal_safe(&q.id),
             q.incidents,
             q.attempts,
-            q.error.as_deref().unwrap_or("-")
+            terminal_safe(q.error.as_deref().unwrap_or("-"))
         )?;
     }
     Ok(())
 }
 
-fn write_last_reports(out: &mut dyn Write, last: &[IncidentSummary]) -> anyhow::Result<()> {
+fn write_last_reports(
+    out: &mut dyn Write,
+    last: &[IncidentSummary],
+    reveal: Reveal,
+) -> anyhow::Result<()> {
     writeln!(out, "Last reports:")?;
     if last.is_empty() {
         writeln!(out, "  none yet")?;
@@ -156,8 +306,8 @@ fn write_last_reports(out: &mut dyn Write, last: &[IncidentSummary]) -> anyhow::
         writeln!(
             out,
             "  {:<10} {:<14} {}  {}",
-            i.reference,
-            i.incident_type,
+            terminal_safe(&i.reference),
+            terminal_safe(&i.incident_type),
             rfc3339_ms(i.received_at_ms),
             if i.delivered {
                 "delivered"
@@ -165,6 +315,15 @@ fn write_last_reports(out: &mut dyn Write, last: &[IncidentSummary]) -> anyhow::
                 "waiting for the platform"
             }
         )?;
+        if let Some(n) = reveal
+            .number(i.sender.as_deref())
+            .filter(|_| reveal.numbers)
+        {
+            writeln!(out, "             from {}", terminal_safe(&n))?;
+        }
+        if let Some(t) = reveal.text(Some(&i.text)) {
+            writeln!(out, "             text: {}", terminal_safe(t))?;
+        }
     }
     Ok(())
 }
@@ -329,22 +488,40 @@ pub fn parse_since(text: &str) -> Result<time::OffsetDateTime, UsageError> {
 /// One exported row: what a partner organisation may see (reporters as pseudonyms unless the
 /// config shares numbers).
 #[derive(Debug, serde::Serialize)]
-struct ExportRow<'a> {
-    reference: &'a str,
-    incident_type: &'a str,
-    language: &'a str,
+struct ExportRow {
+    reference: String,
+    incident_type: String,
+    language: String,
     received_at: String,
-    description: &'a str,
-    location: &'a str,
+    description: String,
+    location: String,
     reporter: String,
     delivered_to_platform: bool,
 }
 
-/// Writes incidents received since `since` as CSV or JSON.
+impl ExportRow {
+    /// Every text cell defused for a spreadsheet (JSON is escaped by its encoder).
+    fn for_spreadsheet(self) -> ExportRow {
+        ExportRow {
+            reference: spreadsheet_safe(&self.reference),
+            incident_type: spreadsheet_safe(&self.incident_type),
+            language: spreadsheet_safe(&self.language),
+            received_at: self.received_at,
+            description: spreadsheet_safe(&self.description),
+            location: spreadsheet_safe(&self.location),
+            reporter: spreadsheet_safe(&self.reporter),
+            delivered_to_platform: self.delivered_to_platform,
+        }
+    }
+}
+
+/// Writes incidents received since `since` as CSV or JSON: reporters as pseudonyms (or masked
+/// numbers when the config shares numbers), descriptions and places left empty, unless revealed.
 pub fn export(
     config: &Config,
     since: time::OffsetDateTime,
     format: ExportFormat,
+    reveal: Reveal,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     let reader = StoreReader::open(&config.database)?;
@@ -365,37 +542,38 @@ pub fn export(
     };
     let reporter = |i: &IncidentSummary| match (&key, i.sender.as_deref()) {
         (_, None) => String::new(),
-        (None, Some(n)) => n.to_string(),
+        (None, n) => reveal.number(n).unwrap_or_default(),
         (Some(_), Some(n)) if n.chars().any(char::is_alphabetic) => n.to_string(),
         (Some(k), Some(n)) => sign::pseudonym(k, n),
     };
     let export_rows: Vec<ExportRow> = rows
         .iter()
         .map(|i| ExportRow {
-            reference: &i.reference,
-            incident_type: &i.incident_type,
-            language: i.language.as_deref().unwrap_or(""),
+            reference: i.reference.clone(),
+            incident_type: i.incident_type.clone(),
+            language: i.language.clone().unwrap_or_default(),
             received_at: rfc3339_ms(i.received_at_ms),
-            description: &i.description,
-            location: i.location.as_deref().unwrap_or(""),
+            description: reveal.text(Some(&i.description)).unwrap_or("").to_string(),
+            location: reveal.text(i.location.as_deref()).unwrap_or("").to_string(),
             reporter: reporter(i),
             delivered_to_platform: i.delivered,
         })
         .collect();
+    let n = export_rows.len();
     match format {
         ExportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &export_rows)?;
-            writeln!(out)?;
+            let json = serde_json::to_string_pretty(&export_rows)?;
+            writeln!(out, "{}", json_for_terminal(&json))?;
         }
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            for row in &export_rows {
-                w.serialize(row)?;
+            for row in export_rows {
+                w.serialize(row.for_spreadsheet())?;
             }
             w.flush()?;
         }
     }
-    Ok(export_rows.len())
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -410,5 +588,19 @@ mod tests {
         );
         assert!(parse_since("2026-11-01T08:00:00+02:00").is_ok());
         assert!(parse_since("yesterday").is_err());
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_for_terminals_and_defused_for_spreadsheets() {
+        let title = "AJALI \u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m";
+        let shown = terminal_safe(title);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "AJALI \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}31m");
+        for start in ["=", "+", "-", "@", "\t", "\r"] {
+            let cell = spreadsheet_safe(&format!("{start}HYPERLINK(\"http://x\")"));
+            assert!(cell.starts_with('\''), "{cell:?}");
+            assert!(!cell.chars().any(char::is_control), "{cell:?}");
+        }
+        assert_eq!(spreadsheet_safe("mgodi\nwa Kalimbi"), "mgodi\nwa Kalimbi");
     }
 }

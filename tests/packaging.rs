@@ -176,3 +176,84 @@ fn the_box_binary_is_built_without_the_demo_feature() {
         "the demo feature brings the simulator"
     );
 }
+
+/// `postrm purge`, run for real on a scratch root (dpkg's `DPKG_ROOT`): it removes the database,
+/// its WAL, the pseudonym key and the secrets, names each, and touches nothing else; a plain
+/// `remove` keeps everything.
+#[test]
+fn purging_the_package_removes_the_database_keys_and_secrets_and_says_so() {
+    let postrm = read("debian/postrm");
+    assert!(postrm.starts_with("#!/bin/sh") && postrm.contains("#DEBHELPER#"));
+    // What it removes is where the package and its unit put things.
+    let unit = read("systemd/kufatilia-gateway.service");
+    assert!(unit.contains("StateDirectory=kufatilia-gateway"));
+    assert!(unit.contains("ConfigurationDirectory=kufatilia-gateway"));
+    let config = read("config/gateway.toml");
+    for (key, dir) in [
+        ("database", "/var/lib/kufatilia-gateway/"),
+        ("pseudonym_secret_file", "/var/lib/kufatilia-gateway/"),
+        ("token_file", "/etc/kufatilia-gateway/"),
+    ] {
+        assert!(
+            config.contains(&format!("{key} = \"{dir}")),
+            "{key} is not under {dir}, which postrm removes"
+        );
+    }
+
+    let root = tempfile::tempdir().unwrap();
+    let ours = [
+        "var/lib/kufatilia-gateway/gateway.db",
+        "var/lib/kufatilia-gateway/gateway.db-wal",
+        "var/lib/kufatilia-gateway/gateway.db-shm",
+        "var/lib/kufatilia-gateway/pseudonym.key",
+        "etc/kufatilia-gateway/platform.token",
+        "etc/kufatilia-gateway/platform.secret",
+    ];
+    let theirs = [
+        "var/lib/other/data.db",
+        "etc/other/secret",
+        "var/lib/kufatilia-gateway-backup/gateway.db",
+    ];
+    for f in ours.iter().chain(&theirs) {
+        let path = root.path().join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "+243812345678 AJALI mgodi").unwrap();
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/postrm");
+    let run = |action: &str| {
+        let out = std::process::Command::new("sh")
+            .arg(&script)
+            .arg(action)
+            .env("DPKG_ROOT", root.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postrm {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let said = run("remove");
+    assert!(said.is_empty(), "{said}");
+    for f in ours.iter().chain(&theirs) {
+        assert!(root.path().join(f).exists(), "remove took {f}");
+    }
+
+    let said = run("purge");
+    for f in &ours {
+        assert!(!root.path().join(f).exists(), "purge left {f}");
+        assert!(
+            said.contains(&format!("removed {}", root.path().join(f).display())),
+            "{said}"
+        );
+    }
+    for d in ["var/lib/kufatilia-gateway", "etc/kufatilia-gateway"] {
+        assert!(!root.path().join(d).exists(), "purge left {d}");
+    }
+    for f in &theirs {
+        assert!(root.path().join(f).exists(), "purge removed {f}, not ours");
+    }
+    assert!(said.contains("journal"), "{said}");
+}

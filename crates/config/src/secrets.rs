@@ -1,7 +1,7 @@
 //! Secret files (platform token, HMAC secret, pseudonym key, SIM PIN): read them, refusing files
 //! that other users can read — a leaked signing secret lets anyone forge reports, a leaked
 //! pseudonym key lets anyone link pseudonyms back to phone numbers — and create the pseudonym
-//! key on first start.
+//! key on first start (only then: a new key gives every reporter a new pseudonym).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -25,6 +25,12 @@ pub enum SecretFileError {
     NotAToken { path: PathBuf },
     #[error("PIN file {path} must hold 4 to 8 digits")]
     NotAPin { path: PathBuf },
+    #[error(
+        "the pseudonym key {path} is missing, but this gateway has already named reporters with a key: \
+         restore the file from a backup (chmod 600). A new key would give every reporter a new \
+         pseudonym; to start over on purpose, follow \"Rotating the pseudonym key\" in docs/privacy.md"
+    )]
+    KeyMissing { path: PathBuf },
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -83,10 +89,17 @@ pub fn read_pin(path: &Path) -> Result<String, SecretFileError> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Reads the pseudonym key, creating a random one (mode 0600) if the file does not exist.
-pub fn read_or_create_key(path: &Path) -> Result<Vec<u8>, SecretFileError> {
+/// Reads the pseudonym key; when the file does not exist and `first_start` says the box has never
+/// named a reporter, creates a random one (mode 0600). A key missing later is an error: a new one
+/// would silently change every reporter's pseudonym and break the platform's follow-up.
+pub fn read_or_create_key(path: &Path, first_start: bool) -> Result<Vec<u8>, SecretFileError> {
     if path.exists() {
         return read_secret(path);
+    }
+    if !first_start {
+        return Err(SecretFileError::KeyMissing {
+            path: path.to_path_buf(),
+        });
     }
     let create = |source| SecretFileError::Create {
         path: path.to_path_buf(),
@@ -180,12 +193,25 @@ mod tests {
     fn key_is_created_once_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/pseudonym.key");
-        let a = read_or_create_key(&path).unwrap();
-        let b = read_or_create_key(&path).unwrap();
+        let a = read_or_create_key(&path, true).unwrap();
+        let b = read_or_create_key(&path, false).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 64);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_key_missing_after_the_first_start_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pseudonym.key");
+        let err = read_or_create_key(&path, false).unwrap_err();
+        assert!(matches!(err, SecretFileError::KeyMissing { .. }));
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert!(!path.exists(), "no new key in its place");
     }
 
     #[test]

@@ -96,6 +96,14 @@ type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A job gets the connection (or the reason there is none) and says whether it succeeded, so the
 /// thread can roll back its savepoint, plus what to do once the transaction is committed.
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion) + Send>;
+/// Work that must run outside any transaction (a WAL checkpoint, VACUUM), between groups.
+type Maintenance = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// What the store thread is sent.
+enum Work {
+    Job(Job),
+    Maintenance(Maintenance),
+}
 
 /// Wake-ups for the stages, so that none of them polls the database in a tight loop.
 #[derive(Default)]
@@ -108,7 +116,7 @@ struct Signals {
 /// A cheap, cloneable handle to the store thread.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::UnboundedSender<Work>,
     signals: Arc<Signals>,
 }
 
@@ -119,7 +127,7 @@ impl Store {
         let mut conn = open_connection(path)?;
         check_integrity(&conn, path)?;
         schema::migrate(&mut conn)?;
-        let (jobs, rx) = mpsc::unbounded_channel::<Job>();
+        let (jobs, rx) = mpsc::unbounded_channel::<Work>();
         std::thread::Builder::new()
             .name("store".into())
             .spawn(move || store_thread(conn, rx))
@@ -166,7 +174,26 @@ impl Store {
             });
             (ok, completion)
         });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Work::Job(job))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on the store thread outside any transaction, after the jobs sent before it are
+    /// committed.
+    async fn maintain<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let work: Maintenance = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs
+            .send(Work::Maintenance(work))
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -221,6 +248,10 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open)?;
+    // What the retention purge erases is overwritten with zeros, not just unlinked: a seized
+    // card read with `strings` must not give back a purged number.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(open)?;
     // The hot statements (commit a PDU, decode it, record the incident and its reply) are
     // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -253,16 +284,28 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
     while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+        let mut jobs = Vec::new();
+        let mut next = Some(first);
+        while let Some(work) = next.take() {
+            match work {
+                Work::Job(job) => jobs.push(job),
+                Work::Maintenance(m) => {
+                    // The jobs sent before it are committed first, in order.
+                    if !jobs.is_empty() {
+                        run_jobs(&mut conn, std::mem::take(&mut jobs));
+                    }
+                    m(&mut conn);
+                }
+            }
+            if jobs.len() < MAX_JOBS_PER_COMMIT {
+                next = rx.try_recv().ok();
             }
         }
-        run_jobs(&mut conn, jobs);
+        if !jobs.is_empty() {
+            run_jobs(&mut conn, jobs);
+        }
     }
 }
 

@@ -43,6 +43,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether the box has ever stored a report or a reporter (after the first start, a missing
+    /// pseudonym key is an error, not a reason to make a new one).
+    pub async fn knows_reporters(&self) -> Result<bool, StoreError> {
+        self.call(|conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM reporters)
+                     OR EXISTS (SELECT 1 FROM messages WHERE sender IS NOT NULL)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+}
+
 /// The number and modem for a platform name, if the box knows it.
 pub(super) fn resolve_name(
     conn: &rusqlite::Connection,

@@ -5,7 +5,8 @@
 //!
 //! Invariants the schema keeps (checked by constraints where SQLite can):
 //! - `received` holds every PDU exactly as the modem gave it; a row is never deleted before the
-//!   retention purge, and (modem, pdu_sha256) is unique, so reading the same SIM slot twice after
+//!   retention purge (which blanks it and replaces its hash by random bytes), and
+//!   (modem, pdu_sha256) is unique, so reading the same SIM slot twice after
 //!   a crash stores it once.
 //! - A `messages` row exists only once all its parts are in `received` (or the reassembly timeout
 //!   gave up on the rest: `decode_status = 'incomplete'`).
