@@ -30,6 +30,7 @@ mod pdu_cli;
 mod pdu_modem_send;
 mod platform_contract;
 mod platform_e2e;
+mod privacy_scan;
 mod sim_pty;
 mod store_reassembly;
 mod store_reports;
