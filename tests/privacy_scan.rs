@@ -42,8 +42,6 @@ pub fn forms(number: &str) -> Vec<String> {
     for d in [digits, national.as_str()] {
         let bcd = bcd(d);
         let hex = hex::encode_upper(&bcd);
-        // An odd number ends in an F filler: the digits before it are enough to name it.
-        let hex = hex.trim_end_matches("F0").trim_end_matches('F').to_string();
         out.push(hex.to_lowercase());
         out.push(hex);
         out.extend(base64_forms(&bcd));
