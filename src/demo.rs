@@ -181,7 +181,13 @@ impl Seen {
     /// What became of each message, then the totals.
     fn print(&self) {
         for (n, (from, text)) in DEMO_MESSAGES.iter().enumerate() {
-            println!("[{}] SMS from {from}: \"{}\"", n + 1, one_line(text));
+            // Masked as in the gateway's log: the demo shows what a technician would see.
+            println!(
+                "[{}] SMS from {}: \"{}\"",
+                n + 1,
+                pdu::mask_number(Some(from)),
+                one_line(text)
+            );
             let Some(inc) = self
                 .incidents
                 .iter()

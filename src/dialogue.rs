@@ -151,7 +151,7 @@ pub(crate) fn plan(
             &t,
             &TemplateValues {
                 reference: &m.reference,
-                type_label: &keywords.type_label(&m.reading.intent, lang),
+                type_label: &keywords.reply_type_label(&m.reading.intent, lang),
                 keywords: &keywords.keyword_list(lang),
             },
         )
@@ -206,7 +206,7 @@ fn survey_plan(
                     t,
                     &TemplateValues {
                         reference: &m.reference,
-                        type_label: &keywords.type_label(&intent, lang),
+                        type_label: &keywords.reply_type_label(&intent, lang),
                         keywords: &keywords.keyword_list(lang),
                     },
                 )
@@ -424,6 +424,7 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
                 .iter()
                 .filter_map(|t| t.label.get(lang))
                 .max_by_key(|l| l.chars().count())
+                .filter(|_| keywords.replies.names_type(lang))
                 .cloned()
                 .unwrap_or_default();
             let v = TemplateValues {
@@ -539,6 +540,120 @@ mod tests {
         let (st, _) = ask(answer(&k, &s, st, "1"));
         let (st, _) = ask(answer(&k, &s, st, "ajali"));
         assert_eq!(incident_type(&st, &s), Some("accident"));
+    }
+
+    /// The acknowledgement a report `text` from a reporter gets.
+    fn ack_for(k: &Keywords, text: &str) -> String {
+        let m = Incoming {
+            message: MessageRow {
+                id: 1,
+                modem: "vodacom".into(),
+                sender: Some("+243812345678".into()),
+                sender_kind: Some(pdu::AddressKind::International),
+                text: text.into(),
+                parts: 1,
+                decode_status: DecodeStatus::Ok,
+            },
+            reading: k.read(text),
+            reference: "K7-0001".into(),
+            may_reply: Ok(()),
+        };
+        match plan(k, &m, None) {
+            (
+                TurnPlan {
+                    reply: ReplyPlan::Send(out),
+                    ..
+                },
+                Action::Report,
+            ) => out.text,
+            other => panic!("{text:?} is not a report with a reply: {other:?}"),
+        }
+    }
+
+    /// " word word " in lower case, to look for whole words and phrases.
+    fn words_of(text: &str) -> String {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        format!(" {} ", words.join(" "))
+    }
+
+    /// Each type's first keyword in `lang` with the type's labels in every language.
+    fn reports(k: &Keywords, lang: &str) -> Vec<(String, Vec<String>)> {
+        let firsts = k.keyword_list(lang);
+        firsts
+            .split(", ")
+            .zip(&k.types)
+            .map(|(keyword, t)| {
+                let mut names: Vec<String> = t.label.values().cloned().collect();
+                names.push(keyword.to_string());
+                (format!("{keyword} mgodini leo asubuhi"), names)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_default_ack_does_not_say_what_was_reported() {
+        let k = kw();
+        let every_name: Vec<String> = k
+            .languages
+            .keys()
+            .flat_map(|lang| reports(&k, lang))
+            .flat_map(|(_, names)| names)
+            .collect();
+        for lang in k.languages.keys() {
+            assert!(!k.replies.names_type(lang), "{lang} opted in by default");
+            for (text, _) in reports(&k, lang) {
+                let ack = ack_for(&k, &text);
+                assert!(ack.contains("K7-0001"), "{ack:?}");
+                let ack_words = words_of(&ack);
+                for name in &every_name {
+                    assert!(
+                        !ack_words.contains(&words_of(name)),
+                        "the ack to {text:?} names {name:?}: {ack:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_language_that_opts_in_names_the_type() {
+        let text = include_str!("../config/keywords.toml")
+            .replace(
+                "{reference} imepokelewa",
+                "{reference} ({type}) imepokelewa",
+            )
+            .replace("{reference} est bien", "{reference} ({type}) est bien")
+            .replace(
+                "{reference} was received",
+                "{reference} ({type}) was received",
+            );
+        let opted = text.replace("sw = false", "sw = true");
+        let k = Keywords::parse(&opted, std::path::Path::new("keywords.toml")).unwrap();
+        for (text, _) in reports(&k, "sw") {
+            let reading = k.read(&text);
+            let label = k.type_label(&reading.intent, &reading.language);
+            let ack = ack_for(&k, &text);
+            if reading.language == "sw" {
+                assert!(ack.contains(&format!("({label})")), "{ack:?}");
+            } else {
+                assert!(
+                    !ack.contains('('),
+                    "{} did not opt in: {ack:?}",
+                    reading.language
+                );
+            }
+        }
+        // {type} in a template of a language that did not opt in is left out, not filled.
+        let k = Keywords::parse(&text, std::path::Path::new("keywords.toml")).unwrap();
+        let ack = ack_for(&k, "AJALI mgodini");
+        assert_eq!(
+            ack,
+            "Asante. Ripoti yako K7-0001 imepokelewa. Tutafuatilia."
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub enum ReporterId {
 impl ReporterId {
     fn name(&self, number: Option<&str>) -> String {
         match (self, number) {
-            (_, None) => String::new(),
+            // An undecodable PDU names nobody we could read; the contract wants a word here,
+            // and an empty one would have the whole batch refused.
+            (_, None) => platform_api::UNKNOWN_REPORTER.to_string(),
             (ReporterId::PhoneNumber, Some(n)) => n.to_string(),
             // Operators' alphanumeric names identify nobody.
             (ReporterId::Pseudonym(_), Some(n)) if n.chars().any(char::is_alphabetic) => {
@@ -39,6 +41,24 @@ impl ReporterId {
             }
             (ReporterId::Pseudonym(key), Some(n)) => sign::pseudonym(key, n),
         }
+    }
+
+    /// The raw PDUs as the platform gets them: as received when numbers are shared, else with
+    /// the sender's number replaced by zeros (`pdu::redact_sender`), so the PDUs still decode
+    /// to the same text and parts but name nobody.
+    fn pdus(&self, incident: i64, pdus: &[String]) -> Vec<String> {
+        if matches!(self, ReporterId::PhoneNumber) {
+            return pdus.to_vec();
+        }
+        pdus.iter()
+            .map(|raw| {
+                let (hex, how) = pdu::redact_sender(raw);
+                if how == pdu::Redaction::Blanked {
+                    tracing::warn!(incident, "a raw PDU whose sender address cannot be located is forwarded blanked from where the address would start");
+                }
+                hex
+            })
+            .collect()
     }
 }
 
@@ -238,7 +258,7 @@ impl Forwarder {
             raw_text: i.text.clone(),
             parts: i.parts,
             decode_status: api_decode_status(i.decode_status),
-            raw_pdus: i.raw_pdus.clone(),
+            raw_pdus: self.reporter.pdus(i.id, &i.raw_pdus),
         }
     }
 }

@@ -125,12 +125,31 @@ pub(crate) struct TemplateValues<'a> {
     pub(crate) keywords: &'a str,
 }
 
-/// Fills `{reference}`, `{type}` and `{keywords}` in a template.
+/// Fills `{reference}`, `{type}` and `{keywords}` in a template. An empty `type_label` (the
+/// language did not opt in to naming the type) takes `{type}` out with the brackets around it
+/// and the space it leaves, so an old template still reads well.
 pub(crate) fn render(template: &str, v: &TemplateValues<'_>) -> String {
-    template
+    let text = template
         .replace("{reference}", v.reference)
-        .replace("{type}", v.type_label)
-        .replace("{keywords}", v.keywords)
+        .replace("{keywords}", v.keywords);
+    if !v.type_label.is_empty() {
+        return text.replace("{type}", v.type_label);
+    }
+    if !text.contains("{type}") {
+        return text;
+    }
+    let text = text
+        .replace("({type})", "")
+        .replace("[{type}]", "")
+        .replace("{type}", "");
+    let text = text
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    text.replace(" .", ".")
+        .replace(" ,", ",")
+        .replace(" :", ":")
 }
 
 /// The reference a reporter is given for an incident: short enough to copy from a screen,
@@ -191,6 +210,18 @@ own_number = "+243810000000"
         assert_eq!(
             render("Asante. Ripoti yako {reference} ({type}) imepokelewa.", &v),
             "Asante. Ripoti yako K7-4821 (Ajali) imepokelewa."
+        );
+        // Not opted in: the type is not named, and the text still reads well.
+        let neutral = TemplateValues {
+            type_label: "",
+            ..v
+        };
+        assert_eq!(
+            render(
+                "Asante. Ripoti yako {reference} ({type}) imepokelewa.",
+                &neutral
+            ),
+            "Asante. Ripoti yako K7-4821 imepokelewa."
         );
         assert_eq!(reference("K7", 42), "K7-0042");
         assert_eq!(reference("K7", 123456), "K7-123456");

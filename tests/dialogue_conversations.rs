@@ -124,7 +124,7 @@ const SURVEYS: &[Survey] = &[
         language: "sw",
         place: "Kizuizi cha Nyabibwe",
         description: "Askari wanadai 5000 FC kila gunia",
-        ack: "(Ushuru haramu) imepokelewa",
+        ack: "imepokelewa. Tutafuatilia.",
     },
     Survey {
         from: "+243812000002",
@@ -142,7 +142,7 @@ const SURVEYS: &[Survey] = &[
         language: "fr",
         place: "Puits de Bisie, Walikale",
         description: "Éboulement, deux creuseurs blessés",
-        ack: "(Accident) est bien",
+        ack: "est bien",
     },
     Survey {
         from: "+243812000003",
@@ -159,7 +159,7 @@ const SURVEYS: &[Survey] = &[
         language: "en",
         place: "Kamituga, shaft 7",
         description: "Children digging at night",
-        ack: "(Child labour) was received",
+        ack: "was received",
     },
 ];
 
@@ -201,6 +201,8 @@ async fn a_survey_in_each_language_survives_a_restart_half_way() {
     let platform = r.stub().incidents();
     for (s, ack) in SURVEYS.iter().zip(&acks) {
         assert!(ack.contains(s.ack), "{ack:?}");
+        // The default acknowledgement names no type: the phone may be seized.
+        assert!(!ack.contains('('), "{ack:?}");
         let mine = summaries
             .iter()
             .find(|i| i.sender.as_deref() == Some(s.from))

@@ -33,6 +33,7 @@ mod platform_e2e;
 mod privacy_cli;
 mod privacy_key;
 mod privacy_retention;
+mod privacy_scan;
 mod sim_pty;
 mod store_reassembly;
 mod store_reports;

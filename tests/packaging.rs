@@ -88,6 +88,56 @@ fn every_packaged_file_exists_and_lands_where_the_unit_and_docs_expect() {
     assert!(config.contains("database = \"/var/lib/kufatilia-gateway/gateway.db\""));
 }
 
+/// `14day`, `2w`, `720h`... as seconds (the units journald.conf(5) takes that matter here).
+fn timespan_secs(value: &str) -> u64 {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (n, unit) = value.split_at(split);
+    let n: u64 = n
+        .parse()
+        .unwrap_or_else(|_| panic!("{value:?} is not a time span"));
+    let unit_secs = match unit.trim() {
+        "" | "s" | "sec" => 1,
+        "min" | "m" => 60,
+        "h" | "hour" => 3600,
+        "d" | "day" => 86_400,
+        "w" | "week" => 7 * 86_400,
+        "month" => 2_629_800,
+        other => panic!("unit {other:?} of {value:?}"),
+    };
+    n * unit_secs
+}
+
+#[test]
+fn the_journal_keeps_the_gateways_log_for_a_bounded_time() {
+    let deb = deb();
+    let assets = assets(&deb);
+    let drop_in = assets
+        .iter()
+        .find(|(_, dest, _)| {
+            dest.starts_with("usr/lib/systemd/journald.conf.d/") && dest.ends_with(".conf")
+        })
+        .expect("a journald drop-in in the package");
+    assert_eq!(drop_in.2, "644");
+    let text = read(&drop_in.0);
+    let setting = |key: &str| {
+        text.lines()
+            .skip_while(|l| l.trim() != "[Journal]")
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}=")).map(str::to_owned))
+            .unwrap_or_else(|| panic!("{key} in [Journal] of {}", drop_in.0))
+    };
+    let retention = timespan_secs(&setting("MaxRetentionSec"));
+    assert!(
+        retention > 0 && retention <= 30 * 86_400,
+        "MaxRetentionSec at most 30 days"
+    );
+    // Retention removes whole files: a file must not span much more than a day.
+    assert!(timespan_secs(&setting("MaxFileSec")) <= 86_400);
+    assert!(read("debian/postinst").contains("systemctl try-restart systemd-journald"));
+}
+
 #[test]
 fn the_configuration_is_kept_as_conffiles_and_never_overwritten() {
     let deb = deb();

@@ -510,7 +510,7 @@ impl Sorter {
             // The client may be gone already (dropped); nothing to do then.
             let _ = self.frames_tx.send(frame);
         } else {
-            tracing::info!(?frame, "modem line with no command in flight dropped");
+            tracing::info!(frame = %loggable(&frame), "modem line with no command in flight dropped");
         }
     }
 
@@ -549,11 +549,25 @@ impl Sorter {
     }
 }
 
+/// A frame as the log may show it: a PDU line holds a sender's or recipient's number, so only
+/// its length is shown.
+fn loggable(frame: &AtFrame) -> String {
+    match frame {
+        AtFrame::Line(l) if looks_like_pdu(l) => format!("a PDU line of {} characters", l.len()),
+        other => format!("{other:?}"),
+    }
+}
+
 fn deliver_urc(tx: &mpsc::Sender<Urc>, u: Urc) {
     match tx.try_send(u) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(u)) => {
-            tracing::warn!(urc = ?u, "URC queue full; URC dropped (the periodic sweep will catch messages)")
+            let urc = match &u {
+                Urc::Deliver { .. } => "+CMT (an SMS)".to_string(),
+                Urc::StatusReport { .. } => "+CDS (a status report)".to_string(),
+                other => format!("{other:?}"),
+            };
+            tracing::warn!(%urc, "URC queue full; URC dropped (the periodic sweep will catch messages)")
         }
         // Nobody listens to URCs: fine for a one-off client such as `doctor`.
         Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -565,6 +579,15 @@ mod tests {
     use super::*;
     use crate::commands::{Cgmi, Cmgl, Cmgs, Csq, ListFilter};
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    #[test]
+    fn a_pdu_line_is_logged_by_its_length_only() {
+        let pdu = "07913422180000F0040C914328214365870000623041906235800441E19008";
+        let shown = loggable(&AtFrame::Line(pdu.into()));
+        assert!(!shown.contains("432821436587"), "{shown}");
+        assert_eq!(shown, format!("a PDU line of {} characters", pdu.len()));
+        assert!(loggable(&AtFrame::Line("RING".into())).contains("RING"));
+    }
 
     /// The far end of an in-memory line: reads what the client wrote up to `\r` or Ctrl-Z.
     async fn read_request(modem: &mut DuplexStream) -> String {

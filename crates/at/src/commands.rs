@@ -395,7 +395,9 @@ impl AtCommand for Cmgl {
         while let Some(line) = it.next() {
             let Some(p) = params_after(line, "+CMGL:") else {
                 // A stray line between entries; the reader already logged what it routed.
-                tracing::warn!(command = %self.line(), %line, "unexpected line in message list, skipped");
+                // Only its head: a stray PDU line holds a sender's number.
+                let head: String = line.chars().take(8).collect();
+                tracing::warn!(command = %self.line(), %head, length = line.len(), "unexpected line in message list, skipped");
                 continue;
             };
             let (Some(index), Some(stat)) = (

@@ -129,6 +129,18 @@ pub struct Replies {
     pub ack: BTreeMap<String, String>,
     pub unknown: BTreeMap<String, String>,
     pub help: BTreeMap<String, String>,
+    /// Languages whose replies may name the incident type (`{type}`). Off unless set to true:
+    /// a phone seized at a checkpoint shows its owner's inbox, and "Armed men ... received"
+    /// says what was reported.
+    #[serde(default)]
+    pub ack_names_type: BTreeMap<String, bool>,
+}
+
+impl Replies {
+    /// Whether a reply in `language` may name the incident type.
+    pub fn names_type(&self, language: &str) -> bool {
+        self.ack_names_type.get(language).copied().unwrap_or(false)
+    }
 }
 
 /// One incident type of the table.
@@ -272,6 +284,16 @@ impl Keywords {
         match intent {
             Intent::Report(i) => self.types.get(*i).map_or(UNKNOWN_TYPE, |t| t.id.as_str()),
             _ => UNKNOWN_TYPE,
+        }
+    }
+
+    /// The type's label as a reply to the reporter may show it: empty unless the language
+    /// opted in with `replies.ack_names_type`.
+    pub fn reply_type_label(&self, intent: &Intent, language: &str) -> String {
+        if self.replies.names_type(language) {
+            self.type_label(intent, language)
+        } else {
+            String::new()
         }
     }
 
@@ -493,6 +515,9 @@ impl KeywordsFile {
         ] {
             self.in_every_language(set, || format!("replies.{name} has no template"))?;
         }
+        self.known_languages(&self.replies.ack_names_type, || {
+            "replies.ack_names_type".to_string()
+        })?;
         Ok(())
     }
 

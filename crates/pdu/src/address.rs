@@ -37,11 +37,11 @@ pub struct Address {
 }
 
 /// Longest address value a TP-OA/TP-DA/TP-RA may carry: 20 semi-octets (TS 23.040 §9.1.2.5).
-const MAX_SEMI_OCTETS: u8 = 20;
+pub(crate) const MAX_SEMI_OCTETS: u8 = 20;
 
 /// Longest SMSC address field, type-of-address included (TS 24.011 RP-address, 12 octets at
 /// most with its length octet).
-const MAX_SMSC_OCTETS: u8 = 11;
+pub(crate) const MAX_SMSC_OCTETS: u8 = 11;
 
 impl Address {
     /// True for short codes: a number that is not international and has at most 6 digits
@@ -66,7 +66,7 @@ impl Address {
     }
 }
 
-fn kind_of(type_of_address: u8) -> AddressKind {
+pub(crate) fn kind_of(type_of_address: u8) -> AddressKind {
     match (type_of_address >> 4) & 0x07 {
         0b001 => AddressKind::International,
         0b000 | 0b010 => AddressKind::National,

@@ -65,6 +65,9 @@ macro_rules! word_enum {
     };
 }
 
+/// The `reporter` of a message whose sender the gateway could not read (an undecodable PDU).
+pub const UNKNOWN_REPORTER: &str = "unknown";
+
 /// Version of the JSON documents below. A receiver answers 400 to a version it does not speak.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -112,7 +115,8 @@ pub struct IncidentRecord {
     #[serde(default)]
     pub survey_answers: BTreeMap<String, String>,
     /// A keyed pseudonym ("r-" + 16 hex, see `sign::pseudonym`) or, when the gateway is set to
-    /// share numbers, the phone number ("+243…").
+    /// share numbers, the phone number ("+243…"); [`UNKNOWN_REPORTER`] when the gateway could
+    /// not read the sender (an undecodable PDU).
     pub reporter: String,
     /// RFC 3339 service-centre timestamp from the PDU; `None` when absent or impossible.
     pub received_at_smsc: Option<String>,

@@ -431,7 +431,7 @@ fn record_part(
         part.user_data
     ])?;
     if already.is_some() {
-        tracing::info!(received_id, sender = %part.sender, reference = part.reference, seq = part.seq, "duplicate part of a long SMS ignored");
+        tracing::info!(received_id, sender = %pdu::mask_number(Some(part.sender)), reference = part.reference, seq = part.seq, "duplicate part of a long SMS ignored");
         return Ok(None);
     }
     let have: i64 = conn

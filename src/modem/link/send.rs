@@ -137,7 +137,14 @@ impl Session<'_> {
         let parts = match encode_submit(&out.recipient, &out.text, &opts) {
             Ok(p) => p,
             Err(e) => {
-                self.send_failed(out.id, format!("cannot encode the SMS: {e}"))
+                // The error may quote the recipient; it goes to the log and to the platform.
+                let why = match e {
+                    pdu::PduError::InvalidInput { field, reason, .. } => {
+                        format!("{field}: {reason}")
+                    }
+                    other => other.to_string(),
+                };
+                self.send_failed(out.id, format!("cannot encode the SMS: {why}"))
                     .await;
                 return Ok(());
             }
