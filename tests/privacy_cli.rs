@@ -193,3 +193,48 @@ fn export_leaves_numbers_and_texts_out_unless_asked_and_defuses_formulas() {
     assert_eq!(rows[0]["description"], HOSTILE);
     assert_eq!(rows[0]["reporter"], "…901");
 }
+
+/// docs/privacy.md is the partner's answer to "what can who learn?": every setting of the
+/// shipped `[privacy]` section, the keywords file's `[replies.ack_names_type]` and the reveal
+/// flags is explained there, and each threat has its paragraph.
+#[test]
+fn the_privacy_doc_explains_every_privacy_setting_and_threat() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/privacy.md")).unwrap();
+    let gateway: toml::Table = std::fs::read_to_string(root.join("config/gateway.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let keywords: toml::Table = std::fs::read_to_string(root.join("config/keywords.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut settings: Vec<String> = gateway["privacy"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(
+        keywords["replies"].get("ack_names_type").is_some(),
+        "the keywords file has [replies.ack_names_type]"
+    );
+    settings.extend(["ack_names_type", "--show-numbers", "--show-texts"].map(String::from));
+    for setting in &settings {
+        assert!(
+            doc.contains(setting.as_str()),
+            "docs/privacy.md does not explain `{setting}`"
+        );
+    }
+    for threat in [
+        "seized or stolen box",
+        "seized phone",
+        "breach of the platform",
+        "an operator",
+    ] {
+        assert!(
+            doc.to_lowercase().contains(threat),
+            "docs/privacy.md has no paragraph on a {threat}"
+        );
+    }
+}
