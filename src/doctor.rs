@@ -311,10 +311,11 @@ async fn check_network(client: &mut AtClient, screen: &mut Screen) -> bool {
             let word = registration_word(r.stat);
             match r.stat {
                 RegStatus::Home => screen.line(Check::Network, "registered (home network)"),
-                RegStatus::Roaming => screen.line(
+                s if s.is_roaming() => screen.line(
                     Check::Network,
-                    "registered while ROAMING (every SMS may cost more)",
+                    format!("registered while ROAMING ({word}; every SMS may cost more)"),
                 ),
+                s if s.is_registered() => screen.line(Check::Network, format!("registered ({word})")),
                 _ => screen.problem(
                     Check::Network,
                     format!("not registered ({word})"),
@@ -425,6 +426,21 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
             }
             false
         }
+        Ok(s) if s.allows_sms() => {
+            screen.line(
+                Check::Sim,
+                format!("ready for SMS (the SIM says {s}, which only guards PIN2 features)"),
+            );
+            true
+        }
+        Ok(s) if s.is_personalisation_lock() => {
+            screen.problem(
+                Check::Sim,
+                format!("the MODEM is locked to another SIM or operator ({s})"),
+                "ask the modem's seller for its unlock code, or use another modem",
+            );
+            false
+        }
         Ok(PinState::SimPuk) => {
             screen.problem(
                 Check::Sim,
@@ -484,19 +500,21 @@ async fn check_balance(
     loop {
         match tokio::time::timeout_at(deadline, urcs.recv()).await {
             Ok(Some(Urc::Ussd {
-                status: 0 | 1,
+                status,
                 text: Some(text),
                 dcs,
-            })) => {
+            })) if ussd::carries_answer(status) => {
                 let answer = ussd::decode_answer(&text, dcs);
                 let amount = ussd::first_amount(&answer);
+                // The form it came in, so a wrong decoding can be told from a wrong code.
+                let shown = format!("{answer} [as received: {}]", ussd::raw_form(&text, dcs));
                 match (amount, m.low_balance_below) {
                     (Some(a), Some(t)) if a < t => screen.problem(
                         Check::Balance,
-                        format!("{answer} — LOW (below {t})"),
+                        format!("{shown} — LOW (below {t})"),
                         "top up this SIM's airtime: replies stop when it runs out",
                     ),
-                    _ => screen.line(Check::Balance, answer),
+                    _ => screen.line(Check::Balance, shown),
                 }
                 return;
             }
