@@ -28,6 +28,7 @@ mod ops_cli;
 mod packaging;
 mod pdu_cli;
 mod pdu_modem_send;
+mod real_modems;
 mod platform_contract;
 mod platform_e2e;
 mod sim_pty;
