@@ -7,7 +7,7 @@
 //! cost one of the SIM's three tries); it only checks that the gateway will find one.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -20,6 +20,7 @@ use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus, SignalLevel,
 };
+use at::transcript::Recording;
 use at::{AtClient, AtCommand, AtError, ClientOptions, Storage, Urc};
 use config::{Config, ModemConfig};
 
@@ -35,6 +36,9 @@ pub struct DoctorOptions {
     pub ussd_timeout: Duration,
     /// Time limit of the request to the platform.
     pub http_timeout: Duration,
+    /// Write each modem's session to this file (`FILE-<modem>` when there are several), in the
+    /// transcript format the simulator replays.
+    pub record: Option<PathBuf>,
 }
 
 impl Default for DoctorOptions {
@@ -43,6 +47,7 @@ impl Default for DoctorOptions {
             wake_timeout: Duration::from_secs(3),
             ussd_timeout: Duration::from_secs(15),
             http_timeout: Duration::from_secs(5),
+            record: None,
         }
     }
 }
@@ -76,6 +81,7 @@ enum Check {
     Storage,
     Balance,
     Platform,
+    Record,
 }
 
 impl Check {
@@ -92,6 +98,7 @@ impl Check {
             Check::Storage => "storage",
             Check::Balance => "balance",
             Check::Platform => "platform",
+            Check::Record => "record",
         }
     }
 }
@@ -125,9 +132,19 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
             .problems
             .push("no [[modem]] in the config: add one (see `ls -l /dev/serial/by-id/`)".into());
     }
+    let several = config.modems.len() > 1;
     for m in &config.modems {
         let mut screen = Screen::default();
-        check_modem(m, opts, &mut screen).await;
+        let record = opts.record.as_ref().map(|file| {
+            if several {
+                let mut name = file.as_os_str().to_owned();
+                name.push(format!("-{}", m.name));
+                PathBuf::from(name)
+            } else {
+                file.clone()
+            }
+        });
+        check_modem(m, opts, record.as_deref(), &mut screen).await;
         match &platform {
             Ok(answer) => screen.line(Check::Platform, format!("reachable ({answer})")),
             Err(e) => screen.problem(
@@ -186,11 +203,47 @@ fn serial_devices() -> String {
     }
 }
 
-async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen) {
+/// The modem's port, recorded into `record` when asked.
+fn recorded(
+    serial: SerialStream,
+    record: Option<&Path>,
+    screen: &mut Screen,
+) -> Box<dyn Port> {
+    let Some(path) = record else {
+        return Box::new(serial);
+    };
+    match std::fs::File::create(path) {
+        Ok(f) => {
+            screen.line(Check::Record, format!("session written to {}", path.display()));
+            Box::new(Recording::new(serial, Box::new(f)))
+        }
+        Err(e) => {
+            // The file is the one thing that failed: the doctor still checks, unrecorded.
+            screen.problem(
+                Check::Record,
+                format!("cannot write {}: {e}", path.display()),
+                "give --record a path in a writable directory (e.g. /tmp/modem.transcript)",
+            );
+            Box::new(serial)
+        }
+    }
+}
+
+/// What the AT client can run on: the port itself, or the port being recorded.
+trait Port: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Port for T {}
+
+async fn check_modem(
+    m: &ModemConfig,
+    opts: &DoctorOptions,
+    record: Option<&Path>,
+    screen: &mut Screen,
+) {
     let Some(serial) = open_device(m, screen) else {
         return;
     };
-    let (mut client, mut urcs) = AtClient::with_options(serial, ClientOptions::default());
+    let port = recorded(serial, record, screen);
+    let (mut client, mut urcs) = AtClient::with_options(port, ClientOptions::default());
     if !wake(&mut client, opts, screen).await {
         return;
     }
@@ -575,6 +628,7 @@ mod tests {
             Check::Storage,
             Check::Balance,
             Check::Platform,
+            Check::Record,
         ];
         let labels: std::collections::BTreeSet<&str> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len(), "{labels:?}");

@@ -267,15 +267,18 @@ impl<S> std::fmt::Debug for Recording<S> {
 }
 
 impl<S> Recording<S> {
-    /// Records what passes through `inner` into `sink`, which gets the header now.
-    pub fn new(inner: S, mut sink: Box<dyn Write + Send>) -> std::io::Result<Recording<S>> {
-        writeln!(sink, "{HEADER}")?;
-        writeln!(
+    /// Records what passes through `inner` into `sink`, which gets the header now. A sink that
+    /// fails is logged once and no longer written: the session itself goes on.
+    pub fn new(inner: S, mut sink: Box<dyn Write + Send>) -> Recording<S> {
+        let header = writeln!(
             sink,
-            "# seconds since the port was opened; > gateway to modem, < modem to gateway"
-        )?;
-        sink.flush()?;
-        Ok(Recording {
+            "{HEADER}\n# seconds since the port was opened; > gateway to modem, < modem to gateway"
+        )
+        .and_then(|()| sink.flush());
+        if let Err(e) = &header {
+            tracing::warn!(error = %e, "cannot write the transcript; recording stops");
+        }
+        Recording {
             inner,
             recorder: Arc::new(Mutex::new(Recorder {
                 sink,
@@ -288,9 +291,9 @@ impl<S> Recording<S> {
                     direction: Direction::Received,
                     partial: Vec::new(),
                 },
-                failed: false,
+                failed: header.is_err(),
             })),
-        })
+        }
     }
 
     fn note(&self, direction: Direction, bytes: &[u8]) {
@@ -389,7 +392,7 @@ mod tests {
     async fn a_recording_keeps_both_directions_and_withholds_pins_pdus_and_numbers() {
         let (port, mut modem) = tokio::io::duplex(4096);
         let sink = Shared::default();
-        let mut rec = Recording::new(port, Box::new(sink.clone())).unwrap();
+        let mut rec = Recording::new(port, Box::new(sink.clone()));
         rec.write_all(b"AT+CPIN=\"4321\"\r").await.unwrap();
         let mut buf = [0u8; 64];
         let n = modem.read(&mut buf).await.unwrap();
