@@ -204,17 +204,16 @@ fn serial_devices() -> String {
 }
 
 /// The modem's port, recorded into `record` when asked.
-fn recorded(
-    serial: SerialStream,
-    record: Option<&Path>,
-    screen: &mut Screen,
-) -> Box<dyn Port> {
+fn recorded(serial: SerialStream, record: Option<&Path>, screen: &mut Screen) -> Box<dyn Port> {
     let Some(path) = record else {
         return Box::new(serial);
     };
     match std::fs::File::create(path) {
         Ok(f) => {
-            screen.line(Check::Record, format!("session written to {}", path.display()));
+            screen.line(
+                Check::Record,
+                format!("session written to {}", path.display()),
+            );
             Box::new(Recording::new(serial, Box::new(f)))
         }
         Err(e) => {

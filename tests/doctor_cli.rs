@@ -184,11 +184,16 @@ async fn a_recorded_session_replays_to_the_same_screen() {
     // Both directions, in order, with the USSD answer the network gave.
     assert!(text.contains("> AT+CPIN?"), "{text}");
     assert!(text.contains("< +CPIN: READY"), "{text}");
-    assert!(text.contains("< +CUSD: 0,\"Solde: 1250.00 FC\",15"), "{text}");
+    assert!(
+        text.contains("< +CUSD: 0,\"Solde: 1250.00 FC\",15"),
+        "{text}"
+    );
     drop(sim);
 
     // The field modem is gone; its recording stands in for it.
-    let replayed = SimModem::start(SimConfig::replaying(transcript)).await.unwrap();
+    let replayed = SimModem::start(SimConfig::replaying(transcript))
+        .await
+        .unwrap();
     let (code, again) = doctor(
         dir.path(),
         &modem_section("field", &replayed.device_path(), extra),

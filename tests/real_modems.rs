@@ -168,10 +168,7 @@ async fn sms_only_registration_counts_as_registered() {
     let log = sim.command_log();
     let first_csq = log.iter().position(|l| l == "AT+CSQ").unwrap();
     assert_eq!(
-        log[..first_csq]
-            .iter()
-            .filter(|l| *l == "AT+CREG?")
-            .count(),
+        log[..first_csq].iter().filter(|l| *l == "AT+CREG?").count(),
         1,
         "{log:?}"
     );
@@ -182,18 +179,11 @@ async fn sms_only_registration_counts_as_registered() {
 async fn a_cpin_answer_whose_ok_never_comes_still_unlocks_the_set_up() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    let session = generic_session(
-        "0.701 < +CPIN: READY",
-        "1.301 < +CREG: 0,1\n1.301 < OK",
-        "",
-    );
+    let session = generic_session("0.701 < +CPIN: READY", "1.301 < +CREG: 0,1\n1.301 < OK", "");
     let sim = replay(&session).await;
     let mut link = start(modem_config("late-ok", &sim.device_path()), &store);
     link.wait_state(LinkState::Ready).await;
-    assert_eq!(
-        link.status.snapshot().registration.as_deref(),
-        Some("home")
-    );
+    assert_eq!(link.status.snapshot().registration.as_deref(), Some("home"));
     link.stop().await;
 }
 
@@ -216,7 +206,10 @@ async fn a_ussd_answer_ended_by_the_network_over_two_lines_is_the_balance() {
     })
     .await;
     let s = link.status.snapshot();
-    assert_eq!(s.balance.as_deref(), Some("Solde: 1250.00 FC\nBonus: 200 MB"));
+    assert_eq!(
+        s.balance.as_deref(),
+        Some("Solde: 1250.00 FC\nBonus: 200 MB")
+    );
     assert_eq!(s.balance_amount, Some(1250.0));
     assert_eq!(
         s.balance_raw.as_deref(),

@@ -58,7 +58,11 @@ pub(crate) fn raw_form(text: &str, dcs: Option<u8>) -> String {
 /// scripts instead.
 fn readable(text: &str) -> bool {
     let total = text.chars().count();
-    if total == 0 || text.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+    if total == 0
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
         return false;
     }
     let usual = text
@@ -205,7 +209,10 @@ mod tests {
     fn ucs2_hex_under_a_gsm7_dcs_is_read_as_ucs2() {
         // A modem in AT+CSCS="UCS2" converts the GSM text and keeps dcs 15.
         assert_eq!(
-            decode_answer("0053006F006C00640065003A00200031003200350030002000460043", Some(15)),
+            decode_answer(
+                "0053006F006C00640065003A00200031003200350030002000460043",
+                Some(15)
+            ),
             "Solde: 1250 FC"
         );
         // Without any dcs too, and with an accent.

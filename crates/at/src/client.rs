@@ -598,7 +598,9 @@ impl Sorter {
     fn deliver_match(&mut self, m: Option<UrcMatch>) {
         match m {
             Some(UrcMatch::Complete(u)) => deliver_urc(&self.urc_tx, u),
-            Some(other) => tracing::warn!(urc = ?other, "unexpected shape of a joined URC; dropped"),
+            Some(other) => {
+                tracing::warn!(urc = ?other, "unexpected shape of a joined URC; dropped")
+            }
             None => {}
         }
     }
@@ -781,7 +783,9 @@ mod tests {
         let (port, mut modem) = tokio::io::duplex(4096);
         let (_client, mut urcs) = AtClient::new(port);
         modem
-            .write_all(b"\r\n+CUSD: 0,\"Solde: 1250 FC\r\nBonus: 300 MB\",15\r\n+CMTI: \"SM\",1\r\n")
+            .write_all(
+                b"\r\n+CUSD: 0,\"Solde: 1250 FC\r\nBonus: 300 MB\",15\r\n+CMTI: \"SM\",1\r\n",
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -792,7 +796,10 @@ mod tests {
                 dcs: Some(15)
             })
         );
-        assert!(matches!(urcs.recv().await, Some(Urc::NewMessage { index: 1, .. })));
+        assert!(matches!(
+            urcs.recv().await,
+            Some(Urc::NewMessage { index: 1, .. })
+        ));
     }
 
     #[tokio::test]

@@ -411,19 +411,36 @@ impl AtCommand for Cmgl {
                 return Err(parse_error(self, line));
             };
             let length = p.last().and_then(Param::as_u32).unwrap_or(0);
-            let pdu = it.next().ok_or_else(|| parse_error(self, line))?;
-            if !looks_like_pdu(pdu) {
-                return Err(parse_error(self, pdu));
-            }
+            let line = it.next().ok_or_else(|| parse_error(self, line))?;
+            let pdu = pdu_of_line(line, length).ok_or_else(|| parse_error(self, line))?;
             out.push(ListedMessage {
                 index,
                 stat: MessageStat::from_code(stat),
                 length,
-                pdu: pdu.clone(),
+                pdu,
             });
         }
         Ok(out)
     }
+}
+
+/// The PDU of a `+CMGL`/`+CMGR` entry. Some firmwares end the line with a stray `"` or pad it;
+/// the length the header announces (the TPDU octets, after the SMSC field) says where the PDU
+/// ends, so the PDU is read by that length. `None` when the line holds no PDU.
+fn pdu_of_line(line: &str, tpdu_len: u32) -> Option<String> {
+    let hex: String = line
+        .trim()
+        .trim_end_matches(|c: char| c == '"' || c == ',' || c.is_whitespace())
+        .trim_start_matches('"')
+        .to_string();
+    if looks_like_pdu(&hex) {
+        return Some(hex);
+    }
+    // Only the hex the header announces, if that much is there: the rest is the stray tail.
+    let smsc_len = usize::from_str_radix(hex.get(..2)?, 16).ok()?;
+    let total = 2 * (1 + smsc_len + usize::try_from(tpdu_len).ok()?);
+    let cut = hex.get(..total)?;
+    (tpdu_len > 0 && looks_like_pdu(cut)).then(|| cut.to_string())
 }
 
 /// One message read by `AT+CMGR`.
@@ -465,20 +482,18 @@ impl AtCommand for Cmgr {
             .ok_or_else(|| parse_error(self, header))?;
         let length = p.last().and_then(Param::as_u32).unwrap_or(0);
         // Some modems answer an empty slot with "+CMGR: 0,,0" and no PDU line.
-        let Some(pdu) = lines.get(pos + 1) else {
+        let Some(line) = lines.get(pos + 1) else {
             return if length == 0 {
                 Ok(None)
             } else {
                 Err(parse_error(self, header))
             };
         };
-        if !looks_like_pdu(pdu) {
-            return Err(parse_error(self, pdu));
-        }
+        let pdu = pdu_of_line(line, length).ok_or_else(|| parse_error(self, line))?;
         Ok(Some(ReadMessage {
             stat: MessageStat::from_code(stat),
             length,
-            pdu: pdu.clone(),
+            pdu,
         }))
     }
 }
@@ -1113,6 +1128,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pdu_line_with_a_stray_quote_is_read_by_the_announced_length() {
+        let pdu = "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37";
+        // 8 octets of SMSC field, then 28 of TPDU.
+        let r = Cmgr(1)
+            .parse(&lines(&["+CMGR: 0,,28", &format!("{pdu}\"")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.pdu, pdu);
+        let r = Cmgr(1)
+            .parse(&lines(&["+CMGR: 0,,28", &format!("{pdu}\"0")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.pdu, pdu);
+        let l = Cmgl(ListFilter::All)
+            .parse(&lines(&["+CMGL: 1,0,,28", &format!("{pdu}\" ")]))
+            .unwrap();
+        assert_eq!(l[0].pdu, pdu);
+        // Not hex at all is still refused.
+        assert!(
+            Cmgr(1)
+                .parse(&lines(&["+CMGR: 0,,28", "ERRORXYZ"]))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn cmgs_message_reference() {
         let c = Cmgs {
             tpdu_len: 19,
@@ -1215,18 +1256,88 @@ mod tests {
     fn every_registration_form_and_state() {
         // (line, stat, registered for SMS, roaming, lac, act)
         let cases: [(&str, RegStatus, bool, bool, Option<&str>, Option<u8>); 12] = [
-            ("+CREG: 0,0", RegStatus::NotSearching, false, false, None, None),
-            ("+CREG: 2,6,\"00C3\",\"1A2B\",7", RegStatus::HomeSmsOnly, true, false, Some("00C3"), Some(7)),
-            ("+CREG: 2,7,\"00C3\",\"0001A2B3\",7", RegStatus::RoamingSmsOnly, true, true, Some("00C3"), Some(7)),
-            ("+CREG: 0,8", RegStatus::EmergencyOnly, false, false, None, None),
-            ("+CREG: 1,9", RegStatus::HomeCsfbNotPreferred, true, false, None, None),
-            ("+CREG: 0,10", RegStatus::RoamingCsfbNotPreferred, true, true, None, None),
-            ("+CREG: 2,1,\"00C3\",\"1A2B\"", RegStatus::Home, true, false, Some("00C3"), None),
-            ("+CREG: 2,5,00C3,1A2B,2", RegStatus::Roaming, true, true, Some("00C3"), Some(2)),
+            (
+                "+CREG: 0,0",
+                RegStatus::NotSearching,
+                false,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 2,6,\"00C3\",\"1A2B\",7",
+                RegStatus::HomeSmsOnly,
+                true,
+                false,
+                Some("00C3"),
+                Some(7),
+            ),
+            (
+                "+CREG: 2,7,\"00C3\",\"0001A2B3\",7",
+                RegStatus::RoamingSmsOnly,
+                true,
+                true,
+                Some("00C3"),
+                Some(7),
+            ),
+            (
+                "+CREG: 0,8",
+                RegStatus::EmergencyOnly,
+                false,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 1,9",
+                RegStatus::HomeCsfbNotPreferred,
+                true,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 0,10",
+                RegStatus::RoamingCsfbNotPreferred,
+                true,
+                true,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 2,1,\"00C3\",\"1A2B\"",
+                RegStatus::Home,
+                true,
+                false,
+                Some("00C3"),
+                None,
+            ),
+            (
+                "+CREG: 2,5,00C3,1A2B,2",
+                RegStatus::Roaming,
+                true,
+                true,
+                Some("00C3"),
+                Some(2),
+            ),
             ("+CREG: 1", RegStatus::Home, true, false, None, None),
-            ("+CREG: 3,\"00C3\",\"1A2B\"", RegStatus::Denied, false, false, Some("00C3"), None),
+            (
+                "+CREG: 3,\"00C3\",\"1A2B\"",
+                RegStatus::Denied,
+                false,
+                false,
+                Some("00C3"),
+                None,
+            ),
             ("+CREG: 2,4", RegStatus::Unknown, false, false, None, None),
-            ("+CREG: 0,11", RegStatus::Other(11), false, false, None, None),
+            (
+                "+CREG: 0,11",
+                RegStatus::Other(11),
+                false,
+                false,
+                None,
+                None,
+            ),
         ];
         for (line, stat, registered, roaming, lac, act) in cases {
             let r = CregQuery.parse(&lines(&[line])).unwrap();

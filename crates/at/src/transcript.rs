@@ -419,8 +419,11 @@ mod tests {
         assert!(!text.contains("812345678"), "{text}");
         assert!(!text.contains("C8329BFD06"), "{text}");
         let t = Transcript::parse(&text).unwrap();
-        let texts: Vec<(Direction, &str)> =
-            t.lines.iter().map(|l| (l.direction, l.text.as_str())).collect();
+        let texts: Vec<(Direction, &str)> = t
+            .lines
+            .iter()
+            .map(|l| (l.direction, l.text.as_str()))
+            .collect();
         assert_eq!(
             texts,
             [

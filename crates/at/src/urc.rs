@@ -366,7 +366,13 @@ mod tests {
 
     #[test]
     fn wavecom_wind_lines_are_urcs() {
-        for line in ["+WIND: 4", "+WIND: 3", "+WIND: 1", "+WIND: 7", "+WIND: 10,\"SM\",1"] {
+        for line in [
+            "+WIND: 4",
+            "+WIND: 3",
+            "+WIND: 1",
+            "+WIND: 7",
+            "+WIND: 10,\"SM\",1",
+        ] {
             assert_eq!(urc(line), Some(Urc::Other(line.into())), "{line}");
         }
     }

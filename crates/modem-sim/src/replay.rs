@@ -117,7 +117,10 @@ mod tests {
         let mut r = Replay::new(t);
         assert_eq!(r.boot(), "\r\n+WIND: 3\r\n");
         assert_eq!(r.answer("AT"), "\r\nOK\r\n");
-        assert_eq!(r.answer("AT+CMGF=0"), "\r\n+CME ERROR: 515\r\n\r\n+WIND: 4\r\n");
+        assert_eq!(
+            r.answer("AT+CMGF=0"),
+            "\r\n+CME ERROR: 515\r\n\r\n+WIND: 4\r\n"
+        );
         assert_eq!(r.answer("at+cmgf=0"), "\r\nOK\r\n");
         // Skipped ahead past AT+CREG?, which is then answered from the past.
         assert_eq!(r.answer("AT+CSQ"), "\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
