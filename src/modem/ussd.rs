@@ -77,6 +77,9 @@ fn readable(text: &str) -> bool {
     !odd_script && usual * 10 >= total * 7
 }
 
+/// One way of reading the octets of a hex answer.
+type Decoder = fn(&[u8]) -> Option<String>;
+
 /// UCS-2 hex: two octets a character.
 fn from_ucs2(octets: &[u8]) -> Option<String> {
     if octets.len() < 2 || !octets.len().is_multiple_of(2) {
@@ -102,7 +105,7 @@ fn from_unpacked_gsm7(octets: &[u8]) -> Option<String> {
 fn from_packed_gsm7(octets: &[u8]) -> Option<String> {
     let mut septets = unpack_septets(octets);
     // A last septet of 0 (`@`) or CR is the padding of a length that was a multiple of 8.
-    if octets.len() % 7 == 0 && matches!(septets.last(), Some(0 | 0x0D)) {
+    if octets.len().is_multiple_of(7) && matches!(septets.last(), Some(0 | 0x0D)) {
         septets.pop();
     }
     decode_concatenated(Encoding::Gsm7, &[&septets])
@@ -134,7 +137,7 @@ pub(crate) fn decode_answer(text: &str, dcs: Option<u8>) -> String {
     // Digits only ("1250") are a number far more often than hex; only UCS-2 hex of digits
     // ("00310032...") is told apart from one, by its structure.
     let digits_only = t.bytes().all(|b| b.is_ascii_digit());
-    let tries: &[fn(&[u8]) -> Option<String>] = match dcs.map(alphabet) {
+    let tries: &[Decoder] = match dcs.map(alphabet) {
         _ if digits_only => &[from_ucs2],
         // No scheme given: only UCS-2 hex is told apart safely from a number such as "1234".
         None => &[from_ucs2],

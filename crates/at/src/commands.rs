@@ -1255,7 +1255,8 @@ mod tests {
     #[test]
     fn every_registration_form_and_state() {
         // (line, stat, registered for SMS, roaming, lac, act)
-        let cases: [(&str, RegStatus, bool, bool, Option<&str>, Option<u8>); 12] = [
+        type Case<'a> = (&'a str, RegStatus, bool, bool, Option<&'a str>, Option<u8>);
+        let cases: [Case<'_>; 12] = [
             (
                 "+CREG: 0,0",
                 RegStatus::NotSearching,
