@@ -7,7 +7,7 @@
 //! cost one of the SIM's three tries); it only checks that the gateway will find one.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -20,6 +20,7 @@ use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus, SignalLevel,
 };
+use at::transcript::Recording;
 use at::{AtClient, AtCommand, AtError, ClientOptions, Storage, Urc};
 use config::{Config, ModemConfig};
 
@@ -35,6 +36,9 @@ pub struct DoctorOptions {
     pub ussd_timeout: Duration,
     /// Time limit of the request to the platform.
     pub http_timeout: Duration,
+    /// Write each modem's session to this file (`FILE-<modem>` when there are several), in the
+    /// transcript format the simulator replays.
+    pub record: Option<PathBuf>,
 }
 
 impl Default for DoctorOptions {
@@ -43,6 +47,7 @@ impl Default for DoctorOptions {
             wake_timeout: Duration::from_secs(3),
             ussd_timeout: Duration::from_secs(15),
             http_timeout: Duration::from_secs(5),
+            record: None,
         }
     }
 }
@@ -78,6 +83,7 @@ enum Check {
     Platform,
     Database,
     Unconfirmed,
+    Record,
 }
 
 impl Check {
@@ -96,6 +102,7 @@ impl Check {
             Check::Platform => "platform",
             Check::Database => "database",
             Check::Unconfirmed => "SMS",
+            Check::Record => "record",
         }
     }
 }
@@ -129,9 +136,19 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
             .problems
             .push("no [[modem]] in the config: add one (see `ls -l /dev/serial/by-id/`)".into());
     }
+    let several = config.modems.len() > 1;
     for m in &config.modems {
         let mut screen = Screen::default();
-        check_modem(m, opts, &mut screen).await;
+        let record = opts.record.as_ref().map(|file| {
+            if several {
+                let mut name = file.as_os_str().to_owned();
+                name.push(format!("-{}", m.name));
+                PathBuf::from(name)
+            } else {
+                file.clone()
+            }
+        });
+        check_modem(m, opts, record.as_deref(), &mut screen).await;
         match &platform {
             Ok(answer) => screen.line(Check::Platform, format!("reachable ({answer})")),
             Err(e) => screen.problem(
@@ -256,11 +273,46 @@ fn serial_devices() -> String {
     }
 }
 
-async fn check_modem(m: &ModemConfig, opts: &DoctorOptions, screen: &mut Screen) {
+/// The modem's port, recorded into `record` when asked.
+fn recorded(serial: SerialStream, record: Option<&Path>, screen: &mut Screen) -> Box<dyn Port> {
+    let Some(path) = record else {
+        return Box::new(serial);
+    };
+    match std::fs::File::create(path) {
+        Ok(f) => {
+            screen.line(
+                Check::Record,
+                format!("session written to {}", path.display()),
+            );
+            Box::new(Recording::new(serial, Box::new(f)))
+        }
+        Err(e) => {
+            // The file is the one thing that failed: the doctor still checks, unrecorded.
+            screen.problem(
+                Check::Record,
+                format!("cannot write {}: {e}", path.display()),
+                "give --record a path in a writable directory (e.g. /tmp/modem.transcript)",
+            );
+            Box::new(serial)
+        }
+    }
+}
+
+/// What the AT client can run on: the port itself, or the port being recorded.
+trait Port: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Port for T {}
+
+async fn check_modem(
+    m: &ModemConfig,
+    opts: &DoctorOptions,
+    record: Option<&Path>,
+    screen: &mut Screen,
+) {
     let Some(serial) = open_device(m, screen) else {
         return;
     };
-    let (mut client, mut urcs) = AtClient::with_options(serial, ClientOptions::default());
+    let port = recorded(serial, record, screen);
+    let (mut client, mut urcs) = AtClient::with_options(port, ClientOptions::default());
     if !wake(&mut client, opts, screen).await {
         return;
     }
@@ -381,10 +433,11 @@ async fn check_network(client: &mut AtClient, screen: &mut Screen) -> bool {
             let word = registration_word(r.stat);
             match r.stat {
                 RegStatus::Home => screen.line(Check::Network, "registered (home network)"),
-                RegStatus::Roaming => screen.line(
+                s if s.is_roaming() => screen.line(
                     Check::Network,
-                    "registered while ROAMING (every SMS may cost more)",
+                    format!("registered while ROAMING ({word}; every SMS may cost more)"),
                 ),
+                s if s.is_registered() => screen.line(Check::Network, format!("registered ({word})")),
                 _ => screen.problem(
                     Check::Network,
                     format!("not registered ({word})"),
@@ -495,6 +548,21 @@ async fn check_sim(client: &mut AtClient, m: &ModemConfig, screen: &mut Screen) 
             }
             false
         }
+        Ok(s) if s.allows_sms() => {
+            screen.line(
+                Check::Sim,
+                format!("ready for SMS (the SIM says {s}, which only guards PIN2 features)"),
+            );
+            true
+        }
+        Ok(s) if s.is_personalisation_lock() => {
+            screen.problem(
+                Check::Sim,
+                format!("the MODEM is locked to another SIM or operator ({s})"),
+                "ask the modem's seller for its unlock code, or use another modem",
+            );
+            false
+        }
         Ok(PinState::SimPuk) => {
             screen.problem(
                 Check::Sim,
@@ -554,19 +622,21 @@ async fn check_balance(
     loop {
         match tokio::time::timeout_at(deadline, urcs.recv()).await {
             Ok(Some(Urc::Ussd {
-                status: 0 | 1,
+                status,
                 text: Some(text),
                 dcs,
-            })) => {
+            })) if ussd::carries_answer(status) => {
                 let answer = ussd::decode_answer(&text, dcs);
                 let amount = ussd::first_amount(&answer);
+                // The form it came in, so a wrong decoding can be told from a wrong code.
+                let shown = format!("{answer} [as received: {}]", ussd::raw_form(&text, dcs));
                 match (amount, m.low_balance_below) {
                     (Some(a), Some(t)) if a < t => screen.problem(
                         Check::Balance,
-                        format!("{answer} — LOW (below {t})"),
+                        format!("{shown} — LOW (below {t})"),
                         "top up this SIM's airtime: replies stop when it runs out",
                     ),
-                    _ => screen.line(Check::Balance, answer),
+                    _ => screen.line(Check::Balance, shown),
                 }
                 return;
             }
@@ -629,6 +699,7 @@ mod tests {
             Check::Platform,
             Check::Database,
             Check::Unconfirmed,
+            Check::Record,
         ];
         let labels: std::collections::BTreeSet<&str> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len(), "{labels:?}");

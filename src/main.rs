@@ -58,11 +58,14 @@ enum Command {
     /// Check each modem (device, identity, SIM, PIN, network, signal, storage, balance) and the
     /// platform, with what to fix; exit 0 when all is good, 69 otherwise.
     #[command(
-        after_help = "Example:\n  kufatilia-gateway doctor --config /etc/kufatilia-gateway/gateway.toml\n\nThe modems the running gateway holds show as busy: stop the service first to check them."
+        after_help = "Examples:\n  kufatilia-gateway doctor --config /etc/kufatilia-gateway/gateway.toml\n  kufatilia-gateway doctor --record /tmp/modem.transcript\n\nThe modems the running gateway holds show as busy: stop the service first to check them.\nWith --record, every line sent to and received from each modem is written to FILE (one file\na modem, named FILE-<modem> when there are several), with the time since the port opened;\nsend it to the developers when a modem misbehaves. PINs, message PDUs and phone numbers are\nwithheld from it."
     )]
     Doctor {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Write a transcript of each modem's session to FILE, replayable by the simulator.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
     },
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
     #[cfg(feature = "demo")]
@@ -211,7 +214,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::CheckConfig { config } => check_config(config),
-        Command::Doctor { config } => doctor(config),
+        Command::Doctor { config, record } => doctor(config, record),
         #[cfg(feature = "demo")]
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
         Command::DecodePdu { hex } => decode_pdu(&hex),
@@ -364,7 +367,7 @@ fn check_config(path: PathBuf) -> ExitCode {
     }
 }
 
-fn doctor(path: PathBuf) -> ExitCode {
+fn doctor(path: PathBuf, record: Option<PathBuf>) -> ExitCode {
     let config = match load_config(&path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -373,7 +376,10 @@ fn doctor(path: PathBuf) -> ExitCode {
     let code = with_runtime(|rt| {
         let report = rt.block_on(kufatilia_gateway::doctor::run(
             &config,
-            &kufatilia_gateway::doctor::DoctorOptions::default(),
+            &kufatilia_gateway::doctor::DoctorOptions {
+                record,
+                ..kufatilia_gateway::doctor::DoctorOptions::default()
+            },
         ));
         print!("{}", report.text);
         good = report.all_good();

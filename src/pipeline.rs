@@ -201,6 +201,10 @@ impl Pipeline {
 pub fn decode_part(pdu_hex: &str) -> DecodedPart {
     match pdu::decode(pdu_hex) {
         Ok(Pdu::Deliver(d)) => {
+            if let Some(problem) = &d.problem {
+                // Neither sender nor text: the log may be read by anyone on the box.
+                tracing::warn!(%problem, "received message read despite a malformed PDU; kept as it arrived");
+            }
             let sender = d.sender.value.clone();
             let sender_kind = d.sender.kind;
             let smsc_time = d

@@ -40,6 +40,16 @@ fn modem_section(name: &str, device: &Path, extra: &str) -> String {
 }
 
 async fn doctor(dir: &Path, modems: &str, platform_port: u16) -> (i32, String) {
+    doctor_with(dir, modems, platform_port, &[]).await
+}
+
+async fn doctor_with(
+    dir: &Path,
+    modems: &str,
+    platform_port: u16,
+    extra: &[&str],
+) -> (i32, String) {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let config = dir.join("gateway.toml");
     std::fs::write(
         &config,
@@ -52,6 +62,7 @@ async fn doctor(dir: &Path, modems: &str, platform_port: u16) -> (i32, String) {
         Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
             .args(["doctor", "--config"])
             .arg(&config)
+            .args(&extra)
             .output()
             .unwrap()
     })
@@ -220,4 +231,51 @@ async fn a_full_database_and_an_unconfirmed_sms_are_named_with_the_fix() {
     assert!(database.contains("-> all good"), "{text}");
     // Still 69: this config has no modem, which the doctor names too.
     assert_eq!(code, 69, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_session_replays_to_the_same_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let port = http_server().await;
+    let extra = "balance_ussd = \"*100#\"";
+    let file = dir.path().join("field.transcript");
+    let (code, live) = doctor_with(
+        dir.path(),
+        &modem_section("field", &sim.device_path(), extra),
+        port,
+        &["--record", file.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 0, "{live}");
+    assert!(live.contains("session written to"), "{live}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let transcript = at::transcript::Transcript::parse(&text).unwrap();
+    // Both directions, in order, with the USSD answer the network gave.
+    assert!(text.contains("> AT+CPIN?"), "{text}");
+    assert!(text.contains("< +CPIN: READY"), "{text}");
+    assert!(
+        text.contains("< +CUSD: 0,\"Solde: 1250.00 FC\",15"),
+        "{text}"
+    );
+    drop(sim);
+
+    // The field modem is gone; its recording stands in for it.
+    let replayed = SimModem::start(SimConfig::replaying(transcript))
+        .await
+        .unwrap();
+    let (code, again) = doctor(
+        dir.path(),
+        &modem_section("field", &replayed.device_path(), extra),
+        port,
+    )
+    .await;
+    assert_eq!(code, 0, "{again}");
+    let screen = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.contains("==") && !l.contains("record "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(screen(&again), screen(&live), "{live}\n----\n{again}");
 }

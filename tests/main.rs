@@ -34,6 +34,7 @@ mod privacy_cli;
 mod privacy_key;
 mod privacy_retention;
 mod privacy_scan;
+mod real_modems;
 mod sim_pty;
 mod store_reassembly;
 mod store_reports;

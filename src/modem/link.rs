@@ -829,11 +829,13 @@ impl Session<'_> {
 
     /// A USSD answer: decoded, kept in the status, compared with the low-balance threshold.
     fn on_ussd(&mut self, status: u8, text: Option<String>, dcs: Option<u8>) {
-        let Some(raw) = text.filter(|_| status == 0 || status == 1) else {
+        // Status 2 ("ended by the network") often carries the final answer itself.
+        let Some(raw) = text.filter(|_| super::ussd::carries_answer(status)) else {
             tracing::warn!(modem = %self.name(), status, "USSD request gave no answer (network or code not supported)");
             return;
         };
         let answer = super::ussd::decode_answer(&raw, dcs);
+        tracing::debug!(modem = %self.name(), raw = %raw, ?dcs, "USSD answer as received");
         let amount = super::ussd::first_amount(&answer);
         let threshold = self.link.cfg.low_balance_below;
         let low = matches!((amount, threshold), (Some(a), Some(t)) if a < t);
@@ -844,6 +846,7 @@ impl Session<'_> {
         }
         self.link.status.update(|s| {
             s.balance = Some(answer);
+            s.balance_raw = Some(super::ussd::raw_form(&raw, dcs));
             s.balance_amount = amount;
             s.balance_at = Some(OffsetDateTime::now_utc());
             s.low_balance = low;
@@ -886,6 +889,11 @@ pub(crate) fn registration_word(stat: RegStatus) -> &'static str {
     match stat {
         RegStatus::Home => "home",
         RegStatus::Roaming => "roaming",
+        RegStatus::HomeSmsOnly => "home (SMS only)",
+        RegStatus::RoamingSmsOnly => "roaming (SMS only)",
+        RegStatus::HomeCsfbNotPreferred => "home (CSFB not preferred)",
+        RegStatus::RoamingCsfbNotPreferred => "roaming (CSFB not preferred)",
+        RegStatus::EmergencyOnly => "emergency calls only",
         RegStatus::Searching => "searching",
         RegStatus::Denied => "denied",
         RegStatus::NotSearching => "not searching",

@@ -111,6 +111,9 @@ pub struct ModemStatus {
     pub(crate) smsc: Option<String>,
     /// The last USSD answer (airtime balance), decoded.
     pub balance: Option<String>,
+    /// That answer as the modem printed it, with its data coding scheme (`dcs 15: ...`), for
+    /// the technician when the decoding looks wrong.
+    pub balance_raw: Option<String>,
     /// The first number of that answer.
     pub balance_amount: Option<f64>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -158,6 +161,7 @@ impl ModemStatus {
             sim_total: None,
             smsc: None,
             balance: None,
+            balance_raw: None,
             balance_amount: None,
             balance_at: None,
             low_balance: false,

@@ -26,7 +26,9 @@ use super::commands::AtCommand;
 use super::error::AtError;
 use super::params::looks_like_pdu;
 use super::result::{FinalResult, final_result};
-use super::urc::{TwoLine, Urc, UrcMatch, classify_urc, complete_urc};
+use super::urc::{
+    MAX_CONTINUATION_LINES, TwoLine, Urc, UrcMatch, classify_urc, complete_urc, continue_urc,
+};
 
 /// How many URCs may wait for the consumer. A full queue drops URCs (logged); the periodic sweep
 /// finds any message whose `+CMTI` was dropped.
@@ -74,6 +76,8 @@ struct Request<'a> {
     payload: Option<&'a str>,
     /// Answer prefixes of the command, which win over the URC table.
     prefixes: &'static [&'static str],
+    /// How long the final result code may lag behind the answer line.
+    grace: Option<Duration>,
 }
 
 /// The `AT` that probes a modem while resynchronising.
@@ -82,6 +86,7 @@ const RESYNC_PROBE: Request<'static> = Request {
     log_line: "AT (resync probe)",
     payload: None,
     prefixes: &[],
+    grace: None,
 };
 
 type Writer = FramedWrite<Box<dyn AsyncWrite + Send + Unpin>, AtCodec>;
@@ -154,6 +159,7 @@ impl AtClient {
             frames_tx,
             urc_tx,
             header: None,
+            unfinished: None,
         };
         let reader = tokio::spawn(read_loop(
             FramedRead::new(read_half, AtCodec::new()),
@@ -202,6 +208,7 @@ impl AtClient {
             log_line: &log_line,
             payload: payload.as_deref(),
             prefixes: cmd.answer_prefixes(),
+            grace: cmd.answer_grace(),
         };
         let lines = self.exchange(&request, timeout).await?;
         cmd.parse(&lines)
@@ -278,18 +285,40 @@ impl AtClient {
         tracing::debug!(command = request.log_line, "-> modem");
         self.write(AtRequest::Command(request.line.to_string()))
             .await?;
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeout;
         let mut answer = Answer::new(request);
+        let mut answered_at: Option<Instant> = None;
         loop {
-            let frame = self.next_frame(deadline).await.map_err(|e| match e {
-                FrameWait::TimedOut => AtError::Timeout {
-                    command: request.log_line.to_string(),
-                    timeout,
-                },
-                FrameWait::Closed => AtError::ModemGone,
-            })?;
+            let frame = match self.next_frame(deadline).await {
+                Ok(frame) => frame,
+                Err(FrameWait::Closed) => return Err(AtError::ModemGone),
+                Err(FrameWait::TimedOut) if answered_at.is_some() => {
+                    // The answer came, its OK did not: take the answer; a late OK is drained
+                    // before the next command.
+                    tracing::warn!(
+                        command = request.log_line,
+                        "answer came without its final OK; taken as it is"
+                    );
+                    self.resync_needed = Some(false);
+                    return Ok(std::mem::take(&mut answer.lines));
+                }
+                Err(FrameWait::TimedOut) => {
+                    return Err(AtError::Timeout {
+                        command: request.log_line.to_string(),
+                        timeout,
+                    });
+                }
+            };
             match answer.take(frame) {
-                Step::More => {}
+                Step::More => {
+                    if let (Some(grace), None) = (request.grace, answered_at)
+                        && answer.has_own_line()
+                    {
+                        let now = Instant::now();
+                        answered_at = Some(now);
+                        deadline = deadline.min(now + grace);
+                    }
+                }
                 Step::SendPayload(payload) => {
                     self.write(AtRequest::Payload(payload.to_string())).await?;
                 }
@@ -439,6 +468,16 @@ impl<'a> Answer<'a> {
         }
     }
 
+    /// An information line with one of the command's own prefixes came.
+    fn has_own_line(&self) -> bool {
+        self.lines.iter().any(|l| {
+            self.request
+                .prefixes
+                .iter()
+                .any(|p| crate::params::strip_prefix(l, p).is_some())
+        })
+    }
+
     /// The modem repeating our command line, or (once given) our payload.
     fn is_echo(&self, line: &str) -> bool {
         let echo_of_payload = self.payload_sent
@@ -490,11 +529,13 @@ struct Sorter {
     urc_tx: mpsc::Sender<Urc>,
     /// The header line of a two-line URC whose PDU line comes next.
     header: Option<(TwoLine, String)>,
+    /// A `+CUSD` whose quoted text goes on over the next lines, and how many lines it has.
+    unfinished: Option<(String, usize)>,
 }
 
 impl Sorter {
     fn sort(&mut self, frame: AtFrame) {
-        if self.completes_two_line_urc(&frame) {
+        if self.completes_two_line_urc(&frame) || self.continues_urc(&frame) {
             return;
         }
         let (active, prefixes) = {
@@ -532,9 +573,45 @@ impl Sorter {
         }
     }
 
+    /// True when `frame` is one more line of an unfinished `+CUSD`. A network that never closes
+    /// its quote gets the text so far once the line count runs out.
+    fn continues_urc(&mut self, frame: &AtFrame) -> bool {
+        let Some((so_far, count)) = self.unfinished.take() else {
+            return false;
+        };
+        let AtFrame::Line(line) = frame else {
+            tracing::warn!(urc = %so_far, "USSD answer cut short by a prompt; kept as it came");
+            self.deliver_match(classify_urc(&format!("{so_far}\""), &[]));
+            return false;
+        };
+        match continue_urc(&so_far, line) {
+            UrcMatch::Unfinished(more) if count + 1 >= MAX_CONTINUATION_LINES => {
+                tracing::warn!(urc = %more, "USSD answer never closed its quote; kept as it came");
+                self.deliver_match(classify_urc(&format!("{more}\""), &[]));
+            }
+            UrcMatch::Unfinished(more) => self.unfinished = Some((more, count + 1)),
+            done => self.deliver_match(Some(done)),
+        }
+        true
+    }
+
+    fn deliver_match(&mut self, m: Option<UrcMatch>) {
+        match m {
+            Some(UrcMatch::Complete(u)) => deliver_urc(&self.urc_tx, u),
+            Some(other) => {
+                tracing::warn!(urc = ?other, "unexpected shape of a joined URC; dropped")
+            }
+            None => {}
+        }
+    }
+
     /// True when `line` is a URC (delivered) or a two-line URC's header (kept for its PDU line).
     fn took_urc(&mut self, line: &str, prefixes: &[&str]) -> bool {
         match classify_urc(line, prefixes) {
+            Some(UrcMatch::Unfinished(start)) => {
+                self.unfinished = Some((start, 1));
+                true
+            }
             Some(UrcMatch::Complete(u)) => {
                 tracing::debug!(%line, "URC");
                 deliver_urc(&self.urc_tx, u);
@@ -692,6 +769,60 @@ mod tests {
         assert_eq!(mr, 9);
         let (_modem, pdu) = far.await.unwrap();
         assert_eq!(pdu, "00AABB");
+    }
+
+    #[tokio::test]
+    async fn a_cpin_answer_without_its_ok_is_taken_and_the_late_ok_drained() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (mut client, _urcs) = AtClient::new(port);
+        let far = tokio::spawn(async move {
+            assert_eq!(read_request(&mut modem).await, "AT+CPIN?");
+            modem.write_all(b"\r\n+CPIN: READY\r\n").await.unwrap();
+            // The OK comes long after, when the next command already waits.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            modem.write_all(b"\r\nOK\r\n").await.unwrap();
+            loop {
+                let line = read_request(&mut modem).await;
+                if line == "AT+CSQ" {
+                    break;
+                }
+                assert_eq!(line, "AT");
+                modem.write_all(b"\r\nOK\r\n").await.unwrap();
+            }
+            modem
+                .write_all(b"\r\n+CSQ: 18,99\r\n\r\nOK\r\n")
+                .await
+                .unwrap();
+            modem
+        });
+        let state = client.run(&crate::commands::CpinQuery).await.unwrap();
+        assert_eq!(state, crate::commands::PinState::Ready);
+        assert_eq!(client.run(&Csq).await.unwrap().rssi, 18);
+        drop(far.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_ussd_answer_split_over_lines_arrives_whole() {
+        let (port, mut modem) = tokio::io::duplex(4096);
+        let (_client, mut urcs) = AtClient::new(port);
+        modem
+            .write_all(
+                b"\r\n+CUSD: 0,\"Solde: 1250 FC\r\nBonus: 300 MB\",15\r\n+CMTI: \"SM\",1\r\n",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            urcs.recv().await,
+            Some(Urc::Ussd {
+                status: 0,
+                text: Some("Solde: 1250 FC\nBonus: 300 MB".into()),
+                dcs: Some(15)
+            })
+        );
+        assert!(matches!(
+            urcs.recv().await,
+            Some(Urc::NewMessage { index: 1, .. })
+        ));
     }
 
     #[tokio::test]

@@ -39,6 +39,12 @@ pub trait AtCommand {
     fn answer_prefixes(&self) -> &'static [&'static str] {
         &[]
     }
+    /// How long the final result code may lag behind an answer line with one of
+    /// [`AtCommand::answer_prefixes`] before the answer is taken without it. `None`: the final
+    /// result code is awaited until the timeout.
+    fn answer_grace(&self) -> Option<Duration> {
+        None
+    }
     /// Builds the answer from the information lines (without echo, URCs and final result code).
     fn parse(&self, lines: &[String]) -> Result<Self::Response, AtError>;
 }
@@ -407,19 +413,36 @@ impl AtCommand for Cmgl {
                 return Err(parse_error(self, line));
             };
             let length = p.last().and_then(Param::as_u32).unwrap_or(0);
-            let pdu = it.next().ok_or_else(|| parse_error(self, line))?;
-            if !looks_like_pdu(pdu) {
-                return Err(parse_error(self, pdu));
-            }
+            let line = it.next().ok_or_else(|| parse_error(self, line))?;
+            let pdu = pdu_of_line(line, length).ok_or_else(|| parse_error(self, line))?;
             out.push(ListedMessage {
                 index,
                 stat: MessageStat::from_code(stat),
                 length,
-                pdu: pdu.clone(),
+                pdu,
             });
         }
         Ok(out)
     }
+}
+
+/// The PDU of a `+CMGL`/`+CMGR` entry. Some firmwares end the line with a stray `"` or pad it;
+/// the length the header announces (the TPDU octets, after the SMSC field) says where the PDU
+/// ends, so the PDU is read by that length. `None` when the line holds no PDU.
+fn pdu_of_line(line: &str, tpdu_len: u32) -> Option<String> {
+    let hex: String = line
+        .trim()
+        .trim_end_matches(|c: char| c == '"' || c == ',' || c.is_whitespace())
+        .trim_start_matches('"')
+        .to_string();
+    if looks_like_pdu(&hex) {
+        return Some(hex);
+    }
+    // Only the hex the header announces, if that much is there: the rest is the stray tail.
+    let smsc_len = usize::from_str_radix(hex.get(..2)?, 16).ok()?;
+    let total = 2 * (1 + smsc_len + usize::try_from(tpdu_len).ok()?);
+    let cut = hex.get(..total)?;
+    (tpdu_len > 0 && looks_like_pdu(cut)).then(|| cut.to_string())
 }
 
 /// One message read by `AT+CMGR`.
@@ -461,20 +484,18 @@ impl AtCommand for Cmgr {
             .ok_or_else(|| parse_error(self, header))?;
         let length = p.last().and_then(Param::as_u32).unwrap_or(0);
         // Some modems answer an empty slot with "+CMGR: 0,,0" and no PDU line.
-        let Some(pdu) = lines.get(pos + 1) else {
+        let Some(line) = lines.get(pos + 1) else {
             return if length == 0 {
                 Ok(None)
             } else {
                 Err(parse_error(self, header))
             };
         };
-        if !looks_like_pdu(pdu) {
-            return Err(parse_error(self, pdu));
-        }
+        let pdu = pdu_of_line(line, length).ok_or_else(|| parse_error(self, line))?;
         Ok(Some(ReadMessage {
             stat: MessageStat::from_code(stat),
             length,
-            pdu: pdu.clone(),
+            pdu,
         }))
     }
 }
@@ -518,44 +539,113 @@ pub enum PinState {
     Ready,
     SimPin,
     SimPuk,
+    /// The phone is locked to this SIM (phone-to-SIM password).
     PhSimPin,
+    /// Phone-to-very-first-SIM password and its unblocking key.
+    PhFsimPin,
+    PhFsimPuk,
+    /// PIN2 or PUK2: they guard only the fixed dialling list and the like, not SMS.
     SimPin2,
     SimPuk2,
+    /// Network, network-subset, service-provider and corporate personalisation (a modem locked
+    /// to an operator), each with its unblocking key.
+    PhNetPin,
+    PhNetPuk,
+    PhNetsubPin,
+    PhNetsubPuk,
+    PhSpPin,
+    PhSpPuk,
+    PhCorpPin,
+    PhCorpPuk,
     /// A state not in the list above, as the modem gave it.
     Other(String),
 }
 
 /// Every named SIM state; [`PinState::as_str`] is their one spelling.
-const PIN_STATES: [PinState; 6] = [
+const PIN_STATES: [PinState; 16] = [
     PinState::Ready,
     PinState::SimPin,
     PinState::SimPuk,
     PinState::PhSimPin,
+    PinState::PhFsimPin,
+    PinState::PhFsimPuk,
     PinState::SimPin2,
     PinState::SimPuk2,
+    PinState::PhNetPin,
+    PinState::PhNetPuk,
+    PinState::PhNetsubPin,
+    PinState::PhNetsubPuk,
+    PinState::PhSpPin,
+    PinState::PhSpPuk,
+    PinState::PhCorpPin,
+    PinState::PhCorpPuk,
 ];
 
 impl PinState {
     /// The words the modem uses: `READY`, `SIM PIN`, ... or its own for [`PinState::Other`].
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             PinState::Ready => "READY",
             PinState::SimPin => "SIM PIN",
             PinState::SimPuk => "SIM PUK",
             PinState::PhSimPin => "PH-SIM PIN",
+            PinState::PhFsimPin => "PH-FSIM PIN",
+            PinState::PhFsimPuk => "PH-FSIM PUK",
             PinState::SimPin2 => "SIM PIN2",
             PinState::SimPuk2 => "SIM PUK2",
+            PinState::PhNetPin => "PH-NET PIN",
+            PinState::PhNetPuk => "PH-NET PUK",
+            PinState::PhNetsubPin => "PH-NETSUB PIN",
+            PinState::PhNetsubPuk => "PH-NETSUB PUK",
+            PinState::PhSpPin => "PH-SP PIN",
+            PinState::PhSpPuk => "PH-SP PUK",
+            PinState::PhCorpPin => "PH-CORP PIN",
+            PinState::PhCorpPuk => "PH-CORP PUK",
             PinState::Other(text) => text,
         }
     }
 
-    /// Reads the state after `+CPIN:`, without case and quotes; an unknown one is kept.
+    /// Reads the state after `+CPIN:`, without case, quotes and extra blanks (`SIM  PIN`); an
+    /// unknown one is kept.
     pub(crate) fn from_text(text: &str) -> PinState {
-        let words = text.trim().trim_matches('"');
+        let words = text
+            .trim()
+            .trim_matches('"')
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         PIN_STATES
             .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(words))
+            .find(|p| p.as_str().eq_ignore_ascii_case(&words))
             .unwrap_or_else(|| PinState::Other(text.trim().to_string()))
+    }
+
+    /// The SIM can receive and send SMS in this state. PIN2/PUK2 only guard the SIM's
+    /// fixed-dialling and charge settings (TS 27.007 §8.3): the SIM itself is unlocked.
+    pub fn allows_sms(&self) -> bool {
+        matches!(
+            self,
+            PinState::Ready | PinState::SimPin2 | PinState::SimPuk2
+        )
+    }
+
+    /// The modem is locked to another operator, SIM or SIM family (personalisation): only the
+    /// seller's unlock code helps.
+    pub fn is_personalisation_lock(&self) -> bool {
+        matches!(
+            self,
+            PinState::PhSimPin
+                | PinState::PhFsimPin
+                | PinState::PhFsimPuk
+                | PinState::PhNetPin
+                | PinState::PhNetPuk
+                | PinState::PhNetsubPin
+                | PinState::PhNetsubPuk
+                | PinState::PhSpPin
+                | PinState::PhSpPuk
+                | PinState::PhCorpPin
+                | PinState::PhCorpPuk
+        )
     }
 }
 
@@ -579,6 +669,11 @@ impl AtCommand for CpinQuery {
     fn answer_prefixes(&self) -> &'static [&'static str] {
         &["+CPIN:"]
     }
+    /// Some modems give `+CPIN: READY` at once and their `OK` seconds later, or never while the
+    /// SIM is still being read: the state line is the answer.
+    fn answer_grace(&self) -> Option<Duration> {
+        Some(Duration::from_secs(2))
+    }
     fn parse(&self, lines: &[String]) -> Result<PinState, AtError> {
         lines
             .iter()
@@ -588,15 +683,31 @@ impl AtCommand for CpinQuery {
     }
 }
 
-/// Network registration status (`<stat>` of `+CREG`).
+/// Network registration status (`<stat>` of `+CREG`, `+CGREG`, `+CEREG`; TS 27.007 §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegStatus {
+    /// 0: not registered, not searching.
     NotSearching,
+    /// 1: registered, home network.
     Home,
+    /// 2: not registered, searching.
     Searching,
+    /// 3: registration denied.
     Denied,
+    /// 4: unknown (out of coverage, say).
     Unknown,
+    /// 5: registered, roaming.
     Roaming,
+    /// 6: registered for SMS only, home network (an LTE modem without voice).
+    HomeSmsOnly,
+    /// 7: registered for SMS only, roaming.
+    RoamingSmsOnly,
+    /// 8: attached for emergency bearer services only: no SMS.
+    EmergencyOnly,
+    /// 9: registered, home, "CSFB not preferred" (SMS work).
+    HomeCsfbNotPreferred,
+    /// 10: registered, roaming, "CSFB not preferred".
+    RoamingCsfbNotPreferred,
     Other(u8),
 }
 impl RegStatus {
@@ -608,23 +719,79 @@ impl RegStatus {
             3 => RegStatus::Denied,
             4 => RegStatus::Unknown,
             5 => RegStatus::Roaming,
+            6 => RegStatus::HomeSmsOnly,
+            7 => RegStatus::RoamingSmsOnly,
+            8 => RegStatus::EmergencyOnly,
+            9 => RegStatus::HomeCsfbNotPreferred,
+            10 => RegStatus::RoamingCsfbNotPreferred,
             n => RegStatus::Other(n),
         }
     }
+    /// Registered well enough to send and receive SMS: 1, 5, 6, 7, 9 and 10.
     pub fn is_registered(&self) -> bool {
-        matches!(self, RegStatus::Home | RegStatus::Roaming)
+        matches!(
+            self,
+            RegStatus::Home
+                | RegStatus::Roaming
+                | RegStatus::HomeSmsOnly
+                | RegStatus::RoamingSmsOnly
+                | RegStatus::HomeCsfbNotPreferred
+                | RegStatus::RoamingCsfbNotPreferred
+        )
+    }
+    /// Registered on another operator's network: every SMS may cost more.
+    pub fn is_roaming(&self) -> bool {
+        matches!(
+            self,
+            RegStatus::Roaming | RegStatus::RoamingSmsOnly | RegStatus::RoamingCsfbNotPreferred
+        )
     }
 }
 
-/// The answer to `AT+CREG?`.
+/// A registration answer or URC, whichever of its forms the modem used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub stat: RegStatus,
     pub lac: Option<String>,
     pub cell: Option<String>,
+    /// `<AcT>`: the radio technology (0 GSM, 2 UTRAN, 7 E-UTRAN, ...), when given.
+    pub act: Option<u8>,
 }
 
-/// `AT+CREG?`: network registration.
+/// Does this parameter look like a location area or cell id rather than a small number? Ids
+/// come quoted in hex; some modems leave the quotes out.
+fn looks_like_id(p: &Param) -> bool {
+    p.quoted || p.text.trim().len() >= 4 || p.as_u8().is_none()
+}
+
+/// Reads the parameters of a `+CREG`/`+CGREG`/`+CEREG` line in any of its forms: the answer
+/// to the query `<n>,<stat>[,<lac>,<ci>[,<AcT>...]]`, or the unsolicited
+/// `<stat>[,<lac>,<ci>[,<AcT>...]]`. They are told apart by where the first id sits: after one
+/// number in the URC, after two in the answer. `+CGREG`/`+CEREG` add routing-area or reject
+/// fields after `<AcT>`, which are ignored.
+pub fn parse_registration(p: &[Param]) -> Option<Registration> {
+    let first_id = p.iter().position(looks_like_id);
+    let stat_at = match (first_id, p.len()) {
+        (Some(1), _) => 0,
+        (Some(_), _) => 1,
+        (None, 1) => 0,
+        (None, _) => 1,
+    };
+    let stat = RegStatus::from_code(p.get(stat_at)?.as_u8()?);
+    let id = |i: usize| {
+        p.get(i)
+            .map(|p| p.text.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    Some(Registration {
+        stat,
+        lac: id(stat_at + 1),
+        cell: id(stat_at + 2),
+        act: p.get(stat_at + 3).and_then(Param::as_u8),
+    })
+}
+
+/// `AT+CREG?`: circuit-switched network registration (what SMS over GSM/UMTS needs).
 #[derive(Debug, Clone, Copy)]
 pub struct CregQuery;
 impl AtCommand for CregQuery {
@@ -637,16 +804,24 @@ impl AtCommand for CregQuery {
     }
     fn parse(&self, lines: &[String]) -> Result<Registration, AtError> {
         let p = params_of(self, lines, "+CREG:")?;
-        // The answer is "<n>,<stat>[,<lac>,<ci>]".
-        let stat = p
-            .get(1)
-            .and_then(Param::as_u8)
-            .ok_or_else(|| parse_error(self, &lines.join(" | ")))?;
-        Ok(Registration {
-            stat: RegStatus::from_code(stat),
-            lac: p.get(2).map(|p| p.text.clone()),
-            cell: p.get(3).map(|p| p.text.clone()),
-        })
+        parse_registration(&p).ok_or_else(|| parse_error(self, &lines.join(" | ")))
+    }
+}
+
+/// `AT+CGREG?`: packet-switched registration (some LTE modems carry SMS there).
+#[derive(Debug, Clone, Copy)]
+pub struct CgregQuery;
+impl AtCommand for CgregQuery {
+    type Response = Registration;
+    fn line(&self) -> String {
+        "AT+CGREG?".into()
+    }
+    fn answer_prefixes(&self) -> &'static [&'static str] {
+        &["+CGREG:"]
+    }
+    fn parse(&self, lines: &[String]) -> Result<Registration, AtError> {
+        let p = params_of(self, lines, "+CGREG:")?;
+        parse_registration(&p).ok_or_else(|| parse_error(self, &lines.join(" | ")))
     }
 }
 
@@ -955,6 +1130,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pdu_line_with_a_stray_quote_is_read_by_the_announced_length() {
+        let pdu = "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37";
+        // 8 octets of SMSC field, then 28 of TPDU.
+        let r = Cmgr(1)
+            .parse(&lines(&["+CMGR: 0,,28", &format!("{pdu}\"")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.pdu, pdu);
+        let r = Cmgr(1)
+            .parse(&lines(&["+CMGR: 0,,28", &format!("{pdu}\"0")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.pdu, pdu);
+        let l = Cmgl(ListFilter::All)
+            .parse(&lines(&["+CMGL: 1,0,,28", &format!("{pdu}\" ")]))
+            .unwrap();
+        assert_eq!(l[0].pdu, pdu);
+        // Not hex at all is still refused.
+        assert!(
+            Cmgr(1)
+                .parse(&lines(&["+CMGR: 0,,28", "ERRORXYZ"]))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn cmgs_message_reference() {
         let c = Cmgs {
             tpdu_len: 19,
@@ -1019,9 +1220,141 @@ mod tests {
                 p
             );
         }
-        let odd = PinState::from_text("PH-NET PIN");
-        assert_eq!(odd, PinState::Other("PH-NET PIN".into()));
+        let odd = PinState::from_text("PH-FOO PIN");
+        assert_eq!(odd, PinState::Other("PH-FOO PIN".into()));
         assert_eq!(PinState::from_text(odd.as_str()), odd);
+    }
+
+    #[test]
+    fn every_27007_pin_code_is_named_and_pin2_states_leave_sms_usable() {
+        let cases = [
+            ("+CPIN: SIM PUK2", PinState::SimPuk2, true),
+            ("+CPIN: SIM PIN2", PinState::SimPin2, true),
+            ("+CPIN: READY", PinState::Ready, true),
+            ("+CPIN: \"READY\"", PinState::Ready, true),
+            ("+CPIN:SIM  PIN", PinState::SimPin, false),
+            ("+CPIN: PH-SIM PIN", PinState::PhSimPin, false),
+            ("+CPIN: PH-FSIM PIN", PinState::PhFsimPin, false),
+            ("+CPIN: PH-FSIM PUK", PinState::PhFsimPuk, false),
+            ("+CPIN: PH-NET PIN", PinState::PhNetPin, false),
+            ("+CPIN: PH-NET PUK", PinState::PhNetPuk, false),
+            ("+CPIN: PH-NETSUB PIN", PinState::PhNetsubPin, false),
+            ("+CPIN: PH-NETSUB PUK", PinState::PhNetsubPuk, false),
+            ("+CPIN: PH-SP PIN", PinState::PhSpPin, false),
+            ("+CPIN: PH-SP PUK", PinState::PhSpPuk, false),
+            ("+CPIN: PH-CORP PIN", PinState::PhCorpPin, false),
+            ("+CPIN: PH-CORP PUK", PinState::PhCorpPuk, false),
+        ];
+        for (line, state, sms) in cases {
+            let got = CpinQuery.parse(&lines(&[line])).unwrap();
+            assert_eq!(got, state, "{line}");
+            assert_eq!(got.allows_sms(), sms, "{line}");
+        }
+        assert!(PinState::PhNetPin.is_personalisation_lock());
+        assert!(!PinState::SimPuk.is_personalisation_lock());
+    }
+
+    #[test]
+    fn every_registration_form_and_state() {
+        // (line, stat, registered for SMS, roaming, lac, act)
+        type Case<'a> = (&'a str, RegStatus, bool, bool, Option<&'a str>, Option<u8>);
+        let cases: [Case<'_>; 12] = [
+            (
+                "+CREG: 0,0",
+                RegStatus::NotSearching,
+                false,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 2,6,\"00C3\",\"1A2B\",7",
+                RegStatus::HomeSmsOnly,
+                true,
+                false,
+                Some("00C3"),
+                Some(7),
+            ),
+            (
+                "+CREG: 2,7,\"00C3\",\"0001A2B3\",7",
+                RegStatus::RoamingSmsOnly,
+                true,
+                true,
+                Some("00C3"),
+                Some(7),
+            ),
+            (
+                "+CREG: 0,8",
+                RegStatus::EmergencyOnly,
+                false,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 1,9",
+                RegStatus::HomeCsfbNotPreferred,
+                true,
+                false,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 0,10",
+                RegStatus::RoamingCsfbNotPreferred,
+                true,
+                true,
+                None,
+                None,
+            ),
+            (
+                "+CREG: 2,1,\"00C3\",\"1A2B\"",
+                RegStatus::Home,
+                true,
+                false,
+                Some("00C3"),
+                None,
+            ),
+            (
+                "+CREG: 2,5,00C3,1A2B,2",
+                RegStatus::Roaming,
+                true,
+                true,
+                Some("00C3"),
+                Some(2),
+            ),
+            ("+CREG: 1", RegStatus::Home, true, false, None, None),
+            (
+                "+CREG: 3,\"00C3\",\"1A2B\"",
+                RegStatus::Denied,
+                false,
+                false,
+                Some("00C3"),
+                None,
+            ),
+            ("+CREG: 2,4", RegStatus::Unknown, false, false, None, None),
+            (
+                "+CREG: 0,11",
+                RegStatus::Other(11),
+                false,
+                false,
+                None,
+                None,
+            ),
+        ];
+        for (line, stat, registered, roaming, lac, act) in cases {
+            let r = CregQuery.parse(&lines(&[line])).unwrap();
+            assert_eq!(r.stat, stat, "{line}");
+            assert_eq!(r.stat.is_registered(), registered, "{line}");
+            assert_eq!(r.stat.is_roaming(), roaming, "{line}");
+            assert_eq!(r.lac.as_deref(), lac, "{line}");
+            assert_eq!(r.act, act, "{line}");
+        }
+        let r = CgregQuery
+            .parse(&lines(&["+CGREG: 2,6,\"00C3\",\"1A2B\",7,\"01\""]))
+            .unwrap();
+        assert_eq!(r.stat, RegStatus::HomeSmsOnly);
+        assert!(CregQuery.parse(&lines(&["+CREG: x"])).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   errors ([`AtError`]);
 //! - `storage` names the message storages ([`Storage`]);
 //! - [`commands`] has one typed struct per command and per answer;
+//! - [`transcript`] records a session line by line and reads such a record back (for
+//!   `doctor --record` and the simulator's transcript personality);
 //! - `client` runs one command at a time with its own timeout, routes URCs to a channel, treats
 //!   end-of-file as "modem gone", and resynchronises after a timeout ([`AtClient`]).
 //!
@@ -24,6 +26,7 @@ mod error;
 mod params;
 mod result;
 mod storage;
+pub mod transcript;
 mod urc;
 
 pub use client::{AtClient, ClientOptions};

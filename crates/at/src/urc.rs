@@ -4,7 +4,7 @@
 //! Two of them (`+CMT`, `+CDS`) are a header line followed by a PDU line; [`classify_urc`] says so
 //! with [`UrcMatch::Header`] and [`complete_urc`] joins the two.
 
-use super::commands::{PinState, RegStatus};
+use super::commands::{PinState, RegStatus, parse_registration};
 use super::params::{Param, params_after, strip_prefix};
 use super::storage::Storage;
 
@@ -30,8 +30,11 @@ pub enum Urc {
     Ring,
     /// `^RSSI: <n>` (Huawei): signal strength on the `AT+CSQ` scale (0..31, 99 unknown).
     Signal { rssi: u8 },
-    /// `+CREG: <stat>[,<lac>,<ci>]`: registration changed (the unsolicited form, without `<n>`).
+    /// `+CREG: <stat>[,<lac>,<ci>[,<AcT>]]`: registration changed (the unsolicited form, without
+    /// `<n>`; the answer form `<n>,<stat>,...` some modems repeat unasked is read too).
     Registration { stat: RegStatus },
+    /// `+CGREG:` / `+CEREG:`: packet-switched registration changed (noted; SMS go by `+CREG`).
+    PacketRegistration { stat: RegStatus },
     /// `+CPIN: READY` and friends when the modem says them at boot.
     SimState(PinState),
     /// `^BOOT:`, `^SYSSTART`: the modem (re)started.
@@ -57,7 +60,13 @@ pub enum UrcMatch {
     Complete(Urc),
     /// The header of a two-line URC: the next line is its PDU.
     Header(TwoLine),
+    /// The start of a `+CUSD` whose quoted text goes on over the next lines (the network put
+    /// line breaks in it): join lines with [`continue_urc`] until the quote closes.
+    Unfinished(String),
 }
+
+/// Most lines one USSD answer may span; a quote never closed ends the wait there.
+pub(crate) const MAX_CONTINUATION_LINES: usize = 30;
 
 /// Prefixes of URCs we note but don't act on. Any line starting with one is never an answer line.
 const OTHER_PREFIXES: &[&str] = &[
@@ -73,8 +82,15 @@ const OTHER_PREFIXES: &[&str] = &[
     "^CONF:",
     "^CONN:",
     "^NWTIME:",
-    "+CGREG:",
-    "+CEREG:",
+    // Wavecom: `+WIND: <event>` (1 SIM in, 3 ready for AT, 4 ready for all commands, 7
+    // emergency calls only, 10 phone book status...).
+    "+WIND:",
+    // Telit / Wavecom / u-blox SIM and network status lines.
+    "#QSS:",
+    "+STKPCI:",
+    "+PACSP",
+    "+CSTAT:",
+    "+UUSTATUS:",
     "+CIEV:",
     "+QIND:",
     "+CTZV:",
@@ -157,6 +173,9 @@ pub fn classify_urc(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
     if strip_prefix(line, "+CDS:").is_some() {
         return Some(UrcMatch::Header(TwoLine::StatusReport));
     }
+    if strip_prefix(line, "+CUSD:").is_some() && line.matches('"').count() % 2 == 1 {
+        return Some(UrcMatch::Unfinished(line.to_string()));
+    }
     if let Some(p) = params_after(line, "+CUSD:") {
         let status = p.first().and_then(|p| p.as_u8())?;
         let text = p
@@ -174,11 +193,16 @@ pub fn classify_urc(line: &str, own_prefixes: &[&str]) -> Option<UrcMatch> {
         return Some(UrcMatch::Complete(Urc::Signal { rssi }));
     }
     if let Some(p) = params_after(line, "+CREG:") {
-        let stat = p
-            .first()
-            .and_then(|p| p.as_u8())
-            .map(RegStatus::from_code)?;
+        let stat = parse_registration(&p)?.stat;
         return Some(UrcMatch::Complete(Urc::Registration { stat }));
+    }
+    for prefix in ["+CGREG:", "+CEREG:"] {
+        if let Some(p) = params_after(line, prefix) {
+            return Some(UrcMatch::Complete(match parse_registration(&p) {
+                Some(r) => Urc::PacketRegistration { stat: r.stat },
+                None => Urc::Other(line.to_string()),
+            }));
+        }
     }
     if let Some(rest) = strip_prefix(line, "+CPIN:") {
         return Some(UrcMatch::Complete(Urc::SimState(PinState::from_text(rest))));
@@ -205,6 +229,19 @@ fn indexed(p: &[Param]) -> Option<(Storage, u32)> {
     let storage = Storage::parse(&p.first()?.text);
     let index = p.get(1)?.as_u32()?;
     Some((storage, index))
+}
+
+/// Adds the next line to an unfinished `+CUSD` (joined with a line break, as the network sent
+/// it): the finished URC once its quote closes, else the text so far, still unfinished.
+pub(crate) fn continue_urc(so_far: &str, line: &str) -> UrcMatch {
+    let joined = format!("{so_far}\n{line}");
+    if joined.matches('"').count() % 2 == 1 {
+        return UrcMatch::Unfinished(joined);
+    }
+    match classify_urc(&joined, &[]) {
+        Some(m) => m,
+        None => UrcMatch::Complete(Urc::Other(joined)),
+    }
 }
 
 /// Joins a two-line URC's header kind with its PDU line.
@@ -300,6 +337,71 @@ mod tests {
         assert_eq!(urc("^MODE: 5,4"), Some(Urc::Other("^MODE: 5,4".into())));
         assert_eq!(urc("^SRVST: 2"), Some(Urc::Other("^SRVST: 2".into())));
         assert_eq!(urc("^SMMEMFULL: \"SM\""), Some(Urc::MemoryFull));
+    }
+
+    #[test]
+    fn registration_urcs_in_every_form() {
+        for (line, stat) in [
+            ("+CREG: 6,\"00C3\",\"1A2B\",7", RegStatus::HomeSmsOnly),
+            ("+CREG: 10", RegStatus::RoamingCsfbNotPreferred),
+            // The answer form, repeated unasked by some modems: the stat is the second field.
+            ("+CREG: 2,6,\"00C3\",\"1A2B\",7", RegStatus::HomeSmsOnly),
+            ("+CREG: 0,1", RegStatus::Home),
+        ] {
+            assert_eq!(urc(line), Some(Urc::Registration { stat }), "{line}");
+        }
+        assert_eq!(
+            urc("+CGREG: 7,\"00C3\",\"1A2B\",7,\"01\""),
+            Some(Urc::PacketRegistration {
+                stat: RegStatus::RoamingSmsOnly
+            })
+        );
+        assert_eq!(
+            urc("+CEREG: 1,\"00C3\",\"0001A2B3\",7"),
+            Some(Urc::PacketRegistration {
+                stat: RegStatus::Home
+            })
+        );
+    }
+
+    #[test]
+    fn wavecom_wind_lines_are_urcs() {
+        for line in [
+            "+WIND: 4",
+            "+WIND: 3",
+            "+WIND: 1",
+            "+WIND: 7",
+            "+WIND: 10,\"SM\",1",
+        ] {
+            assert_eq!(urc(line), Some(Urc::Other(line.into())), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_ussd_answer_over_several_lines_is_joined() {
+        let UrcMatch::Unfinished(start) = classify_urc("+CUSD: 0,\"Solde: 1250 FC", &[]).unwrap()
+        else {
+            panic!("not unfinished")
+        };
+        let UrcMatch::Unfinished(more) = continue_urc(&start, "Bonus: 300 MB") else {
+            panic!("closed too early")
+        };
+        assert_eq!(
+            continue_urc(&more, "Valide 30j\",15"),
+            UrcMatch::Complete(Urc::Ussd {
+                status: 0,
+                text: Some("Solde: 1250 FC\nBonus: 300 MB\nValide 30j".into()),
+                dcs: Some(15)
+            })
+        );
+        assert_eq!(
+            urc("+CUSD: 2,\"Merci\",15"),
+            Some(Urc::Ussd {
+                status: 2,
+                text: Some("Merci".into()),
+                dcs: Some(15)
+            })
+        );
     }
 
     #[test]

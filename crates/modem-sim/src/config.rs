@@ -17,6 +17,9 @@ pub enum Personality {
     Sim800,
     /// Quectel EC25-like: `RDY`, `+CPIN: READY`, `+QUSIM: 1`, `+QIND: SMS DONE` at start.
     Quectel,
+    /// A recorded session played back ([`SimConfig::transcript`]): the modem answers only what
+    /// the recording says. See [`SimConfig::replaying`].
+    Transcript,
 }
 
 impl Personality {
@@ -26,6 +29,7 @@ impl Personality {
             Personality::Huawei => "huawei",
             Personality::Sim800 => "SIMCOM_Ltd",
             Personality::Quectel => "Quectel",
+            Personality::Transcript => "transcript",
         }
     }
     pub(crate) fn model(&self) -> &'static str {
@@ -34,6 +38,7 @@ impl Personality {
             Personality::Huawei => "E173",
             Personality::Sim800 => "SIMCOM_SIM800L",
             Personality::Quectel => "EC25",
+            Personality::Transcript => "RECORDED",
         }
     }
     pub(crate) fn revision(&self) -> &'static str {
@@ -42,6 +47,7 @@ impl Personality {
             Personality::Huawei => "11.126.85.00.209",
             Personality::Sim800 => "Revision:1418B05SIM800L24",
             Personality::Quectel => "EC25EFAR06A06M4G",
+            Personality::Transcript => "recorded",
         }
     }
     /// Index of the first storage slot.
@@ -54,7 +60,8 @@ impl Personality {
     /// Lines the modem sends by itself when it starts.
     pub(crate) fn boot_lines(&self) -> &'static [&'static str] {
         match self {
-            Personality::Generic => &[],
+            // The recording has its own.
+            Personality::Generic | Personality::Transcript => &[],
             Personality::Huawei => &["^BOOT:20952548,0,0,0,75", "^SRVST: 2", "^MODE: 5,4"],
             Personality::Sim800 => &["RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"],
             Personality::Quectel => &[
@@ -120,6 +127,20 @@ pub struct SimConfig {
     pub reset_gone_for: Duration,
     /// Period of the Huawei `^RSSI` flood (only with [`Personality::Huawei`], until `AT^CURC=0`).
     pub flood_every: Option<Duration>,
+    /// The session played by [`Personality::Transcript`].
+    pub transcript: at::transcript::Transcript,
+}
+
+impl SimConfig {
+    /// A modem that plays this recorded session back (see [`Personality::Transcript`]).
+    pub fn replaying(transcript: at::transcript::Transcript) -> SimConfig {
+        SimConfig {
+            personality: Personality::Transcript,
+            transcript,
+            ussd: None,
+            ..SimConfig::default()
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -146,6 +167,7 @@ impl Default for SimConfig {
             }),
             reset_gone_for: Duration::from_millis(300),
             flood_every: None,
+            transcript: at::transcript::Transcript::default(),
         }
     }
 }

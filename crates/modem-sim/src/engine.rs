@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::config::{Personality, SimConfig, UssdEncoding};
+use super::replay::Replay;
 use super::sms;
 
 mod commands;
@@ -181,6 +182,8 @@ pub(crate) struct Engine {
     sends: u64,
     /// URCs to put after the answer being built.
     after_reply: Vec<String>,
+    /// The recorded session, for [`Personality::Transcript`].
+    replay: Option<Replay>,
 }
 
 fn crlf(line: &str) -> String {
@@ -301,6 +304,8 @@ fn args(s: &str) -> Vec<String> {
 
 impl Engine {
     pub(crate) fn new(cfg: SimConfig) -> Engine {
+        let cfg_personality = cfg.personality;
+        let transcript = cfg.transcript.clone();
         let sm = vec![None; cfg.slots];
         let me = vec![None; cfg.me_slots];
         Engine {
@@ -317,6 +322,7 @@ impl Engine {
             next_mr: 0,
             sends: 0,
             after_reply: Vec::new(),
+            replay: (cfg_personality == Personality::Transcript).then(|| Replay::new(transcript)),
         }
     }
 
@@ -330,6 +336,9 @@ impl Engine {
         self.v = Volatile::at_boot();
         if self.cfg.pin.is_none() {
             self.v.pin_entered = true;
+        }
+        if let Some(r) = self.replay.as_mut() {
+            return r.boot().into_bytes();
         }
         let mut out = String::new();
         for line in self.cfg.personality.boot_lines() {
@@ -524,6 +533,12 @@ impl Engine {
         if self.faults.hang {
             return Reply::default();
         }
+        if let Some(r) = self.replay.as_mut() {
+            // The recording holds the echo, if the modem gave one.
+            let answer = r.answer(line);
+            self.v.prompt = Replay::awaits_payload(&answer).then_some(0);
+            return self.finish(answer.into_bytes(), None);
+        }
         // Modems look for "AT" and ignore what comes before it (noise, a stray ESC); a line without
         // it gets no answer at all.
         let Some(start) = line.to_ascii_uppercase().find("AT") else {
@@ -558,6 +573,10 @@ impl Engine {
         let Some(expected) = self.v.prompt.take() else {
             return self.finish(Vec::new(), echo);
         };
+        if let Some(r) = self.replay.as_mut() {
+            let answer = r.answer(&format!("{pdu}^Z"));
+            return self.finish(answer.into_bytes(), None);
+        }
         if self.faults.hang {
             return Reply::default();
         }

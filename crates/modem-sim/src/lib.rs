@@ -5,11 +5,13 @@
 //! symlink that stays at the same path when the modem is unplugged and plugged back (as
 //! `/dev/serial/by-id/...` does). Faults are switches ([`Faults`]): hang, line noise, `+CMS ERROR`
 //! on every Nth send, a late answer, a URC inside an answer, unplug/replug; the [`SimConfig`] sets
-//! the SIM (slots, PIN), the network (signal, registration, USSD) and the make ([`Personality`]).
+//! the SIM (slots, PIN), the network (signal, registration, USSD) and the make ([`Personality`]),
+//! or a recorded session to play back ([`SimConfig::replaying`]).
 
 mod config;
 mod engine;
 mod pty;
+mod replay;
 mod sms;
 
 use std::path::PathBuf;

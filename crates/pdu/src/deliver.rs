@@ -48,6 +48,9 @@ pub struct Deliver {
     pub status_report_indication: bool,
     /// TP-RP: a reply path is set.
     pub reply_path: bool,
+    /// What did not add up but was read anyway (a user data length larger than what follows,
+    /// a header flag without a header), in words; the message is kept, as gammu keeps it.
+    pub problem: Option<String>,
 }
 
 /// Decodes the TPDU after its first octet.
@@ -61,7 +64,7 @@ pub(crate) fn decode(
     let dcs_octet = cur.u8("TP-DCS (data coding scheme)")?;
     let timestamp = Timestamp::from_raw(cur.array("TP-SCTS (service centre timestamp)")?);
     let dcs = dcs::parse(dcs_octet);
-    let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0)?;
+    let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0, false)?;
     Ok(Deliver {
         smsc,
         sender,
@@ -78,6 +81,7 @@ pub(crate) fn decode(
         more_messages: first_octet & 0x04 == 0,
         status_report_indication: first_octet & 0x20 != 0,
         reply_path: first_octet & 0x80 != 0,
+        problem: ud.problem,
     })
 }
 

@@ -39,6 +39,9 @@ pub struct StatusReport {
     pub text: Option<String>,
     /// Optional user data (septets for GSM-7, octets otherwise).
     pub data: Vec<u8>,
+    /// What did not add up but was read anyway (padding taken for a TP-PI, optional fields
+    /// announced but absent), in words.
+    pub problem: Option<String>,
 }
 
 /// Where a message stands, from TP-ST (TS 23.040 §9.2.3.15).
@@ -129,6 +132,7 @@ pub(crate) fn decode(
         encoding: None,
         text: None,
         data: Vec::new(),
+        problem: None,
     };
     // TP-PI and what it announces are optional; a report may well end after TP-ST.
     if cur.remaining() == 0 {
@@ -136,6 +140,21 @@ pub(crate) fn decode(
     }
     let mut pi = cur.u8("TP-PI (parameter indicator)")?;
     let first_pi = pi;
+    // Reserved bits set (an SMSC or modem padding the report with FF): no indicator at all.
+    if first_pi & 0x78 != 0 {
+        report.problem = Some(format!(
+            "octet {first_pi:02X} after TP-ST has reserved TP-PI bits set: taken as padding"
+        ));
+        return Ok(report);
+    }
+    // Fields the indicator announces may be missing all the same: what is there is kept.
+    let claimed = usize::from(first_pi & 0x01 != 0) + usize::from(first_pi & 0x02 != 0);
+    if cur.remaining() < claimed + usize::from(first_pi & 0x04 != 0) {
+        report.problem = Some(format!(
+            "TP-PI {first_pi:02X} announces fields that are not there: ignored"
+        ));
+        return Ok(report);
+    }
     // Bit 7 extends the indicator over further octets, whose meaning is not yet defined.
     while pi & 0x80 != 0 && cur.remaining() > 0 {
         pi = cur.u8("TP-PI (parameter indicator)")?;
@@ -151,10 +170,11 @@ pub(crate) fn decode(
         dcs::parse(0)
     };
     if first_pi & 0x04 != 0 {
-        let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0)?;
+        let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0, false)?;
         report.encoding = Some(dcs.encoding);
         report.text = ud.text;
         report.data = ud.data;
+        report.problem = ud.problem;
     }
     Ok(report)
 }

@@ -118,7 +118,7 @@ pub(crate) fn decode(
         _ => None,
     };
     let dcs = dcs::parse(dcs_octet);
-    let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0)?;
+    let ud = userdata::decode(cur, &dcs, first_octet & 0x40 != 0, true)?;
     Ok(Submit {
         smsc,
         message_reference,

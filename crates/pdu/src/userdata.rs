@@ -16,18 +16,30 @@ pub(crate) struct UserData {
     /// GSM-7: one septet per byte (fill bits and header removed); otherwise the octets after
     /// the header.
     pub(crate) data: Vec<u8>,
+    /// What did not add up but was read anyway (a length larger than what follows, a header
+    /// flag with no header), in words for the log.
+    pub(crate) problem: Option<String>,
 }
 
 /// Reads TP-UDL and TP-UD from the cursor. Octets past the declared length are ignored (some
-/// modems pad); fewer octets than declared is an error.
-pub(crate) fn decode(cur: &mut Cursor<'_>, dcs: &Dcs, udhi: bool) -> Result<UserData, PduError> {
+/// modems pad). A length larger than what follows is read as far as the octets go and
+/// flagged, as real decoders do (a reporter's message cut short by a modem still shows what
+/// arrived); a UDHI flag with no user data at all is flagged and ignored. With `strict` (a
+/// submit, which our own encoder wrote) a length larger than what follows is an error.
+pub(crate) fn decode(
+    cur: &mut Cursor<'_>,
+    dcs: &Dcs,
+    udhi: bool,
+    strict: bool,
+) -> Result<UserData, PduError> {
     const UDL: &str = "TP-UDL (user data length)";
-    let udl = usize::from(cur.u8(UDL)?);
+    let mut udl = usize::from(cur.u8(UDL)?);
     // Compressed data is counted in octets whatever the alphabet (TS 23.040 §9.2.3.16).
     let septets = dcs.encoding == Encoding::Gsm7 && !dcs.compressed;
-    let needed = if septets { gsm7::packed_len(udl) } else { udl };
+    let mut needed = if septets { gsm7::packed_len(udl) } else { udl };
     let available = cur.remaining();
-    if available < needed {
+    let mut problem = None;
+    if available < needed && strict {
         return Err(PduError::BadLength {
             field: UDL,
             declared: udl,
@@ -39,7 +51,32 @@ pub(crate) fn decode(cur: &mut Cursor<'_>, dcs: &Dcs, udhi: bool) -> Result<User
             },
         });
     }
+    if available < needed {
+        let declared = udl;
+        udl = if septets {
+            available * 8 / 7
+        } else {
+            available
+        };
+        if dcs.encoding == Encoding::Ucs2 && !dcs.compressed {
+            // Half a UCS-2 character is no character.
+            udl -= udl % 2;
+        }
+        needed = if septets { gsm7::packed_len(udl) } else { udl };
+        let unit = if septets { "septets" } else { "octets" };
+        problem = Some(format!(
+            "TP-UDL declares {declared} {unit} but only {udl} follow: the message is cut short"
+        ));
+    }
     let ud = cur.take(needed, UDL)?;
+    let udhi = if udhi && ud.is_empty() {
+        problem.get_or_insert_with(|| {
+            "TP-UDHI announces a user data header but there is no user data".to_string()
+        });
+        false
+    } else {
+        udhi
+    };
     let (elements, concat, header_len) = if udhi {
         let h = udh::parse(ud)?;
         (h.elements, h.concat, h.len)
@@ -67,6 +104,7 @@ pub(crate) fn decode(cur: &mut Cursor<'_>, dcs: &Dcs, udhi: bool) -> Result<User
             concat,
             text: Some(gsm7::decode_septets(&body)),
             data: body,
+            problem,
         });
     }
 
@@ -80,6 +118,7 @@ pub(crate) fn decode(cur: &mut Cursor<'_>, dcs: &Dcs, udhi: bool) -> Result<User
         concat,
         text,
         data: body,
+        problem,
     })
 }
 
@@ -102,17 +141,44 @@ mod tests {
 
     fn ud(hex: &str, dcs_octet: u8, udhi: bool) -> Result<UserData, PduError> {
         let bytes = hex::decode(hex).unwrap();
-        decode(&mut Cursor::new(&bytes), &dcs(dcs_octet), udhi)
+        decode(&mut Cursor::new(&bytes), &dcs(dcs_octet), udhi, false)
     }
 
     #[test]
     fn septet_count_decides_the_octets_needed() {
         let d = ud("0AE8329BFD4697D9EC37", 0x00, false).unwrap();
         assert_eq!(d.text.as_deref(), Some("hellohello"));
-        assert!(matches!(
-            ud("0BE8329BFD4697D9EC37", 0x00, false),
-            Err(PduError::BadLength { declared: 11, .. })
-        ));
+        assert_eq!(d.problem, None);
+    }
+
+    #[test]
+    fn a_length_larger_than_what_follows_reads_what_is_there_and_says_so() {
+        // A stored GSM-7 message claiming 20 septets over the 9 octets of "hellohello".
+        let d = ud("14E8329BFD4697D9EC37", 0x00, false).unwrap();
+        assert_eq!(d.text.as_deref(), Some("hellohello"));
+        assert!(
+            d.problem.as_deref().unwrap().contains("20 septets"),
+            "{:?}",
+            d.problem
+        );
+        // UCS-2 claiming 12 octets over 5: the two whole characters, flagged.
+        let d = ud("0C0048006900", 0x08, false).unwrap();
+        assert_eq!(d.text.as_deref(), Some("Hi"));
+        assert!(d.problem.is_some());
+        // 8-bit claiming 140 octets over 3.
+        let d = ud("8C010203", 0x04, false).unwrap();
+        assert_eq!(d.data, vec![1, 2, 3]);
+        assert!(d.problem.is_some());
+    }
+
+    #[test]
+    fn udhi_with_no_user_data_is_an_empty_message_flagged() {
+        let d = ud("00", 0x00, true).unwrap();
+        assert_eq!(d.text.as_deref(), Some(""));
+        assert!(d.udh.is_empty());
+        assert!(d.problem.as_deref().unwrap().contains("TP-UDHI"));
+        let d = ud("00", 0x08, true).unwrap();
+        assert_eq!(d.text.as_deref(), Some(""));
     }
 
     #[test]

@@ -512,11 +512,16 @@ fn every_truncation_of_every_vector_is_an_error() {
     for v in vectors {
         assert!(pdu::decode(v).is_ok(), "{v}");
         for cut in (0..v.len()).step_by(2) {
-            let err = pdu::decode(&v[..cut]);
-            assert!(err.is_err(), "prefix {cut} of {v} decoded: {err:?}");
-            // Every message names what was wrong; no Debug dump.
-            let msg = err.unwrap_err().to_string();
-            assert!(!msg.is_empty());
+            match pdu::decode(&v[..cut]) {
+                // Every message names what was wrong; no Debug dump.
+                Err(e) => assert!(!e.to_string().is_empty()),
+                // A received message cut inside its user data is kept with what arrived,
+                // flagged (as gammu keeps it); nothing else may be cut.
+                Ok(pdu::Pdu::Deliver(d)) => {
+                    assert!(d.problem.is_some(), "prefix {cut} of {v} decoded unflagged")
+                }
+                Ok(other) => panic!("prefix {cut} of {v} decoded: {other:?}"),
+            }
         }
     }
     // A status report may end right after TP-ST; shorter prefixes are errors.
@@ -524,4 +529,60 @@ fn every_truncation_of_every_vector_is_an_error() {
     for cut in (0..sr.len()).step_by(2) {
         assert!(pdu::decode(&sr[..cut]).is_err(), "{cut}");
     }
+}
+
+/// Forms real modems and service centres produce that TS 23.040 does not allow, kept (flagged)
+/// rather than dropped, as the gammu test suite keeps them: a reporter's SMS is not lost to a
+/// modem's bug.
+#[test]
+fn lenient_forms_seen_in_the_wild_are_kept_and_flagged() {
+    // DF_DELIVER is "hellohello" (10 septets in 9 octets); claim 20 septets: a stored message
+    // whose UDL claims more than follows.
+    let stored = DF_DELIVER.replace("0AE8329B", "14E8329B");
+    let d = deliver(&stored);
+    assert_eq!(d.text.as_deref(), Some("hellohello"));
+    assert!(
+        d.problem.as_deref().unwrap().contains("20 septets"),
+        "{:?}",
+        d.problem
+    );
+    assert_eq!(deliver(DF_DELIVER).problem, None);
+
+    // UCS-2 "Habari" (12 octets) whose UDL says 40: what is there, flagged.
+    let ucs2 = "07917283010010F5040BC87238880900F100089930925161958028004800610062006100720069";
+    let d = deliver(ucs2);
+    assert_eq!(d.text.as_deref(), Some("Habari"));
+    assert!(d.problem.is_some());
+    // The same with an odd octet at the end: half a character is dropped.
+    let d = deliver(&format!("{ucs2}00"));
+    assert_eq!(d.text.as_deref(), Some("Habari"));
+
+    // 8-bit data whose UDL overflows.
+    let d = deliver("07917283010010F5040BC87238880900F100049930925161958050DEADBEEF");
+    assert_eq!(d.data, vec![0xDE, 0xAD, 0xBE, 0xEF]);
+    assert!(d.problem.is_some());
+
+    // UDHI set (first octet 44) with a UDL of 0: an empty message, flagged.
+    let d = deliver("07917283010010F5440BC87238880900F100009930925161958000");
+    assert_eq!(d.text.as_deref(), Some(""));
+    assert!(d.concat.is_none());
+    assert!(d.problem.as_deref().unwrap().contains("TP-UDHI"));
+
+    // A time-zone octet that is not decimal (FF): the message stays, its time is unknown.
+    let d = deliver(&DF_DELIVER.replace("99309251619580", "993092516195FF"));
+    assert_eq!(d.text.as_deref(), Some("hellohello"));
+    assert_eq!(d.timestamp.to_offset_datetime(), None);
+
+    // A status report padded with FF: the FF is no parameter indicator.
+    let sr = "0006D60B911326880736F4111011719551401110117195714000";
+    let plain = status(sr);
+    let padded = status(&format!("{sr}FFFFFFFF"));
+    assert_eq!(padded.status, plain.status);
+    assert_eq!(padded.message_reference, plain.message_reference);
+    assert_eq!(padded.text, None);
+    assert!(padded.problem.is_some());
+    // A TP-PI announcing PID, DCS and user data with nothing after it.
+    let claims = status(&format!("{sr}07"));
+    assert_eq!(claims.pid, None);
+    assert!(claims.problem.is_some());
 }

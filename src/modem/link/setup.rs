@@ -40,7 +40,9 @@ impl Session<'_> {
         self.identify().await?;
         self.unlock_sim().await?;
         self.identify_sim().await?;
-        self.cmd(&Cmgf::Pdu).await.map_err(|e| match e {
+        // Right after a boot or a PIN, Wavecom and others answer "SIM busy" (+CME ERROR: 515)
+        // until their SIM is read (`+WIND: 4`): wait for it rather than give up.
+        self.cmd_patient(&Cmgf::Pdu).await.map_err(|e| match e {
             e if e.is_link_fault() => SessionEnd::from(e),
             e => SessionEnd::Fatal(format!("modem refuses PDU mode (AT+CMGF=0): {e}")),
         })?;
@@ -129,7 +131,7 @@ impl Session<'_> {
         }
         tries.push(Cnmi::STORE_AND_NOTIFY);
         for cnmi in tries {
-            match self.cmd(&cnmi).await {
+            match self.cmd_patient(&cnmi).await {
                 Ok(()) => {
                     if self.link.opts.submit.status_report && cnmi.ds == 0 {
                         tracing::warn!(modem = %self.name(), "modem refuses to pass status reports on; the sweep will still find stored ones");
@@ -153,8 +155,8 @@ impl Session<'_> {
         loop {
             let stat = self.optional(&CregQuery).await?.map(|r| r.stat);
             match stat {
-                Some(RegStatus::Roaming) => {
-                    tracing::warn!(modem = %self.name(), "registered while roaming: every SMS may cost more");
+                Some(s) if s.is_roaming() => {
+                    tracing::warn!(modem = %self.name(), registration = registration_word(s), "registered while roaming: every SMS may cost more");
                     return Ok(());
                 }
                 Some(s) if s.is_registered() => return Ok(()),
@@ -197,7 +199,12 @@ impl Session<'_> {
             }
         };
         match state {
-            PinState::Ready => Ok(()),
+            s if s.allows_sms() => {
+                if s != PinState::Ready {
+                    tracing::info!(modem = %self.name(), state = %s, "the SIM waits for its PIN2/PUK2, which SMS do not need; going on");
+                }
+                Ok(())
+            }
             PinState::SimPin => {
                 if self.link.pin_refused {
                     return Err(SessionEnd::Fatal("the SIM PIN was refused before; not trying it again".into()));
@@ -226,6 +233,9 @@ impl Session<'_> {
             PinState::SimPuk => Err(SessionEnd::Fatal(
                 "the SIM is locked and needs its PUK: unlock it in a phone, then restart the gateway".into(),
             )),
+            s if s.is_personalisation_lock() => Err(SessionEnd::Fatal(format!(
+                "the modem is locked to another SIM or operator ({s}): ask its seller for the unlock code, or use another modem"
+            ))),
             other => Err(SessionEnd::Fatal(format!("the SIM is not ready: {other}"))),
         }
     }
