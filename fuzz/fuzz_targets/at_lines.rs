@@ -58,14 +58,22 @@ fuzz_target!(|data: &[u8]| {
 
     let mut lines = Vec::new();
     let mut header = None;
+    let mut unfinished: Option<String> = None;
     for frame in frames {
         let AtFrame::Line(line) = frame else { continue };
         if let Some(kind) = header.take() {
             let _ = at::complete_urc(kind, &line);
         }
+        // A USSD answer whose quoted text goes on over the next lines, joined as the client does.
+        if let Some(so_far) = unfinished.take()
+            && let UrcMatch::Unfinished(joined) = at::continue_urc(&so_far, &line)
+        {
+            unfinished = Some(joined);
+        }
         let _ = at::looks_like_pdu(&line);
         match at::classify_urc(&line, &["+CREG:", "+CPMS:"]) {
             Some(UrcMatch::Header(kind)) => header = Some(kind),
+            Some(UrcMatch::Unfinished(start)) => unfinished = Some(start),
             Some(UrcMatch::Complete(_)) => {}
             None => {}
         }

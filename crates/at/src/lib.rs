@@ -36,4 +36,4 @@ pub use error::{AtError, CallResult, cme_name};
 pub use params::{Param, looks_like_pdu, params_after, split_params};
 pub use result::{FinalResult, final_result};
 pub use storage::Storage;
-pub use urc::{Milestone, TwoLine, Urc, UrcMatch, classify_urc, complete_urc};
+pub use urc::{Milestone, TwoLine, Urc, UrcMatch, classify_urc, complete_urc, continue_urc};

@@ -233,7 +233,7 @@ fn indexed(p: &[Param]) -> Option<(Storage, u32)> {
 
 /// Adds the next line to an unfinished `+CUSD` (joined with a line break, as the network sent
 /// it): the finished URC once its quote closes, else the text so far, still unfinished.
-pub(crate) fn continue_urc(so_far: &str, line: &str) -> UrcMatch {
+pub fn continue_urc(so_far: &str, line: &str) -> UrcMatch {
     let joined = format!("{so_far}\n{line}");
     if joined.matches('"').count() % 2 == 1 {
         return UrcMatch::Unfinished(joined);
