@@ -107,7 +107,7 @@ impl Check {
     }
 }
 
-/// One modem's screen.
+/// One section of the doctor's screen (a modem, the database).
 #[derive(Default)]
 struct Screen {
     lines: Vec<(Check, String)>,
@@ -124,6 +124,22 @@ impl Screen {
         self.line(what, value);
         self.problems
             .push(format!("{}: {}", what.label(), fix.into()));
+    }
+    /// The screen as the technician reads it: a heading, one line per finding, and either "all
+    /// good" or what to fix.
+    fn print(&self, heading: &str, out: &mut String) {
+        let _ = writeln!(out, "== {heading} ==");
+        for (what, value) in &self.lines {
+            let _ = writeln!(out, "  {:<10} {value}", what.label());
+        }
+        if self.problems.is_empty() {
+            let _ = writeln!(out, "  -> all good");
+        } else {
+            let _ = writeln!(out, "  -> to fix:");
+            for p in &self.problems {
+                let _ = writeln!(out, "     * {p}");
+            }
+        }
     }
 }
 
@@ -160,23 +176,8 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
                 ),
             ),
         }
-        let _ = writeln!(
-            report.text,
-            "== modem {} ({}) ==",
-            m.name,
-            m.device.display()
-        );
-        for (what, value) in &screen.lines {
-            let _ = writeln!(report.text, "  {:<10} {value}", what.label());
-        }
-        if screen.problems.is_empty() {
-            let _ = writeln!(report.text, "  -> all good");
-        } else {
-            let _ = writeln!(report.text, "  -> to fix:");
-            for p in &screen.problems {
-                let _ = writeln!(report.text, "     * {p}");
-            }
-        }
+        let heading = format!("modem {} ({})", m.name, m.device.display());
+        screen.print(&heading, &mut report.text);
         let _ = writeln!(report.text);
         report.problems.extend(
             screen
@@ -187,22 +188,8 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
     }
     let mut screen = Screen::default();
     check_database(config, &mut screen).await;
-    let _ = writeln!(
-        report.text,
-        "== database ({}) ==",
-        config.database.display()
-    );
-    for (what, value) in &screen.lines {
-        let _ = writeln!(report.text, "  {:<10} {value}", what.label());
-    }
-    if screen.problems.is_empty() {
-        let _ = writeln!(report.text, "  -> all good");
-    } else {
-        let _ = writeln!(report.text, "  -> to fix:");
-        for p in &screen.problems {
-            let _ = writeln!(report.text, "     * {p}");
-        }
-    }
+    let heading = format!("database ({})", config.database.display());
+    screen.print(&heading, &mut report.text);
     report.problems.extend(screen.problems);
     report
 }

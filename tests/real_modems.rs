@@ -2,6 +2,9 @@
 //! `doctor --record`, built from TS 27.007/27.005 and the makers' manuals, played by the
 //! simulator's transcript personality on a real pty to the daemon's modem link.
 
+use tempfile::TempDir;
+
+use crate::common::Running;
 use crate::common::link::{modem_config, start};
 
 use at::transcript::Transcript;
@@ -129,13 +132,57 @@ async fn replay(transcript: &str) -> SimModem {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_wavecom_cold_start_becomes_ready() {
+/// A modem link to the simulator replaying `transcript` on a real pty, once the link is ready.
+/// The store and the simulator live as long as it does.
+struct Replayed {
+    link: Running,
+    sim: SimModem,
+    _store: Store,
+    _dir: TempDir,
+}
+
+async fn ready_link(name: &str, transcript: &str, balance_ussd: Option<&str>) -> Replayed {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    let sim = replay(WAVECOM_BOOT).await;
-    let mut link = start(modem_config("wavecom", &sim.device_path()), &store);
+    let sim = replay(transcript).await;
+    let mut cfg = modem_config(name, &sim.device_path());
+    cfg.balance_ussd = balance_ussd.map(str::to_string);
+    let mut link = start(cfg, &store);
     link.wait_state(LinkState::Ready).await;
+    Replayed {
+        link,
+        sim,
+        _store: store,
+        _dir: dir,
+    }
+}
+
+/// A registered modem's session whose balance code `*100#` gets these answer lines.
+fn ussd_session(answer: &str) -> String {
+    generic_session(
+        "0.701 < +CPIN: READY\n0.701 < OK",
+        "1.301 < +CREG: 0,1\n1.301 < OK",
+        &format!("1.600 > AT+CUSD=1,\"*100#\",15\n1.601 < OK\n{answer}\n"),
+    )
+}
+
+/// The link's status once it has read a balance.
+async fn balance_read(link: &Running) -> kufatilia_gateway::ModemStatus {
+    crate::common::eventually("the balance read", || async {
+        link.status.snapshot().balance.is_some()
+    })
+    .await;
+    link.status.snapshot()
+}
+
+#[tokio::test]
+async fn a_wavecom_cold_start_becomes_ready() {
+    let Replayed {
+        link,
+        sim,
+        _store,
+        _dir,
+    } = ready_link("wavecom", WAVECOM_BOOT, None).await;
     let s = link.status.snapshot();
     // The `+WIND: 1` inside the answer is not the manufacturer.
     assert_eq!(s.manufacturer.as_deref(), Some("WAVECOM MODEM"));
@@ -152,16 +199,17 @@ async fn a_wavecom_cold_start_becomes_ready() {
 
 #[tokio::test]
 async fn sms_only_registration_counts_as_registered() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let session = generic_session(
         "0.701 < +CPIN: READY\n0.701 < OK",
         "1.301 < +CREG: 2,6,\"00C3\",\"0001A2B3\",7\n1.301 < OK",
         "",
     );
-    let sim = replay(&session).await;
-    let mut link = start(modem_config("lte", &sim.device_path()), &store);
-    link.wait_state(LinkState::Ready).await;
+    let Replayed {
+        link,
+        sim,
+        _store,
+        _dir,
+    } = ready_link("lte", &session, None).await;
     let s = link.status.snapshot();
     assert_eq!(s.registration.as_deref(), Some("home (SMS only)"));
     // Registered at the first answer: no polling for a registration that is already there.
@@ -177,35 +225,27 @@ async fn sms_only_registration_counts_as_registered() {
 
 #[tokio::test]
 async fn a_cpin_answer_whose_ok_never_comes_still_unlocks_the_set_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let session = generic_session("0.701 < +CPIN: READY", "1.301 < +CREG: 0,1\n1.301 < OK", "");
-    let sim = replay(&session).await;
-    let mut link = start(modem_config("late-ok", &sim.device_path()), &store);
-    link.wait_state(LinkState::Ready).await;
+    let Replayed {
+        link,
+        sim: _sim,
+        _store,
+        _dir,
+    } = ready_link("late-ok", &session, None).await;
     assert_eq!(link.status.snapshot().registration.as_deref(), Some("home"));
     link.stop().await;
 }
 
 #[tokio::test]
 async fn a_ussd_answer_ended_by_the_network_over_two_lines_is_the_balance() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    let session = generic_session(
-        "0.701 < +CPIN: READY\n0.701 < OK",
-        "1.301 < +CREG: 0,1\n1.301 < OK",
-        "1.600 > AT+CUSD=1,\"*100#\",15\n1.601 < OK\n4.100 < +CUSD: 2,\"Solde: 1250.00 FC\n4.100 < Bonus: 200 MB\",15\n",
-    );
-    let sim = replay(&session).await;
-    let mut cfg = modem_config("ussd", &sim.device_path());
-    cfg.balance_ussd = Some("*100#".into());
-    let mut link = start(cfg, &store);
-    link.wait_state(LinkState::Ready).await;
-    crate::common::eventually("the balance read", || async {
-        link.status.snapshot().balance.is_some()
-    })
-    .await;
-    let s = link.status.snapshot();
+    let session = ussd_session("4.100 < +CUSD: 2,\"Solde: 1250.00 FC\n4.100 < Bonus: 200 MB\",15");
+    let Replayed {
+        link,
+        sim: _sim,
+        _store,
+        _dir,
+    } = ready_link("ussd", &session, Some("*100#")).await;
+    let s = balance_read(&link).await;
     assert_eq!(
         s.balance.as_deref(),
         Some("Solde: 1250.00 FC\nBonus: 200 MB")
@@ -220,27 +260,18 @@ async fn a_ussd_answer_ended_by_the_network_over_two_lines_is_the_balance() {
 
 #[tokio::test]
 async fn a_ussd_answer_in_ucs2_hex_under_dcs_15_is_read_as_ucs2() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
     let hex: String = "Crédit: 300 FC"
         .encode_utf16()
         .map(|u| format!("{u:04X}"))
         .collect();
-    let session = generic_session(
-        "0.701 < +CPIN: READY\n0.701 < OK",
-        "1.301 < +CREG: 0,1\n1.301 < OK",
-        &format!("1.600 > AT+CUSD=1,\"*100#\",15\n1.601 < OK\n4.100 < +CUSD: 0,\"{hex}\",15\n"),
-    );
-    let sim = replay(&session).await;
-    let mut cfg = modem_config("ussd", &sim.device_path());
-    cfg.balance_ussd = Some("*100#".into());
-    let mut link = start(cfg, &store);
-    link.wait_state(LinkState::Ready).await;
-    crate::common::eventually("the balance read", || async {
-        link.status.snapshot().balance.is_some()
-    })
-    .await;
-    let s = link.status.snapshot();
+    let session = ussd_session(&format!("4.100 < +CUSD: 0,\"{hex}\",15"));
+    let Replayed {
+        link,
+        sim: _sim,
+        _store,
+        _dir,
+    } = ready_link("ussd", &session, Some("*100#")).await;
+    let s = balance_read(&link).await;
     assert_eq!(s.balance.as_deref(), Some("Crédit: 300 FC"));
     assert_eq!(s.balance_amount, Some(300.0));
     link.stop().await;
