@@ -3,6 +3,7 @@
 //! request; and the status report the network then delivers comes back through the store and
 //! the pipeline to mark the reply delivered.
 
+use crate::common::link::delivered_report;
 use crate::common::{WAIT, eventually};
 
 use std::path::Path;
@@ -27,26 +28,6 @@ fn modem_config(device: &Path) -> ModemConfig {
         fallback_after: Duration::from_secs(120),
         ..crate::common::link::modem_config("vodacom", device)
     }
-}
-
-fn semi_octets(digits: &str) -> String {
-    let mut d: Vec<char> = digits.chars().collect();
-    if d.len() % 2 == 1 {
-        d.push('F');
-    }
-    d.chunks(2).map(|p| format!("{}{}", p[1], p[0])).collect()
-}
-
-/// The network's SMS-STATUS-REPORT (status 00, received by the phone) for a message sent to
-/// an international number, with the simulator's SMSC prefix left empty.
-fn delivered_report(message_reference: u8, number: &str) -> String {
-    let digits = number.trim_start_matches('+');
-    format!(
-        "0006{message_reference:02X}{:02X}91{}{ts}{ts}00",
-        digits.len(),
-        semi_octets(digits),
-        ts = "62117221000000"
-    )
 }
 
 #[tokio::test]

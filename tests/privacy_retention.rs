@@ -3,6 +3,7 @@
 //! purged, then every file SQLite keeps beside it is scanned for each reporter's number in every
 //! form it can take, the hashes of their PDUs, their pseudonyms and what they wrote.
 
+use crate::common::link::{delivered_report, semi_octets};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,25 +31,6 @@ const SURVEYOR: &str = "+243812340005";
 
 async fn wait_until(what: &str, done: impl FnMut() -> bool) {
     crate::common::wait_until(BOUND, what, done).await
-}
-
-fn semi_octets(digits: &str) -> String {
-    let mut d: Vec<char> = digits.chars().collect();
-    if d.len() % 2 == 1 {
-        d.push('F');
-    }
-    d.chunks(2).map(|p| format!("{}{}", p[1], p[0])).collect()
-}
-
-/// The network's delivery report for an SMS the modem sent.
-fn delivered_report(message_reference: u8, number: &str) -> String {
-    let digits = number.trim_start_matches('+');
-    format!(
-        "0006{message_reference:02X}{:02X}91{}{ts}{ts}00",
-        digits.len(),
-        semi_octets(digits),
-        ts = "62117221000000"
-    )
 }
 
 /// Every byte string that betrays `number`: with and without `+`, the national form, and the

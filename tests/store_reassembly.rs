@@ -3,6 +3,7 @@
 //! parts (a GSM-7 escape pair, a UTF-16 surrogate pair) comes out whole, in any order and
 //! across a restart; an incomplete message falls back to the parts' own texts.
 
+use crate::common::link::semi_octets;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,15 +16,6 @@ use store::{DecodeStatus, DecodedPart, NewReceived, Store};
 const SENDER: &str = "+243812345678";
 /// GSM-7 escape to the extension table; ESC then 0x65 is "€".
 const ESC: u8 = 0x1B;
-
-/// Semi-octets of a phone number, low digit first, F-padded.
-fn semi_octets(digits: &str) -> String {
-    let mut d: Vec<char> = digits.chars().collect();
-    if d.len() % 2 == 1 {
-        d.push('F');
-    }
-    d.chunks(2).map(|p| format!("{}{}", p[1], p[0])).collect()
-}
 
 /// TP-OA / TP-RA of an international number.
 fn address(number: &str) -> String {

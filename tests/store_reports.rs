@@ -3,6 +3,7 @@
 //! recipient, most recent send first) and set its delivery state; one that matches nothing is
 //! kept.
 
+use crate::common::link::semi_octets;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,14 +15,6 @@ use store::{DecodedPart, NewOutgoing, NewReceived, ReplyKind, Store};
 
 /// python-gsmmodem's status report vector: TP-MR 0xD6 for +31628870634, status 00.
 const PUBLISHED: &str = "0006D60B911326880736F4111011719551401110117195714000";
-
-fn semi_octets(digits: &str) -> String {
-    let mut d: Vec<char> = digits.chars().collect();
-    if d.len() % 2 == 1 {
-        d.push('F');
-    }
-    d.chunks(2).map(|p| format!("{}{}", p[1], p[0])).collect()
-}
 
 /// An SMS-STATUS-REPORT as a modem gives it after `+CDS` (empty SMSC prefix), for a message
 /// sent to an international `number`.

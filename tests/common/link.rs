@@ -84,3 +84,24 @@ pub async fn queue(store: &Store, modem: &str, to: &str, text: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// A number's digits as PDU semi-octets (swapped pairs, `F` filling an odd count).
+pub fn semi_octets(digits: &str) -> String {
+    let mut d: Vec<char> = digits.chars().collect();
+    if d.len() % 2 == 1 {
+        d.push('F');
+    }
+    d.chunks(2).map(|p| format!("{}{}", p[1], p[0])).collect()
+}
+
+/// The network's SMS-STATUS-REPORT (status 00, received by the phone) for a message sent to
+/// an international number, with the simulator's SMSC prefix left empty.
+pub fn delivered_report(message_reference: u8, number: &str) -> String {
+    let digits = number.trim_start_matches('+');
+    format!(
+        "0006{message_reference:02X}{:02X}91{}{ts}{ts}00",
+        digits.len(),
+        semi_octets(digits),
+        ts = "62117221000000"
+    )
+}
