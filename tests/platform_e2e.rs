@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::common::daemon::{Gateway, Options, SECRET};
 use platform_api::Recipient;
 use platform_stub::MessageState;
-use store::{OutboundOutcome, RecipientKind};
+use store::{OutboundGuard, OutboundOutcome, RecipientKind, RefusalKind};
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(180);
@@ -265,6 +265,12 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     })
     .await;
     // Offered again (our status report lost, the lease ran out): never queued twice.
+    let anyone = OutboundGuard {
+        max_parts: 10,
+        max_per_recipient_per_day: 50,
+        max_parts_per_day: 1000,
+        recipient_check: std::sync::Arc::new(|_: &str| None),
+    };
     let again = r
         .daemon()
         .store
@@ -273,7 +279,9 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
             RecipientKind::Reporter,
             &incident.reporter,
             "Kesi yako inafuatiliwa",
+            1,
             "test-gw",
+            &anyone,
         )
         .await
         .unwrap();
@@ -307,6 +315,138 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     })
     .await;
     assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);
+    r.stop().await;
+}
+
+/// Queues `text` for `to` on the platform and waits until the gateway reported what became of
+/// it; returns its state and detail.
+async fn platform_message(r: &Gateway, to: Recipient, text: &str) -> (MessageState, String) {
+    let queued = r.stub().enqueue_outbound(to, text).unwrap();
+    let mut last = None;
+    wait_until("the platform message's final state reported", || {
+        last = r
+            .stub()
+            .outbound()
+            .into_iter()
+            .find(|o| o.id == queued.id)
+            .filter(|o| {
+                matches!(
+                    o.state,
+                    MessageState::Sent | MessageState::Failed | MessageState::Undeliverable
+                )
+            });
+        last.is_some()
+    })
+    .await;
+    let last = last.unwrap();
+    (last.state, last.detail.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
+    let r = rig(
+        20,
+        SECRET,
+        "[replies]\nmax_per_day = 2\n\n\
+         [outbound]\nmax_parts = 2\nmax_per_recipient_per_day = 2\nmax_parts_per_day = 3\n",
+    )
+    .await;
+    let reporter = sender(1);
+    let robot = "4040";
+    r.sim.inject(&reporter, "AJALI mgodi wa Kalimbi");
+    r.sim.inject(robot, "AJALI promo ya bure");
+    wait_until("both reports on the platform, one ack", || {
+        r.stub().incidents().len() == 2 && r.sim.sent().len() == 1
+    })
+    .await;
+    let incidents = r.stub().incidents();
+    let of = |text: &str| {
+        incidents
+            .iter()
+            .find(|i| i.raw_text.contains(text))
+            .unwrap()
+            .clone()
+    };
+    let (from_reporter, from_robot) = (of("Kalimbi"), of("promo"));
+    let sent_to = |number: &str| r.sim.sent().iter().filter(|s| s.to == number).count();
+
+    // An operator's robot "reported": the platform cannot make the gateway answer it.
+    let (state, detail) = platform_message(
+        &r,
+        Recipient::Incident(from_robot.id.clone()),
+        "Tutakupigia simu",
+    )
+    .await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("short_code"), "{detail}");
+    assert!(
+        !detail.contains(robot),
+        "the number stays on the box: {detail}"
+    );
+
+    // Three SMS parts are over outbound.max_parts.
+    let long = "Kesi yako inafuatiliwa na timu yetu. ".repeat(10);
+    assert_eq!(pdu::sms_cost(&long, true).parts, 3);
+    let (state, detail) =
+        platform_message(&r, Recipient::Incident(from_reporter.id.clone()), &long).await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("too_long"), "{detail}");
+
+    // Two a day to one reporter, the third refused.
+    let by_reporter = Recipient::Reporter(from_reporter.reporter.clone());
+    for text in ["Habari 1", "Habari 2"] {
+        let (state, _) = platform_message(&r, by_reporter.clone(), text).await;
+        assert_eq!(state, MessageState::Sent);
+    }
+    let (state, detail) = platform_message(&r, by_reporter.clone(), "Habari 3").await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("recipient_daily_limit"), "{detail}");
+
+    // The platform messages did not spend the replies' budget: a new reporter still gets an
+    // acknowledgement (replies.max_per_day = 2, one spent)...
+    let second = sender(2);
+    r.sim.inject(&second, "AJALI shimo limeanguka");
+    wait_until("the second report's ack and incident", || {
+        sent_to(&second) == 1 && r.stub().incidents().len() == 3
+    })
+    .await;
+    // ...but a two-part message for them is over the platform's own budget (2 of 3 parts spent).
+    let second_incident = r
+        .stub()
+        .incidents()
+        .into_iter()
+        .find(|i| i.raw_text.contains("shimo"))
+        .unwrap();
+    let two_parts = "Tunafuatilia kesi yako. ".repeat(8);
+    assert_eq!(pdu::sms_cost(&two_parts, true).parts, 2);
+    let (state, detail) = platform_message(
+        &r,
+        Recipient::Incident(second_incident.id.clone()),
+        &two_parts,
+    )
+    .await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("platform_budget"), "{detail}");
+
+    // What the modem actually sent: one ack and two platform messages to the reporter, one ack
+    // to the second, nothing to the robot.
+    assert_eq!(sent_to(&reporter), 3);
+    assert_eq!(sent_to(&second), 1);
+    assert_eq!(sent_to(robot), 0);
+    assert_eq!(r.sim.sent().len(), 4);
+    let refusals = r.daemon().store.reply_refusal_counts(0).await.unwrap();
+    let count = |kind: RefusalKind| {
+        refusals
+            .by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    // The robot's ack and the platform's message to it.
+    assert_eq!(count(RefusalKind::ShortCode), 2);
+    assert_eq!(count(RefusalKind::TooLong), 1);
+    assert_eq!(count(RefusalKind::RecipientDailyLimit), 1);
+    assert_eq!(count(RefusalKind::PlatformBudget), 1);
     r.stop().await;
 }
 

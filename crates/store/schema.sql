@@ -4,7 +4,7 @@
 -- the schema the failing test prints. The values a column of a fixed set holds
 -- are the enums of src/kinds.rs (a comment below may be older than they are).
 --
--- user_version 7
+-- user_version 8
 
 CREATE TABLE batches (
     id              TEXT    PRIMARY KEY,
@@ -68,7 +68,7 @@ CREATE TABLE outbound (
     reported_state  TEXT,                        -- the last state the platform acknowledged
     received_at_ms  INTEGER NOT NULL,
     updated_at_ms   INTEGER NOT NULL
-);
+, parts INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE outgoing (
     id              INTEGER PRIMARY KEY,
