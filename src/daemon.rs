@@ -197,6 +197,7 @@ fn start_platform_reporting(
         config.gateway_id.clone(),
         config.platform.heartbeat_interval,
         started,
+        config.intake.alarm_reports_per_hour,
     ));
     stages.spawn("heartbeat", move |s| {
         let h = heartbeat.clone();

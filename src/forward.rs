@@ -239,6 +239,7 @@ impl Forwarder {
             parts: i.parts,
             decode_status: api_decode_status(i.decode_status),
             raw_pdus: i.raw_pdus.clone(),
+            flood: i.flood,
         }
     }
 }

@@ -451,6 +451,71 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_number_is_kept_and_flagged_but_not_answered() {
+    let r = rig(
+        40,
+        SECRET,
+        "[replies]\nmax_per_sender_per_hour = 50\n\n\
+         [intake]\nmax_reports_per_sender_per_hour = 3\nalarm_reports_per_hour = 6\n",
+    )
+    .await;
+    let flooder = sender(1);
+    let other = sender(2);
+    for n in 0..8 {
+        r.sim.inject(&flooder, &format!("AJALI ripoti nambari {n}"));
+    }
+    r.sim.inject(&other, "AJALI shimo limeanguka");
+    wait_until("every report on the platform", || {
+        r.stub().incidents().len() == 9
+    })
+    .await;
+    wait_until("the alarm in a heartbeat", || {
+        r.stub()
+            .heartbeats()
+            .iter()
+            .any(|h| h.intake_alarm && h.messages_last_hour == 9)
+    })
+    .await;
+    wait_for_depths(&r, "every reply sent", |d| {
+        d.queued_sms == 0 && d.unconfirmed_sms == 0
+    })
+    .await;
+
+    // Every report kept and forwarded; those past the third of the hour flagged for the platform.
+    let incidents = r.stub().incidents();
+    let flagged: Vec<_> = incidents.iter().filter(|i| i.flood).collect();
+    assert_eq!(flagged.len(), 5, "{incidents:#?}");
+    assert!(
+        flagged
+            .iter()
+            .all(|i| i.raw_text.starts_with("AJALI ripoti"))
+    );
+    // What the modem actually sent: three acks to the flooder, one to the other reporter.
+    let sent_to = |number: &str| r.sim.sent().iter().filter(|s| s.to == number).count();
+    assert_eq!(sent_to(&flooder), 3);
+    assert_eq!(sent_to(&other), 1);
+    let refusals = r.daemon().store.reply_refusal_counts(0).await.unwrap();
+    assert_eq!(refusals.total, 5);
+    assert_eq!(refusals.by_kind, vec![(RefusalKind::Flood, 5)]);
+
+    // `status` shows the alarm to the technician.
+    let mut out = Vec::new();
+    kufatilia_gateway::ops::status(
+        &r.config(),
+        false,
+        kufatilia_gateway::ops::Reveal::default(),
+        &mut out,
+    )
+    .unwrap();
+    let status = String::from_utf8(out).unwrap();
+    assert!(
+        status.contains("Intake: ALARM, 9 message(s) in the last hour (alarm above 6)"),
+        "{status}"
+    );
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_erases_numbers_and_texts_of_delivered_reports_only() {
     let mut r = rig(20, SECRET, "").await;
     r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");

@@ -57,6 +57,32 @@ pub struct Config {
     pub dialogue: DialogueConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub intake: IntakeConfig,
+}
+
+/// Limits on what comes in (`[intake]`): one number must not be able to make the gateway spend
+/// airtime on a flood, and a flood of the whole box must be seen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// A number that sent more messages than this in the last hour still has its reports kept
+    /// and forwarded (flagged `flood` for the platform), but gets no reply.
+    #[serde(default = "defaults::max_reports_per_sender_per_hour")]
+    pub max_reports_per_sender_per_hour: u32,
+    /// More messages than this in the last hour, all numbers together, raise the intake alarm
+    /// (a warning in the log, `status`, the heartbeat).
+    #[serde(default = "defaults::alarm_reports_per_hour")]
+    pub alarm_reports_per_hour: u32,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_reports_per_sender_per_hour: defaults::max_reports_per_sender_per_hour(),
+            alarm_reports_per_hour: defaults::alarm_reports_per_hour(),
+        }
+    }
 }
 
 /// Limits on the platform's messages to reporters (`[outbound]`): the platform asks, but the
@@ -324,6 +350,13 @@ mod defaults {
     pub(crate) fn outbound_max_parts_per_day() -> u32 {
         100
     }
+    pub(crate) fn max_reports_per_sender_per_hour() -> u32 {
+        // A survey's answers are messages too: room for a report, its answers and a correction.
+        20
+    }
+    pub(crate) fn alarm_reports_per_hour() -> u32 {
+        200
+    }
     pub(crate) fn fallback_after() -> Duration {
         Duration::from_secs(120)
     }
@@ -455,6 +488,17 @@ impl Config {
                 50,
             ),
             ("outbound.max_parts_per_day", o.max_parts_per_day, 100_000),
+            // Below a handful a survey could not finish; above, no limit at all.
+            (
+                "intake.max_reports_per_sender_per_hour",
+                self.intake.max_reports_per_sender_per_hour,
+                1_000,
+            ),
+            (
+                "intake.alarm_reports_per_hour",
+                self.intake.alarm_reports_per_hour,
+                1_000_000,
+            ),
         ] {
             if value == 0 || value > max {
                 return invalid(key, format!("must be between 1 and {max} (it is {value})"));
@@ -681,6 +725,23 @@ url = "http://127.0.0.1:8080"
             ("max_parts_per_day = 0", "outbound.max_parts_per_day"),
         ] {
             let err = parse(&format!("{MINIMAL}\n[outbound]\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
+        assert_eq!(c.intake.max_reports_per_sender_per_hour, 20);
+        assert_eq!(c.intake.alarm_reports_per_hour, 200);
+        for (line, key) in [
+            (
+                "max_reports_per_sender_per_hour = 0",
+                "intake.max_reports_per_sender_per_hour",
+            ),
+            (
+                "alarm_reports_per_hour = 0",
+                "intake.alarm_reports_per_hour",
+            ),
+        ] {
+            let err = parse(&format!("{MINIMAL}\n[intake]\n{line}\n"))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(key), "{line}: {err}");

@@ -186,6 +186,9 @@ text_enum! {
         RecipientDailyLimit = "recipient_daily_limit",
         /// The platform messages' 24-hour budget of parts (`outbound.max_parts_per_day`).
         PlatformBudget = "platform_budget",
+        /// The sender sent more than `intake.max_reports_per_sender_per_hour` messages in the
+        /// last hour: the report is kept and flagged, not answered.
+        Flood = "flood",
         /// Recorded before refusals had a kind, or by a newer version with a kind this one
         /// does not know; never written.
         Other = "other",

@@ -300,6 +300,15 @@ CREATE TABLE room_check (
 ALTER TABLE outbound ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
 "#,
     ),
+    // The intake quota: an incident whose sender sent more than the hourly limit is flagged for
+    // the platform, and messages are counted per sender and for the whole box over an hour.
+    M::up(
+        r#"
+ALTER TABLE incidents ADD COLUMN flood INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_sender ON messages(sender, received_at_ms);
+CREATE INDEX messages_received ON messages(received_at_ms);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.
