@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::common::daemon::{Gateway, Options, SECRET};
+use crate::common::daemon::{Gateway, Options, Rig, SECRET};
 use platform_api::Recipient;
 use platform_stub::MessageState;
 use store::{OutboundGuard, OutboundOutcome, RecipientKind, RefusalKind};
@@ -448,6 +448,58 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
     assert_eq!(count(RefusalKind::RecipientDailyLimit), 1);
     assert_eq!(count(RefusalKind::PlatformBudget), 1);
     r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_ignoring_the_pull_limit_gets_no_more_taken_than_asked() {
+    let rig = Rig::start(Options {
+        platform: "flush_after = \"200ms\"\nheartbeat_interval = \"300ms\"\n\
+                   outbound_poll_interval = \"200ms\""
+            .into(),
+        extra: "[outbound]\nmax_per_recipient_per_day = 50\nmax_parts_per_day = 1000\n".into(),
+        ..Options::slots(20)
+    })
+    .await;
+    let daemon = rig.daemon().await;
+    let to = sender(3);
+    rig.sim.inject(&to, "AJALI mgodi wa Kalimbi");
+    wait_until("the report on the platform and its ack", || {
+        rig.stub().incidents().len() == 1 && rig.sim.sent().len() == 1
+    })
+    .await;
+    let incident = rig.stub().incidents().pop().unwrap();
+    // Twenty-five messages wait while the gateway is stopped; the platform then hands them all
+    // out in its first answer, though the gateway asks for twenty.
+    daemon.stop().await;
+    rig.stub().ignore_pull_limit(true);
+    rig.stub().set_outbound_lease(Duration::from_secs(1));
+    let texts: Vec<String> = (0..25).map(|n| format!("Ujumbe {n}")).collect();
+    for t in &texts {
+        rig.stub()
+            .enqueue_outbound(Recipient::Incident(incident.id.clone()), t)
+            .unwrap();
+    }
+    let daemon = rig.daemon().await;
+    wait_until("every message reported sent", || {
+        let out = rig.stub().outbound();
+        out.len() == 25 && out.iter().all(|o| o.state == MessageState::Sent)
+    })
+    .await;
+    // The five beyond the limit were left for the lease to run out, and taken on a later pull.
+    let pulled_again = rig.stub().outbound().iter().filter(|o| o.pulls > 1).count();
+    assert!(pulled_again >= 5, "{pulled_again} pulled more than once");
+    // Each sent once all the same.
+    let sent = rig.sim.sent();
+    for t in &texts {
+        assert_eq!(
+            sent.iter().filter(|s| s.to == to && &s.text == t).count(),
+            1,
+            "{t}"
+        );
+    }
+    assert_eq!(sent.len(), 26);
+    daemon.stop().await;
+    rig.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
