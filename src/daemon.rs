@@ -197,17 +197,13 @@ fn start_platform_reporting(
         config.gateway_id.clone(),
         config.platform.heartbeat_interval,
         started,
+        config.intake.alarm_reports_per_hour,
     ));
     stages.spawn("heartbeat", move |s| {
         let h = heartbeat.clone();
         async move { h.run(s).await }
     });
-    let outbound = Arc::new(OutboundPuller::new(
-        store.clone(),
-        client.clone(),
-        config.gateway_id.clone(),
-        config.platform.outbound_poll_interval,
-    ));
+    let outbound = Arc::new(OutboundPuller::new(store.clone(), client.clone(), config));
     stages.spawn("outbound", move |s| {
         let o = outbound.clone();
         async move { o.run(s).await }

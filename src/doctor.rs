@@ -84,6 +84,7 @@ enum Check {
     Database,
     Unconfirmed,
     Record,
+    Intake,
 }
 
 impl Check {
@@ -103,6 +104,7 @@ impl Check {
             Check::Database => "database",
             Check::Unconfirmed => "SMS",
             Check::Record => "record",
+            Check::Intake => "intake",
         }
     }
 }
@@ -236,6 +238,23 @@ async fn check_database(config: &Config, screen: &mut Screen) {
         Err(e) => screen.problem(
             Check::Unconfirmed,
             format!("cannot be listed: {e}"),
+            "see the database line",
+        ),
+    }
+    let alarm_above = config.intake.alarm_reports_per_hour;
+    match store.messages_last_hour().await {
+        Ok(n) if n > u64::from(alarm_above) => screen.problem(
+            Check::Intake,
+            format!("ALARM: {n} message(s) in the last hour (alarm above {alarm_above})"),
+            "a flood, a robot or a real emergency: look at the senders (`kufatilia-gateway status`); every report is kept, numbers over intake.max_reports_per_sender_per_hour get no reply",
+        ),
+        Ok(n) => screen.line(
+            Check::Intake,
+            format!("{n} message(s) in the last hour (alarm above {alarm_above})"),
+        ),
+        Err(e) => screen.problem(
+            Check::Intake,
+            format!("cannot be counted: {e}"),
             "see the database line",
         ),
     }
@@ -687,6 +706,7 @@ mod tests {
             Check::Database,
             Check::Unconfirmed,
             Check::Record,
+            Check::Intake,
         ];
         let labels: std::collections::BTreeSet<&str> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len(), "{labels:?}");

@@ -259,6 +259,7 @@ impl Forwarder {
             parts: i.parts,
             decode_status: api_decode_status(i.decode_status),
             raw_pdus: self.reporter.pdus(i.id, &i.raw_pdus),
+            flood: i.flood,
         }
     }
 }

@@ -26,6 +26,7 @@ pub(crate) struct HeartbeatSender {
     gateway_id: String,
     interval: Duration,
     started: Instant,
+    alarm_reports_per_hour: u32,
 }
 
 impl HeartbeatSender {
@@ -36,6 +37,7 @@ impl HeartbeatSender {
         gateway_id: String,
         interval: Duration,
         started: Instant,
+        alarm_reports_per_hour: u32,
     ) -> HeartbeatSender {
         HeartbeatSender {
             store,
@@ -44,6 +46,7 @@ impl HeartbeatSender {
             gateway_id,
             interval,
             started,
+            alarm_reports_per_hour,
         }
     }
 
@@ -101,6 +104,8 @@ impl HeartbeatSender {
             },
             oldest_undelivered_age_secs: depths.oldest_undelivered_secs,
             quarantined,
+            messages_last_hour: depths.messages_last_hour,
+            intake_alarm: depths.messages_last_hour > u64::from(self.alarm_reports_per_hour),
         })
     }
 }

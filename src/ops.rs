@@ -168,6 +168,11 @@ pub fn status(
             "modems": modems,
             "quarantined_batches": quarantined,
             "replies_refused_last_24h": { "total": refusals.total, "by_kind": refusals.by_kind },
+            "intake": {
+                "messages_last_hour": depths.messages_last_hour,
+                "alarm_above": config.intake.alarm_reports_per_hour,
+                "alarm": intake_alarm(&depths, config.intake.alarm_reports_per_hour),
+            },
             "last_reports": last.iter().map(|i| ReportView::new(i, reveal)).collect::<Vec<_>>(),
         });
         writeln!(
@@ -184,6 +189,7 @@ pub fn status(
     )?;
     write_modems(out, &modems, now_ms())?;
     write_queues(out, &depths, &refusals)?;
+    write_intake(out, &depths, config.intake.alarm_reports_per_hour)?;
     write_quarantine(out, &quarantined)?;
     write_last_reports(out, &last, reveal)
 }
@@ -268,6 +274,32 @@ fn write_queues(
             format!(" ({})", kinds.join(", "))
         }
     )?;
+    Ok(())
+}
+
+fn intake_alarm(depths: &QueueDepths, alarm_above: u32) -> bool {
+    depths.messages_last_hour > u64::from(alarm_above)
+}
+
+/// The messages of the last hour against the alarm level.
+pub(crate) fn write_intake(
+    out: &mut dyn Write,
+    depths: &QueueDepths,
+    alarm_above: u32,
+) -> anyhow::Result<()> {
+    if intake_alarm(depths, alarm_above) {
+        writeln!(
+            out,
+            "Intake: ALARM, {} message(s) in the last hour (alarm above {alarm_above}): a flood, a robot or a real emergency; every report is kept (intake.alarm_reports_per_hour)",
+            depths.messages_last_hour
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Intake: {} message(s) in the last hour (alarm above {alarm_above})",
+            depths.messages_last_hour
+        )?;
+    }
     Ok(())
 }
 

@@ -5,6 +5,12 @@
 //!
 //! A message is queued once per platform id, whatever the platform re-offers after a lost answer
 //! or a restart; states are re-sent until the platform acknowledges them.
+//!
+//! Every message goes through the reply guard (`store::OutboundGuard`): the reply policy on the
+//! number it resolves to (an operator's robot that "reported" gets nothing), its length in SMS
+//! parts, a daily limit per number and a daily budget of parts of its own. A refused message is
+//! reported undeliverable with the reason. A platform that hands out more messages than asked
+//! for gets the extra ones back on a later pull, never all at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +22,9 @@ use crate::platform::{Backoff, PlatformClient, PostError};
 use platform_api::{
     OutboundMessage, OutboundState, OutboundStatus, OutboundStatusReport, Recipient,
 };
-use store::{OutboundOutcome, RecipientKind, Store};
+use store::{OutboundGuard, OutboundOutcome, RecipientKind, Store};
+
+use crate::reply::ReplyPolicy;
 
 /// Messages asked for in one pull.
 const PULL_LIMIT: u32 = 20;
@@ -31,20 +39,35 @@ pub(crate) struct OutboundPuller {
     client: Arc<PlatformClient>,
     gateway_id: String,
     poll: Duration,
+    guard: OutboundGuard,
+    transliterate: bool,
 }
 
 impl OutboundPuller {
     pub(crate) fn new(
         store: Store,
         client: Arc<PlatformClient>,
-        gateway_id: String,
-        poll: Duration,
+        config: &config::Config,
     ) -> OutboundPuller {
+        let policy = ReplyPolicy::from_config(config);
+        let limits = &config.outbound;
         OutboundPuller {
             store,
             client,
-            gateway_id,
-            poll,
+            gateway_id: config.gateway_id.clone(),
+            poll: config.platform.outbound_poll_interval,
+            guard: OutboundGuard {
+                max_parts: limits.max_parts,
+                max_per_recipient_per_day: limits.max_per_recipient_per_day,
+                max_parts_per_day: limits.max_parts_per_day,
+                recipient_check: Arc::new(move |number: &str| {
+                    policy
+                        .check(Some(number), None)
+                        .err()
+                        .map(|no| (no.kind(), no.to_string()))
+                }),
+            },
+            transliterate: config.sms.transliterate,
         }
     }
 
@@ -96,12 +119,21 @@ impl OutboundPuller {
         }
     }
 
-    /// One pull: every message is queued or found undeliverable. Returns how many came.
+    /// One pull: every message is queued or found undeliverable. Returns how many were taken.
     async fn pull(&self) -> Result<usize, StepError> {
-        let messages = self
+        let mut messages = self
             .client
             .pull_outbound(&self.gateway_id, PULL_LIMIT)
             .await?;
+        if messages.len() > PULL_LIMIT as usize {
+            // Left untaken and unreported: the platform offers them again when their lease ends.
+            tracing::warn!(
+                got = messages.len(),
+                asked = PULL_LIMIT,
+                "platform sent more messages than asked for; the rest wait for a later pull"
+            );
+            messages.truncate(PULL_LIMIT as usize);
+        }
         for m in &messages {
             self.take(m).await?;
         }
@@ -113,9 +145,18 @@ impl OutboundPuller {
             Recipient::Reporter(r) => (RecipientKind::Reporter, r.as_str()),
             Recipient::Incident(i) => (RecipientKind::Incident, i.as_str()),
         };
+        let parts = pdu::sms_cost(&m.text, self.transliterate).parts;
         let outcome = self
             .store
-            .accept_outbound(&m.id, kind, recipient, &m.text, &self.gateway_id)
+            .accept_outbound(
+                &m.id,
+                kind,
+                recipient,
+                &m.text,
+                u32::try_from(parts).unwrap_or(u32::MAX),
+                &self.gateway_id,
+                &self.guard,
+            )
             .await?;
         match outcome {
             OutboundOutcome::Accepted { outgoing_id, modem } => {
@@ -123,6 +164,9 @@ impl OutboundPuller {
             }
             OutboundOutcome::Undeliverable(why) => {
                 tracing::warn!(outbound = %m.id, %why, "platform message cannot be delivered")
+            }
+            OutboundOutcome::Refused(why) => {
+                tracing::warn!(outbound = %m.id, %why, "platform message refused by the reply guard; the platform is told why")
             }
             OutboundOutcome::AlreadyKnown => {
                 tracing::debug!(outbound = %m.id, "platform message offered again; not sent twice")

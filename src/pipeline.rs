@@ -6,6 +6,7 @@
 //! (many jobs in flight at once), so the store commits them together: one fsync for a burst.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -36,6 +37,10 @@ pub struct Pipeline {
     reference_prefix: String,
     reassembly_timeout: Duration,
     session_timeout: Duration,
+    max_reports_per_sender_per_hour: u32,
+    alarm_reports_per_hour: u32,
+    /// Whether the intake alarm is raised, so it is logged once per change.
+    alarm: Arc<AtomicBool>,
 }
 
 impl Pipeline {
@@ -51,6 +56,38 @@ impl Pipeline {
             reference_prefix: config.reference_prefix.clone(),
             reassembly_timeout: config.sms.reassembly_timeout,
             session_timeout: config.dialogue.session_timeout,
+            max_reports_per_sender_per_hour: config.intake.max_reports_per_sender_per_hour,
+            alarm_reports_per_hour: config.intake.alarm_reports_per_hour,
+            alarm: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Raises or lowers the intake alarm from the messages of the last hour; logs each change.
+    async fn watch_intake(&self) {
+        let n = match self.store.messages_last_hour().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot count the messages of the last hour");
+                return;
+            }
+        };
+        let limit = self.alarm_reports_per_hour;
+        let raised = n > u64::from(limit);
+        if self.alarm.swap(raised, Ordering::Relaxed) == raised {
+            return;
+        }
+        if raised {
+            tracing::warn!(
+                messages_last_hour = n,
+                alarm_above = limit,
+                "intake alarm: far more messages than usual in the last hour (a flood, a robot, or a real emergency); every report is kept"
+            );
+        } else {
+            tracing::info!(
+                messages_last_hour = n,
+                alarm_above = limit,
+                "intake alarm over: messages back under the hourly alarm level"
+            );
         }
     }
 
@@ -60,7 +97,7 @@ impl Pipeline {
         let mut expiry = tokio::time::interval(EXPIRY_CHECK);
         loop {
             match self.process_available().await {
-                Ok(0) => {}
+                Ok(0) => self.watch_intake().await,
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "processing stage: store error; retrying in 5 s");
@@ -83,6 +120,7 @@ impl Pipeline {
                     if let Err(e) = self.expire_sessions().await {
                         tracing::error!(error = %e, "cannot close stale surveys");
                     }
+                    self.watch_intake().await;
                 }
             }
         }
@@ -181,6 +219,7 @@ impl Pipeline {
         TurnSettings {
             guard: self.guard,
             session_timeout_ms: i64::try_from(self.session_timeout.as_millis()).unwrap_or(i64::MAX),
+            max_reports_per_sender_per_hour: self.max_reports_per_sender_per_hour,
         }
     }
 

@@ -68,6 +68,7 @@ fn incident(n: u32) -> IncidentRecord {
         parts: 1,
         decode_status: DecodeStatus::Ok,
         raw_pdus: vec!["07913358000000F0040B913348214365F700005230419062958008C13A".to_string()],
+        flood: false,
     }
 }
 
@@ -582,6 +583,8 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
         },
         oldest_undelivered_age_secs: Some(95),
         quarantined: Vec::new(),
+        messages_last_hour: 40,
+        intake_alarm: false,
     };
     let ack = client.post_heartbeat(&heartbeat).await.expect("heartbeat");
     assert!(

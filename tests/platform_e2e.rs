@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::common::daemon::{Gateway, Options, SECRET};
+use crate::common::daemon::{Gateway, Options, Rig, SECRET};
 use platform_api::Recipient;
 use platform_stub::MessageState;
-use store::{OutboundOutcome, RecipientKind};
+use store::{OutboundGuard, OutboundOutcome, RecipientKind, RefusalKind};
 
 /// Longest wait for anything below.
 const BOUND: Duration = Duration::from_secs(180);
@@ -265,6 +265,12 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     })
     .await;
     // Offered again (our status report lost, the lease ran out): never queued twice.
+    let anyone = OutboundGuard {
+        max_parts: 10,
+        max_per_recipient_per_day: 50,
+        max_parts_per_day: 1000,
+        recipient_check: std::sync::Arc::new(|_: &str| None),
+    };
     let again = r
         .daemon()
         .store
@@ -273,7 +279,9 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
             RecipientKind::Reporter,
             &incident.reporter,
             "Kesi yako inafuatiliwa",
+            1,
             "test-gw",
+            &anyone,
         )
         .await
         .unwrap();
@@ -307,6 +315,255 @@ async fn a_message_from_the_platform_reaches_the_reporter_and_its_status_comes_b
     })
     .await;
     assert_eq!(r.sim.sent().iter().filter(|s| s.to == to).count(), 3);
+    r.stop().await;
+}
+
+/// Queues `text` for `to` on the platform and waits until the gateway reported what became of
+/// it; returns its state and detail.
+async fn platform_message(r: &Gateway, to: Recipient, text: &str) -> (MessageState, String) {
+    let queued = r.stub().enqueue_outbound(to, text).unwrap();
+    let mut last = None;
+    wait_until("the platform message's final state reported", || {
+        last = r
+            .stub()
+            .outbound()
+            .into_iter()
+            .find(|o| o.id == queued.id)
+            .filter(|o| {
+                matches!(
+                    o.state,
+                    MessageState::Sent | MessageState::Failed | MessageState::Undeliverable
+                )
+            });
+        last.is_some()
+    })
+    .await;
+    let last = last.unwrap();
+    (last.state, last.detail.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
+    let r = rig(
+        20,
+        SECRET,
+        "[replies]\nmax_per_day = 2\n\n\
+         [outbound]\nmax_parts = 2\nmax_per_recipient_per_day = 2\nmax_parts_per_day = 3\n",
+    )
+    .await;
+    let reporter = sender(1);
+    let robot = "4040";
+    r.sim.inject(&reporter, "AJALI mgodi wa Kalimbi");
+    r.sim.inject(robot, "AJALI promo ya bure");
+    wait_until("both reports on the platform, one ack", || {
+        r.stub().incidents().len() == 2 && r.sim.sent().len() == 1
+    })
+    .await;
+    let incidents = r.stub().incidents();
+    let of = |text: &str| {
+        incidents
+            .iter()
+            .find(|i| i.raw_text.contains(text))
+            .unwrap()
+            .clone()
+    };
+    let (from_reporter, from_robot) = (of("Kalimbi"), of("promo"));
+    let sent_to = |number: &str| r.sim.sent().iter().filter(|s| s.to == number).count();
+
+    // An operator's robot "reported": the platform cannot make the gateway answer it.
+    let (state, detail) = platform_message(
+        &r,
+        Recipient::Incident(from_robot.id.clone()),
+        "Tutakupigia simu",
+    )
+    .await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("short_code"), "{detail}");
+    assert!(
+        !detail.contains(robot),
+        "the number stays on the box: {detail}"
+    );
+
+    // Three SMS parts are over outbound.max_parts.
+    let long = "Kesi yako inafuatiliwa na timu yetu. ".repeat(10);
+    assert_eq!(pdu::sms_cost(&long, true).parts, 3);
+    let (state, detail) =
+        platform_message(&r, Recipient::Incident(from_reporter.id.clone()), &long).await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("too_long"), "{detail}");
+
+    // Two a day to one reporter, the third refused.
+    let by_reporter = Recipient::Reporter(from_reporter.reporter.clone());
+    for text in ["Habari 1", "Habari 2"] {
+        let (state, _) = platform_message(&r, by_reporter.clone(), text).await;
+        assert_eq!(state, MessageState::Sent);
+    }
+    let (state, detail) = platform_message(&r, by_reporter.clone(), "Habari 3").await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("recipient_daily_limit"), "{detail}");
+
+    // The platform messages did not spend the replies' budget: a new reporter still gets an
+    // acknowledgement (replies.max_per_day = 2, one spent)...
+    let second = sender(2);
+    r.sim.inject(&second, "AJALI shimo limeanguka");
+    wait_until("the second report's ack and incident", || {
+        sent_to(&second) == 1 && r.stub().incidents().len() == 3
+    })
+    .await;
+    // ...but a two-part message for them is over the platform's own budget (2 of 3 parts spent).
+    let second_incident = r
+        .stub()
+        .incidents()
+        .into_iter()
+        .find(|i| i.raw_text.contains("shimo"))
+        .unwrap();
+    let two_parts = "Tunafuatilia kesi yako. ".repeat(8);
+    assert_eq!(pdu::sms_cost(&two_parts, true).parts, 2);
+    let (state, detail) = platform_message(
+        &r,
+        Recipient::Incident(second_incident.id.clone()),
+        &two_parts,
+    )
+    .await;
+    assert_eq!(state, MessageState::Undeliverable);
+    assert!(detail.contains("platform_budget"), "{detail}");
+
+    // What the modem actually sent: one ack and two platform messages to the reporter, one ack
+    // to the second, nothing to the robot.
+    assert_eq!(sent_to(&reporter), 3);
+    assert_eq!(sent_to(&second), 1);
+    assert_eq!(sent_to(robot), 0);
+    assert_eq!(r.sim.sent().len(), 4);
+    let refusals = r.daemon().store.reply_refusal_counts(0).await.unwrap();
+    let count = |kind: RefusalKind| {
+        refusals
+            .by_kind
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    // The robot's ack and the platform's message to it.
+    assert_eq!(count(RefusalKind::ShortCode), 2);
+    assert_eq!(count(RefusalKind::TooLong), 1);
+    assert_eq!(count(RefusalKind::RecipientDailyLimit), 1);
+    assert_eq!(count(RefusalKind::PlatformBudget), 1);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_ignoring_the_pull_limit_gets_no_more_taken_than_asked() {
+    let rig = Rig::start(Options {
+        platform: "flush_after = \"200ms\"\nheartbeat_interval = \"300ms\"\n\
+                   outbound_poll_interval = \"200ms\""
+            .into(),
+        extra: "[outbound]\nmax_per_recipient_per_day = 50\nmax_parts_per_day = 1000\n".into(),
+        ..Options::slots(20)
+    })
+    .await;
+    let daemon = rig.daemon().await;
+    let to = sender(3);
+    rig.sim.inject(&to, "AJALI mgodi wa Kalimbi");
+    wait_until("the report on the platform and its ack", || {
+        rig.stub().incidents().len() == 1 && rig.sim.sent().len() == 1
+    })
+    .await;
+    let incident = rig.stub().incidents().pop().unwrap();
+    // Twenty-five messages wait while the gateway is stopped; the platform then hands them all
+    // out in its first answer, though the gateway asks for twenty.
+    daemon.stop().await;
+    rig.stub().ignore_pull_limit(true);
+    rig.stub().set_outbound_lease(Duration::from_secs(1));
+    let texts: Vec<String> = (0..25).map(|n| format!("Ujumbe {n}")).collect();
+    for t in &texts {
+        rig.stub()
+            .enqueue_outbound(Recipient::Incident(incident.id.clone()), t)
+            .unwrap();
+    }
+    let daemon = rig.daemon().await;
+    wait_until("every message reported sent", || {
+        let out = rig.stub().outbound();
+        out.len() == 25 && out.iter().all(|o| o.state == MessageState::Sent)
+    })
+    .await;
+    // The five beyond the limit were left for the lease to run out, and taken on a later pull.
+    let pulled_again = rig.stub().outbound().iter().filter(|o| o.pulls > 1).count();
+    assert!(pulled_again >= 5, "{pulled_again} pulled more than once");
+    // Each sent once all the same.
+    let sent = rig.sim.sent();
+    for t in &texts {
+        assert_eq!(
+            sent.iter().filter(|s| s.to == to && &s.text == t).count(),
+            1,
+            "{t}"
+        );
+    }
+    assert_eq!(sent.len(), 26);
+    daemon.stop().await;
+    rig.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_number_is_kept_and_flagged_but_not_answered() {
+    let r = rig(
+        40,
+        SECRET,
+        "[replies]\nmax_per_sender_per_hour = 50\n\n\
+         [intake]\nmax_reports_per_sender_per_hour = 3\nalarm_reports_per_hour = 6\n",
+    )
+    .await;
+    let flooder = sender(1);
+    let other = sender(2);
+    for n in 0..8 {
+        r.sim.inject(&flooder, &format!("AJALI ripoti nambari {n}"));
+    }
+    r.sim.inject(&other, "AJALI shimo limeanguka");
+    wait_until("every report on the platform", || {
+        r.stub().incidents().len() == 9
+    })
+    .await;
+    wait_until("the alarm in a heartbeat", || {
+        r.stub()
+            .heartbeats()
+            .iter()
+            .any(|h| h.intake_alarm && h.messages_last_hour == 9)
+    })
+    .await;
+    wait_for_depths(&r, "every reply sent", |d| {
+        d.queued_sms == 0 && d.unconfirmed_sms == 0
+    })
+    .await;
+
+    // Every report kept and forwarded; those past the third of the hour flagged for the platform.
+    let incidents = r.stub().incidents();
+    let flagged: Vec<_> = incidents.iter().filter(|i| i.flood).collect();
+    assert_eq!(flagged.len(), 5, "{incidents:#?}");
+    assert!(
+        flagged
+            .iter()
+            .all(|i| i.raw_text.starts_with("AJALI ripoti"))
+    );
+    // What the modem actually sent: three acks to the flooder, one to the other reporter.
+    let sent_to = |number: &str| r.sim.sent().iter().filter(|s| s.to == number).count();
+    assert_eq!(sent_to(&flooder), 3);
+    assert_eq!(sent_to(&other), 1);
+    let refusals = r.daemon().store.reply_refusal_counts(0).await.unwrap();
+    assert_eq!(refusals.total, 5);
+    assert_eq!(refusals.by_kind, vec![(RefusalKind::Flood, 5)]);
+
+    // `status` shows the alarm to the technician.
+    let mut out = Vec::new();
+    kufatilia_gateway::ops::status(
+        &r.config(),
+        false,
+        kufatilia_gateway::ops::Reveal::default(),
+        &mut out,
+    )
+    .unwrap();
+    let status = String::from_utf8(out).unwrap();
+    assert!(
+        status.contains("Intake: ALARM, 9 message(s) in the last hour (alarm above 6)"),
+        "{status}"
+    );
     r.stop().await;
 }
 

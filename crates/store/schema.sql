@@ -4,7 +4,7 @@
 -- the schema the failing test prints. The values a column of a fixed set holds
 -- are the enums of src/kinds.rs (a comment below may be older than they are).
 --
--- user_version 7
+-- user_version 9
 
 CREATE TABLE batches (
     id              TEXT    PRIMARY KEY,
@@ -28,7 +28,7 @@ CREATE TABLE incidents (
     created_at_ms   INTEGER NOT NULL,
     batch_id        TEXT    REFERENCES batches(id),
     delivered_at_ms INTEGER
-, survey_answers TEXT, purged_at_ms INTEGER);
+, survey_answers TEXT, purged_at_ms INTEGER, flood INTEGER NOT NULL DEFAULT 0);
 
 CREATE INDEX incidents_batch ON incidents(batch_id);
 
@@ -49,6 +49,10 @@ CREATE TABLE messages (
     handled         INTEGER NOT NULL DEFAULT 0
 );
 
+CREATE INDEX messages_received ON messages(received_at_ms);
+
+CREATE INDEX messages_sender ON messages(sender, received_at_ms);
+
 CREATE INDEX messages_unhandled ON messages(handled) WHERE handled = 0;
 
 CREATE TABLE modem_status (
@@ -68,7 +72,7 @@ CREATE TABLE outbound (
     reported_state  TEXT,                        -- the last state the platform acknowledged
     received_at_ms  INTEGER NOT NULL,
     updated_at_ms   INTEGER NOT NULL
-);
+, parts INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE outgoing (
     id              INTEGER PRIMARY KEY,

@@ -55,6 +55,61 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     #[serde(default)]
     pub dialogue: DialogueConfig,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub intake: IntakeConfig,
+}
+
+/// Limits on what comes in (`[intake]`): one number must not be able to make the gateway spend
+/// airtime on a flood, and a flood of the whole box must be seen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// A number that sent more messages than this in the last hour still has its reports kept
+    /// and forwarded (flagged `flood` for the platform), but gets no reply.
+    #[serde(default = "defaults::max_reports_per_sender_per_hour")]
+    pub max_reports_per_sender_per_hour: u32,
+    /// More messages than this in the last hour, all numbers together, raise the intake alarm
+    /// (a warning in the log, `status`, the heartbeat).
+    #[serde(default = "defaults::alarm_reports_per_hour")]
+    pub alarm_reports_per_hour: u32,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_reports_per_sender_per_hour: defaults::max_reports_per_sender_per_hour(),
+            alarm_reports_per_hour: defaults::alarm_reports_per_hour(),
+        }
+    }
+}
+
+/// Limits on the platform's messages to reporters (`[outbound]`): the platform asks, but the
+/// partner pays for every SMS and a reporter must not be flooded, so the gateway has its own
+/// budget for them, apart from the replies' (`replies.max_per_day`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Longest message, in SMS parts; a longer one is refused back to the platform.
+    #[serde(default = "defaults::outbound_max_parts")]
+    pub max_parts: u32,
+    /// Platform messages one number may get over 24 hours.
+    #[serde(default = "defaults::outbound_max_per_recipient_per_day")]
+    pub max_per_recipient_per_day: u32,
+    /// SMS parts spent on platform messages over 24 hours, all numbers together.
+    #[serde(default = "defaults::outbound_max_parts_per_day")]
+    pub max_parts_per_day: u32,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            max_parts: defaults::outbound_max_parts(),
+            max_per_recipient_per_day: defaults::outbound_max_per_recipient_per_day(),
+            max_parts_per_day: defaults::outbound_max_parts_per_day(),
+        }
+    }
 }
 
 /// The Kufatilia survey dialogue.
@@ -286,6 +341,22 @@ mod defaults {
     pub(crate) fn max_per_day() -> u32 {
         300
     }
+    pub(crate) fn outbound_max_parts() -> u32 {
+        3
+    }
+    pub(crate) fn outbound_max_per_recipient_per_day() -> u32 {
+        3
+    }
+    pub(crate) fn outbound_max_parts_per_day() -> u32 {
+        100
+    }
+    pub(crate) fn max_reports_per_sender_per_hour() -> u32 {
+        // A survey's answers are messages too: room for a report, its answers and a correction.
+        20
+    }
+    pub(crate) fn alarm_reports_per_hour() -> u32 {
+        200
+    }
     pub(crate) fn fallback_after() -> Duration {
         Duration::from_secs(120)
     }
@@ -399,6 +470,39 @@ impl Config {
                 "replies.max_per_sender_per_hour",
                 "must be at least 1 (set replies.enabled = false to stop replies)",
             );
+        }
+        self.check_outbound()?;
+        Ok(())
+    }
+
+    /// The platform messages' limits: zero would refuse every message without saying why the
+    /// platform's messages stopped, and a huge value is no limit at all.
+    fn check_outbound(&self) -> Result<(), Invalid> {
+        let o = &self.outbound;
+        for (key, value, max) in [
+            // 10 parts is about 1,500 letters: longer is a document, not an SMS.
+            ("outbound.max_parts", o.max_parts, 10),
+            (
+                "outbound.max_per_recipient_per_day",
+                o.max_per_recipient_per_day,
+                50,
+            ),
+            ("outbound.max_parts_per_day", o.max_parts_per_day, 100_000),
+            // Below a handful a survey could not finish; above, no limit at all.
+            (
+                "intake.max_reports_per_sender_per_hour",
+                self.intake.max_reports_per_sender_per_hour,
+                1_000,
+            ),
+            (
+                "intake.alarm_reports_per_hour",
+                self.intake.alarm_reports_per_hour,
+                1_000_000,
+            ),
+        ] {
+            if value == 0 || value > max {
+                return invalid(key, format!("must be between 1 and {max} (it is {value})"));
+            }
         }
         Ok(())
     }
@@ -603,6 +707,45 @@ url = "http://127.0.0.1:8080"
         );
         assert!(c.modems.is_empty());
         assert_eq!(c.sms.retry_after, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn outbound_limits_have_defaults_and_bounds() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.outbound.max_parts, 3);
+        assert_eq!(c.outbound.max_per_recipient_per_day, 3);
+        assert_eq!(c.outbound.max_parts_per_day, 100);
+        for (line, key) in [
+            ("max_parts = 0", "outbound.max_parts"),
+            ("max_parts = 11", "outbound.max_parts"),
+            (
+                "max_per_recipient_per_day = 0",
+                "outbound.max_per_recipient_per_day",
+            ),
+            ("max_parts_per_day = 0", "outbound.max_parts_per_day"),
+        ] {
+            let err = parse(&format!("{MINIMAL}\n[outbound]\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
+        assert_eq!(c.intake.max_reports_per_sender_per_hour, 20);
+        assert_eq!(c.intake.alarm_reports_per_hour, 200);
+        for (line, key) in [
+            (
+                "max_reports_per_sender_per_hour = 0",
+                "intake.max_reports_per_sender_per_hour",
+            ),
+            (
+                "alarm_reports_per_hour = 0",
+                "intake.alarm_reports_per_hour",
+            ),
+        ] {
+            let err = parse(&format!("{MINIMAL}\n[intake]\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{line}: {err}");
+        }
     }
 
     #[test]

@@ -131,6 +131,12 @@ pub struct IncidentRecord {
     pub decode_status: DecodeStatus,
     /// Every PDU received for this message, hex, as read from the modem.
     pub raw_pdus: Vec<String>,
+    /// The sender had sent more than the gateway's intake limit
+    /// (`intake.max_reports_per_sender_per_hour`) in the hour up to this message: the report is
+    /// kept and forwarded but was not answered. A stuck phone, a prank, or someone flooding the
+    /// line. Absent (older gateways) means false.
+    #[serde(default)]
+    pub flood: bool,
 }
 
 word_enum! {
@@ -191,6 +197,13 @@ pub struct Heartbeat {
     /// Batches the platform refused with a 4xx; they wait for a person.
     #[serde(default)]
     pub quarantined: Vec<QuarantinedBatch>,
+    /// SMS received in the last hour, all numbers together.
+    #[serde(default)]
+    pub messages_last_hour: u64,
+    /// `messages_last_hour` is above the gateway's `intake.alarm_reports_per_hour`: a flood, a
+    /// robot, or a real emergency. Every report is still kept and forwarded.
+    #[serde(default)]
+    pub intake_alarm: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

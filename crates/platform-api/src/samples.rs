@@ -23,6 +23,7 @@ pub fn sample_incident(id: &str) -> IncidentRecord {
         parts: 1,
         decode_status: DecodeStatus::Ok,
         raw_pdus: vec!["0791".to_string()],
+        flood: false,
     }
 }
 

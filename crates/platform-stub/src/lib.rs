@@ -8,7 +8,7 @@ mod routes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +91,7 @@ impl PlatformStub {
             lease_secs: AtomicU64::new(DEFAULT_OUTBOUND_LEASE.as_secs()),
             fault: Mutex::new(None),
             batch_posts: AtomicUsize::new(0),
+            ignore_pull_limit: AtomicBool::new(false),
         });
         let app = routes::router(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -161,6 +162,14 @@ impl PlatformStub {
     pub fn set_outbound_lease(&self, lease: Duration) {
         if let Some(shared) = self.shared() {
             shared.lease_secs.store(lease.as_secs(), Ordering::Relaxed);
+        }
+    }
+
+    /// Makes pulls hand out up to 100 messages whatever `limit` the gateway asks for: a platform
+    /// that does not honour the limit.
+    pub fn ignore_pull_limit(&self, ignore: bool) {
+        if let Some(shared) = self.shared() {
+            shared.ignore_pull_limit.store(ignore, Ordering::Relaxed);
         }
     }
 

@@ -44,9 +44,17 @@ pub struct QueueDepths {
     pub oldest_undelivered_secs: Option<u64>,
     /// Gateway-clock time of the newest message, in unix milliseconds.
     pub last_message_ms: Option<i64>,
+    /// Messages received in the last hour, all numbers together (the intake alarm's measure).
+    pub messages_last_hour: u64,
 }
 
 impl Store {
+    /// Messages received in the last hour, all numbers together.
+    pub async fn messages_last_hour(&self) -> Result<u64, StoreError> {
+        self.call(|conn| messages_since(conn, now_ms() - 3_600_000))
+            .await
+    }
+
     /// The oldest pending batch, or a new one cut from up to `max` unbatched incidents.
     /// `None` when nothing waits.
     pub async fn next_batch(
@@ -255,5 +263,14 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
         oldest_undelivered_secs: oldest.map(|t| ((now - t).max(0) / 1000) as u64),
         last_message_ms: conn
             .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,
+        messages_last_hour: messages_since(conn, now - 3_600_000)?,
     })
+}
+
+/// Messages received since `since_ms` (gateway clock).
+pub(super) fn messages_since(conn: &Connection, since_ms: i64) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE received_at_ms > ?1")?
+        .query_row([since_ms], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
 }

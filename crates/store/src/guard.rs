@@ -7,6 +7,12 @@
 //! a message that repeats one of our replies (an answering machine), the help text at most once
 //! an hour per number, the hourly limit per number and the 24-hour budget. Every refusal is a
 //! row of `reply_refusals` with its kind, so `status` and the tests can count them.
+//!
+//! A platform message for a reporter goes through the same guard ([`apply_outbound`]): the
+//! daemon's policy on the number it resolves to, then its own limits (parts per message,
+//! messages per number per day, parts per day), refused the same way.
+
+use std::sync::Arc;
 
 use rusqlite::{Connection, params};
 
@@ -23,6 +29,19 @@ const ECHO_WINDOW_MS: i64 = 24 * HOUR_MS;
 pub struct ReplyGuard {
     pub max_per_sender_per_hour: u32,
     pub max_per_day: u32,
+}
+
+/// Whether a number may get an SMS at all (the daemon's `ReplyPolicy`: no short codes, no
+/// alphanumeric senders, not our own or a blocked number): the kind and reason of a refusal.
+pub type RecipientCheck = Arc<dyn Fn(&str) -> Option<(RefusalKind, String)> + Send + Sync>;
+
+/// The limits on platform messages (`[outbound]`) and the policy on who may get one.
+#[derive(Clone)]
+pub struct OutboundGuard {
+    pub max_parts: u32,
+    pub max_per_recipient_per_day: u32,
+    pub max_parts_per_day: u32,
+    pub recipient_check: RecipientCheck,
 }
 
 /// What happened to a reply.
@@ -133,6 +152,96 @@ pub(crate) fn apply_reply(
     )?
     .execute(params![recipient, reason, now, kind])?;
     Ok(Some(ReplyVerdict::Refused { kind, reason }))
+}
+
+/// The guard for a platform message of `parts` SMS parts to `recipient`: queues `out`, or
+/// records why not (a row of `reply_refusals`) and returns the refusal.
+pub(crate) fn apply_outbound(
+    conn: &Connection,
+    out: &NewOutgoing,
+    parts: u32,
+    guard: &OutboundGuard,
+    now: i64,
+) -> Result<ReplyVerdict, StoreError> {
+    match outbound_refusal(conn, &out.recipient, parts, guard, now)? {
+        None => Ok(ReplyVerdict::Queued(insert_outgoing(conn, out, None, now)?)),
+        Some((kind, reason)) => {
+            record_refusal(conn, &out.recipient, kind, &reason, now)?;
+            Ok(ReplyVerdict::Refused { kind, reason })
+        }
+    }
+}
+
+fn record_refusal(
+    conn: &Connection,
+    recipient: &str,
+    kind: RefusalKind,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO reply_refusals (recipient, reason, at_ms, kind) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![recipient, reason, now, kind])?;
+    Ok(())
+}
+
+/// Why a platform message must not go to `recipient`, if so.
+fn outbound_refusal(
+    conn: &Connection,
+    recipient: &str,
+    parts: u32,
+    guard: &OutboundGuard,
+    now: i64,
+) -> Result<Option<(RefusalKind, String)>, StoreError> {
+    if let Some(refused) = (guard.recipient_check)(recipient) {
+        return Ok(Some(refused));
+    }
+    if parts > guard.max_parts {
+        return Ok(Some((
+            RefusalKind::TooLong,
+            format!(
+                "the message is {parts} SMS parts long (limit outbound.max_parts = {})",
+                guard.max_parts
+            ),
+        )));
+    }
+    let to_number: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outgoing WHERE recipient = ?1 AND kind = ?2
+               AND created_at_ms > ?3",
+        )?
+        .query_row(
+            params![recipient, ReplyKind::Platform, now - ECHO_WINDOW_MS],
+            |r| r.get(0),
+        )?;
+    if to_number >= i64::from(guard.max_per_recipient_per_day) {
+        return Ok(Some((
+            RefusalKind::RecipientDailyLimit,
+            format!(
+                "this reporter already got {to_number} platform messages in the last 24 h \
+                 (limit outbound.max_per_recipient_per_day = {})",
+                guard.max_per_recipient_per_day
+            ),
+        )));
+    }
+    let spent: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(parts), 0) FROM outbound
+             WHERE outgoing_id IS NOT NULL AND received_at_ms > ?1",
+        )?
+        .query_row([now - ECHO_WINDOW_MS], |r| r.get(0))?;
+    if spent + i64::from(parts) > i64::from(guard.max_parts_per_day) {
+        return Ok(Some((
+            RefusalKind::PlatformBudget,
+            format!(
+                "the platform messages' budget is spent: {spent} SMS parts in the last 24 h, \
+                 this message {parts} more (budget outbound.max_parts_per_day = {})",
+                guard.max_parts_per_day
+            ),
+        )));
+    }
+    Ok(None)
 }
 
 /// Why `out`, answering `incoming_text`, must not be queued now (kind, reason), if so.
@@ -289,8 +398,8 @@ mod tests {
         let conn = store();
         let start = T0;
         let t0 = start + 20 * 60_000;
-        // Three SMS in three different hours (a reply, a help text, a platform message); a
-        // technician's test SMS does not count.
+        // Three SMS in three different hours (a reply, a help text, an info reply); a
+        // technician's test SMS and a platform message (which has its own budget) do not.
         insert_outgoing(&conn, &sms("+243810000001", ReplyKind::Ack), None, t0).unwrap();
         insert_outgoing(
             &conn,
@@ -308,7 +417,14 @@ mod tests {
         .unwrap();
         insert_outgoing(
             &conn,
-            &sms("+243810000003", ReplyKind::Platform),
+            &sms("+243810000003", ReplyKind::Info),
+            None,
+            t0 + 5 * HOUR_MS,
+        )
+        .unwrap();
+        insert_outgoing(
+            &conn,
+            &sms("+243810000004", ReplyKind::Platform),
             None,
             t0 + 5 * HOUR_MS,
         )

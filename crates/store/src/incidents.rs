@@ -37,6 +37,8 @@ pub struct IncidentRow {
     pub raw_pdus: Vec<String>,
     /// Survey answers by step id (empty when the report came in one message).
     pub survey_answers: std::collections::BTreeMap<String, String>,
+    /// The sender was over the intake quota when this came: kept, not answered.
+    pub flood: bool,
 }
 
 /// One incident with its reply and forwarding state, for people (`demo`, `status`, `export`).
@@ -143,7 +145,7 @@ pub(super) fn load_incidents(
     let sql = format!(
         "SELECT i.id, i.reference, i.incident_type, i.language, i.description, i.location,
                 m.sender, m.smsc_time, m.received_at_ms, m.modem, m.text, m.parts,
-                m.decode_status, m.id, i.survey_answers
+                m.decode_status, m.id, i.survey_answers, i.flood
          FROM incidents i JOIN messages m ON m.id = i.message_id
          WHERE {where_clause} ORDER BY i.id"
     );
@@ -171,6 +173,7 @@ pub(super) fn load_incidents(
                         .get::<_, Option<String>>(14)?
                         .and_then(|j| serde_json::from_str(&j).ok())
                         .unwrap_or_default(),
+                    flood: r.get(15)?,
                 },
                 r.get::<_, i64>(13)?,
             ))

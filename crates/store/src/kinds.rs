@@ -140,14 +140,20 @@ impl ReplyKind {
     }
 
     /// Uses up the hourly allowance per number. A survey's later questions are bounded by its
-    /// steps (one re-ask each), and a technician's test is no reply.
+    /// steps (one re-ask each), a technician's test is no reply, and a platform message has its
+    /// own limit per number (`outbound.max_per_recipient_per_day`).
     pub(crate) fn counts_per_sender(self) -> bool {
-        !matches!(self, ReplyKind::Question | ReplyKind::Test)
+        !matches!(
+            self,
+            ReplyKind::Question | ReplyKind::Test | ReplyKind::Platform
+        )
     }
 
-    /// Counts against the daily budget: every SMS but a technician's test.
+    /// Counts against the replies' daily budget: every SMS but a technician's test and a
+    /// platform message (which has its own budget, in parts: `outbound.max_parts_per_day`), so
+    /// the platform cannot starve the acknowledgements.
     pub(crate) fn counts_against_budget(self) -> bool {
-        self != ReplyKind::Test
+        !matches!(self, ReplyKind::Test | ReplyKind::Platform)
     }
 }
 
@@ -174,6 +180,15 @@ text_enum! {
         DailyBudget = "daily_budget",
         /// The message repeats a reply this number got (an answering machine).
         Echo = "echo",
+        /// A platform message longer than `outbound.max_parts` SMS parts.
+        TooLong = "too_long",
+        /// The number already got `outbound.max_per_recipient_per_day` platform messages.
+        RecipientDailyLimit = "recipient_daily_limit",
+        /// The platform messages' 24-hour budget of parts (`outbound.max_parts_per_day`).
+        PlatformBudget = "platform_budget",
+        /// The sender sent more than `intake.max_reports_per_sender_per_hour` messages in the
+        /// last hour: the report is kept and flagged, not answered.
+        Flood = "flood",
         /// Recorded before refusals had a kind, or by a newer version with a kind this one
         /// does not know; never written.
         Other = "other",

@@ -29,7 +29,9 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
-pub use guard::{RefusalCounts, ReplyGuard, ReplyPlan, ReplyVerdict};
+pub use guard::{
+    OutboundGuard, RecipientCheck, RefusalCounts, ReplyGuard, ReplyPlan, ReplyVerdict,
+};
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary};
 pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
 pub use kinds::{

@@ -4,8 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::guard::{OutboundGuard, ReplyVerdict, apply_outbound};
 use super::kinds::{OutboundState, RecipientKind, ReplyKind};
-use super::outgoing::{NewOutgoing, insert_outgoing};
+use super::outgoing::NewOutgoing;
 use super::reporters::resolve_name;
 use super::{Store, StoreError, now_ms};
 
@@ -16,6 +17,9 @@ pub enum OutboundOutcome {
     Accepted { outgoing_id: i64, modem: String },
     /// Nobody to send it to (unknown pseudonym or incident, or the number was purged).
     Undeliverable(String),
+    /// The reply guard refused it (a short code, a limit...): the reason, as the platform is
+    /// told it.
+    Refused(String),
     /// Seen before: nothing new was queued; its state will be reported again.
     AlreadyKnown,
 }
@@ -30,26 +34,32 @@ pub struct UnreportedOutbound {
 }
 
 impl Store {
-    /// Takes a pulled message: queues its SMS (kind `platform`) in the same transaction that
-    /// records its id, or records it as undeliverable. An incident is named by its platform id
+    /// Takes a pulled message of `parts` SMS parts: queues its SMS (kind `platform`) in the same
+    /// transaction that records its id if `guard` allows it, or records it as undeliverable
+    /// (with the guard's reason when it refused). An incident is named by its platform id
     /// (`<gateway>-<n>`) or its reference.
+    #[allow(clippy::too_many_arguments)]
     pub async fn accept_outbound(
         &self,
         id: &str,
         kind: RecipientKind,
         recipient: &str,
         text: &str,
+        parts: u32,
         gateway_id: &str,
+        guard: &OutboundGuard,
     ) -> Result<OutboundOutcome, StoreError> {
         let pulled = Pulled {
             id: id.to_string(),
             kind,
             recipient: recipient.to_string(),
             text: text.to_string(),
+            parts,
             gateway_id: gateway_id.to_string(),
         };
+        let guard = guard.clone();
         let signals = self.signals.clone();
-        let outcome = self.call(move |conn| accept(conn, &pulled)).await?;
+        let outcome = self.call(move |conn| accept(conn, &pulled, &guard)).await?;
         if matches!(outcome, OutboundOutcome::Accepted { .. }) {
             signals.outgoing.notify_waiters();
             signals.outgoing.notify_one();
@@ -117,15 +127,21 @@ struct Pulled {
     kind: RecipientKind,
     recipient: String,
     text: String,
+    parts: u32,
     gateway_id: String,
 }
 
-fn accept(conn: &Connection, pulled: &Pulled) -> Result<OutboundOutcome, StoreError> {
+fn accept(
+    conn: &Connection,
+    pulled: &Pulled,
+    guard: &OutboundGuard,
+) -> Result<OutboundOutcome, StoreError> {
     let Pulled {
         id,
         kind,
         recipient,
         text,
+        parts,
         gateway_id,
     } = pulled;
     let kind = *kind;
@@ -153,13 +169,24 @@ fn accept(conn: &Connection, pulled: &Pulled) -> Result<OutboundOutcome, StoreEr
                 text: text.clone(),
                 kind: ReplyKind::Platform,
             };
-            let outgoing_id = insert_outgoing(conn, &out, None, now)?;
-            (
-                Some(outgoing_id),
-                OutboundState::Accepted,
-                None,
-                OutboundOutcome::Accepted { outgoing_id, modem },
-            )
+            match apply_outbound(conn, &out, *parts, guard, now)? {
+                ReplyVerdict::Queued(outgoing_id) => (
+                    Some(outgoing_id),
+                    OutboundState::Accepted,
+                    None,
+                    OutboundOutcome::Accepted { outgoing_id, modem },
+                ),
+                ReplyVerdict::Refused { kind, reason } => {
+                    // The platform is told why, without the number: it knows whom it addressed.
+                    let why = format!("refused ({kind}): {reason}");
+                    (
+                        None,
+                        OutboundState::Undeliverable,
+                        Some(why.clone()),
+                        OutboundOutcome::Refused(why),
+                    )
+                }
+            }
         }
         _ => {
             let why = format!("no reporter known for {kind} {recipient:?} on this gateway");
@@ -173,9 +200,9 @@ fn accept(conn: &Connection, pulled: &Pulled) -> Result<OutboundOutcome, StoreEr
     };
     conn.execute(
         "INSERT INTO outbound (id, recipient_kind, recipient, outgoing_id, state, detail,
-                               received_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![id, kind, recipient, outgoing_id, state, detail, now],
+                               received_at_ms, updated_at_ms, parts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+        params![id, kind, recipient, outgoing_id, state, detail, now, parts],
     )?;
     Ok(outcome)
 }

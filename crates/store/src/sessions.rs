@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::guard::{ReplyGuard, ReplyPlan, ReplyVerdict, apply_reply};
 use super::incidents::{IncidentDraft, insert_incident};
+use super::kinds::RefusalKind;
 use super::{Store, StoreError, now_ms};
 
 /// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
@@ -66,6 +67,9 @@ pub struct TurnPlan {
 #[derive(Debug, Clone, Copy)]
 pub struct TurnSettings {
     pub guard: ReplyGuard,
+    /// A sender with more messages than this in the last hour gets no reply, and the incident
+    /// is flagged (`intake.max_reports_per_sender_per_hour`).
+    pub max_reports_per_sender_per_hour: u32,
     /// A session not answered for this long is closed as a partial report.
     pub session_timeout_ms: i64,
 }
@@ -163,8 +167,31 @@ where
         None => (None, None),
     };
     let plan = decide(session);
+    let flood = match &sender {
+        Some(sender) => flood(
+            conn,
+            sender,
+            message_id,
+            settings.max_reports_per_sender_per_hour,
+            now,
+        )?,
+        None => None,
+    };
     let incident_id = write_turn(conn, message_id, modem, sender.as_deref(), plan.write, now)?;
-    let verdict = apply_reply(conn, plan.reply, incident_id, &text, &settings.guard, now)?;
+    let is_flood = flood.is_some();
+    let reply = match (flood, plan.reply) {
+        (Some(reason), ReplyPlan::Send(out)) => ReplyPlan::Refused {
+            recipient: out.recipient,
+            kind: RefusalKind::Flood,
+            reason,
+        },
+        (_, reply) => reply,
+    };
+    if let (true, Some(id)) = (is_flood, incident_id) {
+        conn.prepare_cached("UPDATE incidents SET flood = 1 WHERE id = ?1")?
+            .execute([id])?;
+    }
+    let verdict = apply_reply(conn, reply, incident_id, &text, &settings.guard, now)?;
     Ok(TurnResult {
         applied: true,
         incident_id,
@@ -172,6 +199,32 @@ where
         closed_partial,
     })
 }
+
+/// Why `sender` is over the intake quota (more than `limit` messages in the last hour up to
+/// message `message_id`, that one included), if so. Messages that came after it do not count:
+/// a burst is handled in one go, and its first messages are still answered.
+fn flood(
+    conn: &Connection,
+    sender: &str,
+    message_id: i64,
+    limit: u32,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages
+             WHERE sender = ?1 AND id <= ?2 AND received_at_ms > ?3",
+        )?
+        .query_row(params![sender, message_id, now - HOUR_MS], |r| r.get(0))?;
+    Ok((n > i64::from(limit)).then(|| {
+        format!(
+            "{n} messages from this number in the last hour (limit \
+             intake.max_reports_per_sender_per_hour = {limit}): report kept and flagged, no reply"
+        )
+    }))
+}
+
+const HOUR_MS: i64 = 3_600_000;
 
 /// The text of message `message_id`, unless it was handled already.
 fn unhandled_text(conn: &Connection, message_id: i64) -> Result<Option<String>, StoreError> {

@@ -63,6 +63,7 @@ async fn report(store: &Store, message_id: i64, reply: Option<NewOutgoing>) -> T
     let settings = TurnSettings {
         guard: GUARD,
         session_timeout_ms: 3_600_000,
+        max_reports_per_sender_per_hour: 20,
     };
     store
         .conversation_turn(message_id, "m1".into(), None, settings, move |session| {
