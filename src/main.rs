@@ -331,6 +331,15 @@ fn run(config: PathBuf) -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    // What check-config refuses, run refuses with the same words (and exit 78, which the
+    // systemd unit does not restart on).
+    let report = daemon::check(&config, &keywords);
+    if !report.errors.is_empty() {
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        return ExitCode::from(exit::CONFIG);
+    }
     with_runtime(|rt| rt.block_on(daemon::run(config, keywords)))
 }
 
