@@ -163,21 +163,19 @@ impl Store {
         dry_run: bool,
     ) -> Result<Vec<QuarantinedBatch>, StoreError> {
         self.call(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let all = quarantined(&tx, usize::MAX)?;
+            let all = quarantined(conn, usize::MAX)?;
             let chosen: Vec<QuarantinedBatch> = all
                 .into_iter()
                 .filter(|b| batch_id.as_ref().is_none_or(|id| &b.id == id))
                 .collect();
             if !dry_run {
                 for b in &chosen {
-                    tx.execute(
+                    conn.execute(
                         "UPDATE batches SET state = ?2, quarantined_at_ms = NULL
                          WHERE id = ?1 AND state = ?3",
                         params![b.id, BatchState::Pending, BatchState::Quarantined],
                     )?;
                 }
-                tx.commit()?;
             }
             Ok(chosen)
         })
