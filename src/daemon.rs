@@ -326,9 +326,9 @@ fn platform_client_config(config: &Config) -> Result<PlatformClientConfig, Strin
         }
     };
     let hmac_secret = match &config.platform.hmac_secret_file {
-        Some(p) => Some(
-            secrets::read_secret(p).map_err(|e| format!("`platform.hmac_secret_file`: {e}"))?,
-        ),
+        Some(p) => {
+            Some(secrets::read_secret(p).map_err(|e| format!("`platform.hmac_secret_file`: {e}"))?)
+        }
         None => None,
     };
     Ok(PlatformClientConfig {

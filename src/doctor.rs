@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
 
 use crate::modem::port::{self, PortError};
-use crate::platform::Diagnosis;
 use crate::modem::ussd;
 use crate::modem::{personality_of, registration_word};
+use crate::platform::Diagnosis;
 use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus, SignalLevel,

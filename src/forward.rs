@@ -21,7 +21,7 @@ use platform_api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
 
 /// How often an idle forwarder looks for batches `requeue` put back.
-const IDLE_RECHECK: Duration = Duration::from_secs(30);
+const IDLE_RECHECK: Duration = Duration::from_secs(10);
 
 /// How reporters are named in what leaves the box.
 #[derive(Clone)]

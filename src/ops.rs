@@ -17,8 +17,8 @@ use config::Config;
 use config::secrets;
 use platform_api::sign;
 use store::{
-    ForwardingPause, IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths, RefusalCounts,
-    ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
+    ForwardingPause, IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths,
+    RefusalCounts, ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
 };
 
 /// What `status` and `export` reveal beyond pseudonyms and counts.

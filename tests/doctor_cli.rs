@@ -298,7 +298,10 @@ async fn each_platform_failure_is_explained_with_its_fix() {
             url.clone(),
             TOKEN,
             "not-the-secret",
-            ["refuses the request signature", "`platform.hmac_secret_file`"],
+            [
+                "refuses the request signature",
+                "`platform.hmac_secret_file`",
+            ],
         ),
         (
             "403",
@@ -312,7 +315,10 @@ async fn each_platform_failure_is_explained_with_its_fix() {
             format!("{url}/api/nothing-here"),
             TOKEN,
             SECRET,
-            ["no gateway API at the platform url (HTTP 404)", "check `platform.url`"],
+            [
+                "no gateway API at the platform url (HTTP 404)",
+                "check `platform.url`",
+            ],
         ),
         (
             "dead port",

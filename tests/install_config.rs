@@ -61,8 +61,11 @@ async fn the_shipped_config_filled_as_install_md_says_delivers_to_a_signing_plat
     )
     .unwrap();
     // install.md: `echo 'TOKEN-FROM-THE-PLATFORM' | sudo install -m 600 ... platform.token`.
-    secrets::write_secret(&dir.path().join("platform.token"), format!("{TOKEN}\n").as_bytes())
-        .unwrap();
+    secrets::write_secret(
+        &dir.path().join("platform.token"),
+        format!("{TOKEN}\n").as_bytes(),
+    )
+    .unwrap();
     secrets::write_secret(
         &dir.path().join("platform.secret"),
         format!("{SECRET}\n").as_bytes(),
@@ -114,7 +117,10 @@ fn run_exits(config: &Path) -> (Option<i32>, String) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// The `error:` lines of a command's stderr (the log lines of `run` aside).

@@ -189,7 +189,8 @@ fn cli(r: &Gateway, command: &str) -> (i32, String) {
 async fn a_wrong_secret_pauses_forwarding_and_every_report_arrives_once_it_is_fixed() {
     let mut r = rig(20, "not-the-secret", "").await;
     for i in 0..3 {
-        r.sim.inject(&sender(i), &format!("AJALI mgodi wa Kalimbi {i}"));
+        r.sim
+            .inject(&sender(i), &format!("AJALI mgodi wa Kalimbi {i}"));
     }
     wait_for_depths(&r, "three reports stored", |d| d.undelivered_incidents == 3).await;
     // Refused again and again (the backoff cap is 500 ms), never quarantined.
@@ -206,7 +207,10 @@ async fn a_wrong_secret_pauses_forwarding_and_every_report_arrives_once_it_is_fi
     assert_eq!(pause.status, 401);
     assert!(pause.error.contains("bad_signature"), "{:?}", pause.error);
     let d = r.daemon().store.queue_depths().await.unwrap();
-    assert_eq!(d.quarantined_batches, 0, "a wrong secret is no batch's fault");
+    assert_eq!(
+        d.quarantined_batches, 0,
+        "a wrong secret is no batch's fault"
+    );
     assert!(r.stub().incidents().is_empty(), "nothing unsigned got in");
     assert!(
         r.stub().heartbeats().is_empty(),
@@ -236,6 +240,29 @@ async fn a_wrong_secret_pauses_forwarding_and_every_report_arrives_once_it_is_fi
     assert_eq!(r.daemon().store.forwarding_pause().await.unwrap(), None);
     let (_, status) = cli(&r, "status");
     assert!(status.contains("Forwarding: running"), "{status}");
+    r.stop().await;
+}
+
+/// A batch quarantined by mistake goes back with `requeue` while the gateway runs, and the
+/// running gateway delivers it with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requeued_batch_is_delivered_by_the_running_gateway() {
+    let r = rig(20, SECRET, "").await;
+    r.stub().fail_next(400, 1);
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_for_depths(&r, "one quarantined batch", |d| d.quarantined_batches == 1).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+        .args(["requeue", "--all", "--config"])
+        .arg(&r.config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    wait_until("the requeued batch delivered", || {
+        r.stub().incidents().len() == 1
+    })
+    .await;
+    crate::common::daemon::exactly_once(r.stub(), 1);
+    wait_for_depths(&r, "nothing quarantined", |d| d.quarantined_batches == 0).await;
     r.stop().await;
 }
 

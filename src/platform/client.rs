@@ -260,7 +260,9 @@ impl Diagnosis {
             Diagnosis::Redirect => {
                 "write the address the platform redirects to in `platform.url` (redirects are never followed)"
             }
-            Diagnosis::Proxy => "this network's proxy must let the gateway through without credentials",
+            Diagnosis::Proxy => {
+                "this network's proxy must let the gateway through without credentials"
+            }
             Diagnosis::Dns => {
                 "check the host name in `platform.url` and the box's DNS (is the internet link up?)"
             }

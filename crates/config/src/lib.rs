@@ -537,13 +537,10 @@ impl Config {
             let base = &url[..url.len() - (path.len() - trimmed.len()) - "/v1".len()];
             return invalid(
                 "platform.url",
-                format!(
-                    "{url:?} ends in /v1, but the gateway adds v1/... itself: write {base:?}"
-                ),
+                format!("{url:?} ends in /v1, but the gateway adds v1/... itself: write {base:?}"),
             );
         }
-        if self.platform.hmac_secret_file.is_none() && !loopback && !self.platform.allow_unsigned
-        {
+        if self.platform.hmac_secret_file.is_none() && !loopback && !self.platform.allow_unsigned {
             return invalid(
                 "platform.hmac_secret_file",
                 "is missing: the platform refuses unsigned requests (HTTP 401) and nothing would \
@@ -803,9 +800,7 @@ mod example_tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`platform.hmac_secret_file`: is missing"), "{e}");
-        assert!(
-            platform("url = \"https://p.example.org/api\"\nhmac_secret_file = \"s\"").is_ok()
-        );
+        assert!(platform("url = \"https://p.example.org/api\"\nhmac_secret_file = \"s\"").is_ok());
         assert!(platform("url = \"https://p.example.org/api\"\nallow_unsigned = true").is_ok());
         // This machine (tests, the demo) may go unsigned.
         assert!(platform("url = \"http://127.0.0.1:8080\"").is_ok());

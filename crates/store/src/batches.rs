@@ -151,7 +151,7 @@ impl Store {
     /// Why forwarding is paused, when the oldest pending batch was last refused for a reason
     /// that is not its own.
     pub async fn forwarding_pause(&self) -> Result<Option<ForwardingPause>, StoreError> {
-        self.call(|conn| forwarding_pause(conn)).await
+        self.call(forwarding_pause).await
     }
 
     /// Puts quarantined batches back in the queue (one by id, or all), oldest first; with
