@@ -134,11 +134,7 @@ async fn reporter_id(config: &Config, store: &Store) -> anyhow::Result<ReporterI
     if config.privacy.share_phone_numbers {
         return Ok(ReporterId::PhoneNumber);
     }
-    let key_path = config
-        .privacy
-        .pseudonym_secret_file
-        .clone()
-        .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
+    let key_path = pseudonym_key_path(config);
     let first_start = !store.knows_reporters().await?;
     match secrets::read_or_create_key(&key_path, first_start) {
         Ok(key) => Ok(ReporterId::Pseudonym(Arc::new(key))),
@@ -147,6 +143,30 @@ async fn reporter_id(config: &Config, store: &Store) -> anyhow::Result<ReporterI
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn pseudonym_key_path(config: &Config) -> std::path::PathBuf {
+    config
+        .privacy
+        .pseudonym_secret_file
+        .clone()
+        .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"))
+}
+
+/// The pseudonym key is gone while the store already knows reporters: `run` would stop (their
+/// pseudonyms would change), so the check says it first.
+fn check_pseudonym_key(config: &Config) -> Option<String> {
+    if config.privacy.share_phone_numbers {
+        return None;
+    }
+    let path = pseudonym_key_path(config);
+    if path.exists() || !config.database.exists() {
+        return None;
+    }
+    let known = store::StoreReader::open(&config.database)
+        .and_then(|r| r.knows_reporters())
+        .unwrap_or(false);
+    known.then(|| secrets::SecretFileError::KeyMissing { path }.to_string())
 }
 
 /// Starts one link per configured modem, each covering for the modems whose fallback it is;
@@ -498,6 +518,7 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     if let Err(e) = platform_client(config) {
         r.errors.push(e);
     }
+    r.errors.extend(check_pseudonym_key(config));
     if config.platform.hmac_secret_file.is_none() && !config.platform.is_local() {
         r.warnings.push(
             "requests to the platform are NOT signed (`platform.allow_unsigned = true`)".into(),

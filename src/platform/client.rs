@@ -720,6 +720,44 @@ mod tests {
     use reqwest::header::HeaderValue;
     use time::macros::datetime;
 
+    /// Which refusals pause forwarding (the box's setup) and which quarantine (the batch).
+    #[test]
+    fn a_refusal_of_the_box_pauses_and_a_refusal_of_the_content_does_not() {
+        let code = |c: &str| format!(r#"HTTP 401: {{"code":"{c}","message":"m"}}"#);
+        let cases = [
+            (401, code("bad_token"), Diagnosis::Token, true),
+            (401, code("bad_signature"), Diagnosis::Signature, true),
+            (401, code("missing_signature"), Diagnosis::Signature, true),
+            (403, code("bad_signature"), Diagnosis::Signature, true),
+            (
+                401,
+                code("timestamp_out_of_window"),
+                Diagnosis::Clock,
+                false,
+            ),
+            (401, String::new(), Diagnosis::Token, true),
+            (
+                403,
+                "<html>Forbidden</html>".into(),
+                Diagnosis::Forbidden,
+                true,
+            ),
+            (404, String::new(), Diagnosis::Url, true),
+            (405, String::new(), Diagnosis::Url, true),
+            (308, String::new(), Diagnosis::Redirect, true),
+            (407, String::new(), Diagnosis::Proxy, true),
+            (400, code("invalid_batch"), Diagnosis::Content, false),
+            (413, String::new(), Diagnosis::Content, false),
+            (422, String::new(), Diagnosis::Content, false),
+            (503, String::new(), Diagnosis::PlatformBusy, false),
+        ];
+        for (status, body, want, pauses) in cases {
+            let d = Diagnosis::of_refusal(status, &body);
+            assert_eq!(d, want, "{status} {body}");
+            assert_eq!(d.pauses_forwarding(), pauses, "{status} {body}");
+        }
+    }
+
     fn cfg(url: &str) -> PlatformClientConfig {
         PlatformClientConfig {
             url: url.to_string(),

@@ -105,6 +105,11 @@ impl StoreReader {
         Ok(rows)
     }
 
+    /// True once the store holds reporters (see [`Store::knows_reporters`]).
+    pub fn knows_reporters(&self) -> Result<bool, StoreError> {
+        super::reporters::knows_reporters(&self.conn)
+    }
+
     /// Why forwarding is paused, if it is (see [`Store::forwarding_pause`]).
     pub fn forwarding_pause(&self) -> Result<Option<super::ForwardingPause>, StoreError> {
         super::batches::forwarding_pause(&self.conn)
