@@ -394,7 +394,12 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                 let links_alive = links.all_alive(Instant::now());
                 if let Ok(d) = daemon.store.queue_depths().await {
                     let snapshots: Vec<_> = daemon.modems.iter().map(|m| m.snapshot()).collect();
-                    let line = status_line(&snapshots, &d, started);
+                    let mut line = status_line(&snapshots, &d, started);
+                    // Loud in `systemctl status` too: nothing reaches the platform until fixed.
+                    if let Ok(Some(p)) = daemon.store.forwarding_pause().await {
+                        let why = crate::platform::Diagnosis::of_refusal(p.status, &p.error);
+                        line.push_str(&format!("; forwarding PAUSED: {}", why.problem()));
+                    }
                     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
                     if links_alive {
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
