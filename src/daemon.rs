@@ -16,7 +16,7 @@ use crate::heartbeat::HeartbeatSender;
 use crate::modem::{LinkState, ModemLink, ModemOptions, ModemStatus, StatusHandle};
 use crate::outbound::OutboundPuller;
 use crate::pipeline::Pipeline;
-use crate::platform::{PlatformClient, PlatformClientConfig};
+use crate::platform::{PlatformClient, PlatformClientConfig, PlatformError};
 use config::Config;
 use config::secrets;
 use intake::Keywords;
@@ -48,17 +48,19 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the store and starts every stage.
     pub async fn start(config: Config, keywords: Keywords) -> anyhow::Result<Daemon> {
+        // The same checks as `check-config` and `doctor`: a config `run` would refuse never
+        // passes them (and systemd does not restart on exit 78).
+        let report = check(&config, &keywords);
+        if !report.errors.is_empty() {
+            return Err(ConfigProblem(report.errors.join("\n")).into());
+        }
+        let client = Arc::new(platform_client(&config).map_err(ConfigProblem)?);
+        if config.platform.hmac_secret_file.is_none() && !config.platform.is_local() {
+            warn_unsigned(&config);
+        }
         let store = open_store(&config)?;
         let started = Instant::now();
-        let client = Arc::new(
-            PlatformClient::new(&platform_client_config(&config)?)
-                .context("cannot set up the platform client")?,
-        );
         let reporter = reporter_id(&config, &store).await?;
-        let (_, too_long) = crate::dialogue::check_templates(&config, &keywords);
-        if !too_long.is_empty() {
-            anyhow::bail!("reply texts too long: {}", too_long.join("; "));
-        }
         let keywords = Arc::new(keywords);
         let mut stages = Stages::new();
 
@@ -132,11 +134,7 @@ async fn reporter_id(config: &Config, store: &Store) -> anyhow::Result<ReporterI
     if config.privacy.share_phone_numbers {
         return Ok(ReporterId::PhoneNumber);
     }
-    let key_path = config
-        .privacy
-        .pseudonym_secret_file
-        .clone()
-        .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"));
+    let key_path = pseudonym_key_path(config);
     let first_start = !store.knows_reporters().await?;
     match secrets::read_or_create_key(&key_path, first_start) {
         Ok(key) => Ok(ReporterId::Pseudonym(Arc::new(key))),
@@ -145,6 +143,30 @@ async fn reporter_id(config: &Config, store: &Store) -> anyhow::Result<ReporterI
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn pseudonym_key_path(config: &Config) -> std::path::PathBuf {
+    config
+        .privacy
+        .pseudonym_secret_file
+        .clone()
+        .unwrap_or_else(|| config.database.with_file_name("pseudonym.key"))
+}
+
+/// The pseudonym key is gone while the store already knows reporters: `run` would stop (their
+/// pseudonyms would change), so the check says it first.
+fn check_pseudonym_key(config: &Config) -> Option<String> {
+    if config.privacy.share_phone_numbers {
+        return None;
+    }
+    let path = pseudonym_key_path(config);
+    if path.exists() || !config.database.exists() {
+        return None;
+    }
+    let known = store::StoreReader::open(&config.database)
+        .and_then(|r| r.knows_reporters())
+        .unwrap_or(false);
+    known.then(|| secrets::SecretFileError::KeyMissing { path }.to_string())
 }
 
 /// Starts one link per configured modem, each covering for the modems whose fallback it is;
@@ -284,13 +306,45 @@ impl Stages {
     }
 }
 
-fn platform_client_config(config: &Config) -> anyhow::Result<PlatformClientConfig> {
+/// The platform client the daemon uses, built from the config and the files it names; the
+/// error names the key to fix. `check-config`, `run` and `doctor` all build it this way.
+pub(crate) fn platform_client(config: &Config) -> Result<PlatformClient, String> {
+    let cfg = platform_client_config(config)?;
+    PlatformClient::new(&cfg).map_err(|e| {
+        let key = match e {
+            PlatformError::EmptyToken | PlatformError::BadToken => "platform.token_file",
+            PlatformError::EmptySecret => "platform.hmac_secret_file",
+            PlatformError::CaFileRead { .. } | PlatformError::CaFileInvalid { .. } => {
+                "platform.extra_ca_file"
+            }
+            PlatformError::BadUrl { .. }
+            | PlatformError::PlainHttpNotLoopback { .. }
+            | PlatformError::UnsupportedScheme { .. } => "platform.url",
+            PlatformError::Http(_) => "platform",
+        };
+        format!("`{key}`: {e}")
+    })
+}
+
+/// Unsigned requests to another machine were asked for (`allow_unsigned`): said at every start.
+fn warn_unsigned(config: &Config) {
+    tracing::warn!(url = %config.platform.url,
+        "requests to the platform are NOT signed (no `platform.hmac_secret_file`): anyone who learns the token can send reports in this gateway's name");
+}
+
+fn platform_client_config(config: &Config) -> Result<PlatformClientConfig, String> {
     let token = match &config.platform.token_file {
-        Some(p) => secrets::read_token(p).context("platform.token_file")?,
-        None => String::new(),
+        Some(p) => secrets::read_token(p).map_err(|e| format!("`platform.token_file`: {e}"))?,
+        None => {
+            return Err(
+                "`platform.token_file`: is missing: write the token the platform gave this box in a file (chmod 600) and name it here (e.g. \"/etc/kufatilia-gateway/platform.token\")".into(),
+            );
+        }
     };
     let hmac_secret = match &config.platform.hmac_secret_file {
-        Some(p) => Some(secrets::read_secret(p).context("platform.hmac_secret_file")?),
+        Some(p) => {
+            Some(secrets::read_secret(p).map_err(|e| format!("`platform.hmac_secret_file`: {e}"))?)
+        }
         None => None,
     };
     Ok(PlatformClientConfig {
@@ -336,7 +390,12 @@ pub async fn run(config: Config, keywords: Keywords) -> anyhow::Result<()> {
                 let links_alive = links.all_alive(Instant::now());
                 if let Ok(d) = daemon.store.queue_depths().await {
                     let snapshots: Vec<_> = daemon.modems.iter().map(|m| m.snapshot()).collect();
-                    let line = status_line(&snapshots, &d, started);
+                    let mut line = status_line(&snapshots, &d, started);
+                    // Loud in `systemctl status` too: nothing reaches the platform until fixed.
+                    if let Ok(Some(p)) = daemon.store.forwarding_pause().await {
+                        let why = crate::platform::Diagnosis::of_refusal(p.status, &p.error);
+                        line.push_str(&format!("; forwarding PAUSED: {}", why.problem()));
+                    }
                     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&line)]);
                     if links_alive {
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
@@ -452,18 +511,19 @@ pub struct CheckReport {
     pub errors: Vec<String>,
 }
 
-/// Checks what a config implies: secret files, devices, and the SMS cost of every reply template.
+/// Checks what a config implies: the platform client (URL, token, secret, CA file), PIN files,
+/// devices, and the SMS cost of every reply template. `check-config`, `run` and `doctor` all
+/// refuse a config on exactly these errors.
 pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     let mut r = CheckReport::default();
-    if let Some(p) = &config.platform.token_file
-        && let Err(e) = secrets::read_token(p)
-    {
-        r.errors.push(format!("`platform.token_file`: {e}"));
+    if let Err(e) = platform_client(config) {
+        r.errors.push(e);
     }
-    if let Some(p) = &config.platform.hmac_secret_file
-        && let Err(e) = secrets::read_secret(p)
-    {
-        r.errors.push(format!("`platform.hmac_secret_file`: {e}"));
+    r.errors.extend(check_pseudonym_key(config));
+    if config.platform.hmac_secret_file.is_none() && !config.platform.is_local() {
+        r.warnings.push(
+            "requests to the platform are NOT signed (`platform.allow_unsigned = true`)".into(),
+        );
     }
     for (i, m) in config.modems.iter().enumerate() {
         if let Some(p) = &m.pin_file

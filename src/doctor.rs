@@ -16,6 +16,7 @@ use tokio_serial::SerialStream;
 use crate::modem::port::{self, PortError};
 use crate::modem::ussd;
 use crate::modem::{personality_of, registration_word};
+use crate::platform::Diagnosis;
 use at::commands::{
     At, Ccid, Cgmi, Cgmm, Cgmr, Cgsn, Cimi, Cmee, CpinQuery, CpmsSet, CregQuery, Csq, Cusd, Echo,
     PinState, Raw, RegStatus, SignalLevel,
@@ -23,6 +24,7 @@ use at::commands::{
 use at::transcript::Recording;
 use at::{AtClient, AtCommand, AtError, ClientOptions, Storage, Urc};
 use config::{Config, ModemConfig};
+use platform_api::{Heartbeat, SCHEMA_VERSION};
 
 /// Where USB serial devices show up under their stable names.
 const BY_ID: &str = "/dev/serial/by-id";
@@ -82,6 +84,8 @@ enum Check {
     Balance,
     Platform,
     Database,
+    Forwarding,
+    Quarantine,
     Unconfirmed,
     Record,
     Intake,
@@ -102,6 +106,8 @@ impl Check {
             Check::Balance => "balance",
             Check::Platform => "platform",
             Check::Database => "database",
+            Check::Forwarding => "forwarding",
+            Check::Quarantine => "quarantine",
             Check::Unconfirmed => "SMS",
             Check::Record => "record",
             Check::Intake => "intake",
@@ -147,8 +153,14 @@ impl Screen {
 
 /// Checks every modem of `config` and the platform.
 pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
-    let platform = platform_reachable(&config.platform.url, opts.http_timeout).await;
     let mut report = DoctorReport::default();
+    check_config(config, &mut report);
+    let mut screen = Screen::default();
+    match platform_answers(config, opts.http_timeout).await {
+        Ok(answer) => screen.line(Check::Platform, answer),
+        Err((what, fix)) => screen.problem(Check::Platform, what, fix),
+    }
+    print_screen(&mut report, "platform", screen);
     if config.modems.is_empty() {
         report
             .problems
@@ -167,17 +179,6 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
             }
         });
         check_modem(m, opts, record.as_deref(), &mut screen).await;
-        match &platform {
-            Ok(answer) => screen.line(Check::Platform, format!("reachable ({answer})")),
-            Err(e) => screen.problem(
-                Check::Platform,
-                format!("NOT reachable: {e}"),
-                format!(
-                    "check the internet link (mobile data, Wi-Fi cable) and `platform.url` ({}); reports wait safely in the store meanwhile",
-                    config.platform.url
-                ),
-            ),
-        }
         let heading = format!("modem {} ({})", m.name, m.device.display());
         screen.print(&heading, &mut report.text);
         let _ = writeln!(report.text);
@@ -191,9 +192,15 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
     let mut screen = Screen::default();
     check_database(config, &mut screen).await;
     let heading = format!("database ({})", config.database.display());
-    screen.print(&heading, &mut report.text);
-    report.problems.extend(screen.problems);
+    print_screen(&mut report, &heading, screen);
     report
+}
+
+/// A screen that is not a modem's: printed, then its problems counted as they are.
+fn print_screen(report: &mut DoctorReport, heading: &str, screen: Screen) {
+    screen.print(heading, &mut report.text);
+    let _ = writeln!(report.text);
+    report.problems.extend(screen.problems);
 }
 
 /// Whether the database takes writes (the gateway sends no SMS while it cannot) and the SMS
@@ -223,6 +230,63 @@ async fn check_database(config: &Config, screen: &mut Screen) {
             Check::Database,
             format!("CANNOT be written: {e}"),
             "free space on the SD card (`df -h`) or find why it is read-only (`mount`); the gateway sends no SMS until it can write, then resumes by itself",
+        ),
+    }
+    match store.forwarding_pause().await {
+        Ok(None) => screen.line(Check::Forwarding, "running"),
+        Ok(Some(p)) => {
+            let d = Diagnosis::of_refusal(p.status, &p.error);
+            screen.problem(
+                Check::Forwarding,
+                format!(
+                    "PAUSED: {} (batch {}, {} attempts: {})",
+                    d.problem(),
+                    p.batch_id,
+                    p.attempts,
+                    p.error
+                ),
+                format!(
+                    "{}; every report waits and is sent by itself once fixed",
+                    d.fix()
+                ),
+            );
+        }
+        Err(e) => screen.problem(
+            Check::Forwarding,
+            format!("cannot be read: {e}"),
+            "see the database line",
+        ),
+    }
+    match store.quarantined_batches(usize::MAX).await {
+        Ok(q) if q.is_empty() => screen.line(Check::Quarantine, "no batch quarantined"),
+        Ok(q) => {
+            let mut reasons = std::collections::BTreeMap::<u16, usize>::new();
+            for b in &q {
+                *reasons.entry(b.status).or_default() += 1;
+            }
+            let reasons: Vec<String> = reasons
+                .iter()
+                .map(|(status, n)| {
+                    format!(
+                        "{n} with HTTP {status} ({})",
+                        Diagnosis::of_refusal(*status, "").problem()
+                    )
+                })
+                .collect();
+            screen.problem(
+                Check::Quarantine,
+                format!(
+                    "{} batch(es) refused by the platform: {}",
+                    q.len(),
+                    reasons.join(", ")
+                ),
+                "see their errors with `kufatilia-gateway status`; once the platform takes them, `kufatilia-gateway requeue --all`",
+            );
+        }
+        Err(e) => screen.problem(
+            Check::Quarantine,
+            format!("cannot be listed: {e}"),
+            "see the database line",
         ),
     }
     match store.unconfirmed_outgoing().await {
@@ -671,17 +735,61 @@ async fn ask<C: AtCommand>(client: &mut AtClient, cmd: &C) -> Result<C::Response
     client.run_with_timeout(cmd, cmd.timeout()).await
 }
 
-/// Any HTTP answer means the platform is reachable (even 401: the token is another matter).
-async fn platform_reachable(url: &str, timeout: Duration) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| format!("cannot set up HTTP: {e}"))?;
-    match client.get(url).send().await {
-        Ok(r) => Ok(format!("HTTP {} from {url}", r.status().as_u16())),
-        Err(e) if e.is_timeout() => Err(format!("no answer in {} s", timeout.as_secs())),
-        Err(e) if e.is_connect() => Err(format!("cannot connect ({e})")),
-        Err(e) => Err(e.to_string()),
+/// The checks `check-config` and `run` make: a config `run` refuses is a problem here too.
+fn check_config(config: &Config, report: &mut DoctorReport) {
+    let errors = match intake::Keywords::load(&config.keywords) {
+        Ok(keywords) => crate::daemon::check(config, &keywords).errors,
+        Err(e) => vec![e.to_string()],
+    };
+    let _ = writeln!(report.text, "== config ==");
+    if errors.is_empty() {
+        let _ = writeln!(report.text, "  -> all good");
+    } else {
+        let _ = writeln!(
+            report.text,
+            "  -> to fix (the gateway does not start until then, exit 78):"
+        );
+        for e in &errors {
+            let _ = writeln!(report.text, "     * {e}");
+        }
+    }
+    let _ = writeln!(report.text);
+    report
+        .problems
+        .extend(errors.into_iter().map(|e| format!("config: {e}")));
+}
+
+/// Sends the platform a real heartbeat with the daemon's own client (same URL, token,
+/// signature, CA and TLS): only a 2xx means reports will be taken. Otherwise what is wrong and
+/// the fix.
+async fn platform_answers(config: &Config, timeout: Duration) -> Result<String, (String, String)> {
+    let mut config = config.clone();
+    config.platform.timeout = config.platform.timeout.min(timeout);
+    let client = crate::daemon::platform_client(&config).map_err(|e| {
+        (
+            format!("NOT checked: {e}"),
+            "fix the config (see the config screen)".to_string(),
+        )
+    })?;
+    let heartbeat = Heartbeat {
+        schema_version: SCHEMA_VERSION,
+        gateway_id: config.gateway_id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        clock: platform_api::rfc3339(time::OffsetDateTime::now_utc()),
+        ..Heartbeat::default()
+    };
+    match client.post_heartbeat(&heartbeat).await {
+        Ok(_) => Ok(format!(
+            "takes this gateway's signed requests ({})",
+            config.platform.url
+        )),
+        Err(e) => {
+            let d = e.diagnosis();
+            Err((
+                format!("NOT working: {}: {e}", d.problem()),
+                format!("{} (`platform.url` is {})", d.fix(), config.platform.url),
+            ))
+        }
     }
 }
 
@@ -704,6 +812,8 @@ mod tests {
             Check::Balance,
             Check::Platform,
             Check::Database,
+            Check::Forwarding,
+            Check::Quarantine,
             Check::Unconfirmed,
             Check::Record,
             Check::Intake,

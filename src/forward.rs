@@ -1,5 +1,7 @@
 //! The forwarding stage: cuts batches of incidents in the store and delivers them to the
-//! platform, each until a 2xx (then marked delivered) or a refusal (then quarantined).
+//! platform, each until a 2xx (then marked delivered) or a refusal of its content (then
+//! quarantined). A refusal of the box itself (token, signature, URL) pauses forwarding instead:
+//! the batch is tried again with backoff until the technician fixes the cause.
 //!
 //! A batch's id and content are fixed in the store when it is cut, so every retry — after an
 //! outage of days or a power cut — sends the same batch, and the platform deduplicates by id.
@@ -12,11 +14,14 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
-use crate::platform::{Backoff, PlatformClient, PostError};
+use crate::platform::{Backoff, Diagnosis, PlatformClient, PostError};
 use config::Config;
 use platform_api::sign;
 use platform_api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
 use store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
+
+/// How often an idle forwarder looks for batches `requeue` put back.
+const IDLE_RECHECK: Duration = Duration::from_secs(10);
 
 /// How reporters are named in what leaves the box.
 #[derive(Clone)]
@@ -113,9 +118,12 @@ impl Forwarder {
                 }
             };
             match wait {
+                // Batches put back by `requeue` (another process) wake no one: look again now
+                // and then.
                 None => tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = notify.notified() => {}
+                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
                 },
                 Some(d) => tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
@@ -185,6 +193,22 @@ impl Forwarder {
                 }
                 self.store
                     .mark_batch_attempt_failed(&batch.id, e.to_string())
+                    .await?;
+                Ok(Step::Retry(delay))
+            }
+            Err(PostError::Rejected { status, body })
+                if Diagnosis::of_refusal(status, &body).pauses_forwarding() =>
+            {
+                // The token, the signature or the URL: every batch would be refused alike, and
+                // none of them is at fault. All wait (none is quarantined) and the same batch is
+                // tried again with backoff, so delivery resumes by itself once the cause is fixed.
+                let diagnosis = Diagnosis::of_refusal(status, &body);
+                let delay = backoff.next_delay(None);
+                let error = format!("HTTP {status}: {body}");
+                tracing::error!(batch = %batch.id, %error, problem = diagnosis.problem(), fix = diagnosis.fix(), retry_in = ?delay,
+                    "FORWARDING PAUSED: the platform refuses this gateway's requests; every report is kept and sent once this is fixed");
+                self.store
+                    .mark_batch_paused(&batch.id, status, error)
                     .await?;
                 Ok(Step::Retry(delay))
             }

@@ -119,6 +119,24 @@ enum Command {
         #[arg(long, value_name = "ID", group = "decision")]
         failed: Option<i64>,
     },
+    /// List the batches the platform refused (quarantined), or put them back in the queue once
+    /// the platform takes them.
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway requeue\n  kufatilia-gateway requeue --all --dry-run\n  kufatilia-gateway requeue --batch goma-01-b000042"
+    )]
+    Requeue {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Requeue this quarantined batch.
+        #[arg(long, value_name = "ID", conflicts_with = "all")]
+        batch: Option<String>,
+        /// Requeue every quarantined batch.
+        #[arg(long)]
+        all: bool,
+        /// Say what would be requeued; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Export incidents as CSV or JSON: reporters as pseudonyms (masked numbers when the config
     /// shares numbers), without what they wrote unless --show-texts.
     #[command(
@@ -247,6 +265,19 @@ fn main() -> ExitCode {
                 .or(failed.map(|id| (id, store::Settle::Failed)));
             unconfirmed(&config, decision)
         }
+        Command::Requeue {
+            config,
+            batch,
+            all,
+            dry_run,
+        } => {
+            let choice = match (batch, all) {
+                (Some(id), _) => ops::RequeueChoice::One(id),
+                (None, true) => ops::RequeueChoice::All,
+                (None, false) => ops::RequeueChoice::List,
+            };
+            requeue(&config, choice, dry_run)
+        }
         Command::Export {
             config,
             since,
@@ -334,6 +365,15 @@ fn run(config: PathBuf) -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    // What check-config refuses, run refuses with the same words (and exit 78, which the
+    // systemd unit does not restart on).
+    let report = daemon::check(&config, &keywords);
+    if !report.errors.is_empty() {
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        return ExitCode::from(exit::CONFIG);
+    }
     with_runtime(|rt| rt.block_on(daemon::run(config, keywords)))
 }
 
@@ -423,6 +463,21 @@ fn unconfirmed(config: &Path, decision: Option<(i64, store::Settle)>) -> ExitCod
         rt.block_on(ops::unconfirmed(
             &config,
             decision,
+            &mut std::io::stdout().lock(),
+        ))
+    })
+}
+
+fn requeue(config: &Path, choice: ops::RequeueChoice, dry_run: bool) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    with_runtime(|rt| {
+        rt.block_on(ops::requeue(
+            &config,
+            choice,
+            dry_run,
             &mut std::io::stdout().lock(),
         ))
     })

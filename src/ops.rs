@@ -12,12 +12,13 @@ use anyhow::Context;
 use time::format_description::well_known::Rfc3339;
 
 use crate::forward::rfc3339_ms;
+use crate::platform::Diagnosis;
 use config::Config;
 use config::secrets;
 use platform_api::sign;
 use store::{
-    IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths, RefusalCounts,
-    ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
+    ForwardingPause, IncidentSummary, NewOutgoing, OutgoingState, QuarantineEntry, QueueDepths,
+    RefusalCounts, ReplyKind, SavedModemStatus, Settle, Store, StoreError, StoreReader,
 };
 
 /// What `status` and `export` reveal beyond pseudonyms and counts.
@@ -159,6 +160,7 @@ pub fn status(
     let depths = reader.queue_depths()?;
     let modems = reader.modem_statuses()?;
     let quarantined = reader.quarantined_batches()?;
+    let paused = reader.forwarding_pause()?;
     let last = reader.last_incidents(5)?;
     let refusals = reader.refusals_last_day()?;
     if json {
@@ -167,6 +169,17 @@ pub fn status(
             "queues": depths,
             "modems": modems,
             "quarantined_batches": quarantined,
+            "forwarding_paused": paused.as_ref().map(|p| {
+                let d = Diagnosis::of_refusal(p.status, &p.error);
+                serde_json::json!({
+                    "batch_id": p.batch_id,
+                    "status": p.status,
+                    "error": p.error,
+                    "attempts": p.attempts,
+                    "problem": d.problem(),
+                    "fix": d.fix(),
+                })
+            }),
             "replies_refused_last_24h": { "total": refusals.total, "by_kind": refusals.by_kind },
             "intake": {
                 "messages_last_hour": depths.messages_last_hour,
@@ -190,6 +203,7 @@ pub fn status(
     write_modems(out, &modems, now_ms())?;
     write_queues(out, &depths, &refusals)?;
     write_intake(out, &depths, config.intake.alarm_reports_per_hour)?;
+    write_forwarding(out, paused.as_ref())?;
     write_quarantine(out, &quarantined)?;
     write_last_reports(out, &last, reveal)
 }
@@ -303,6 +317,29 @@ pub(crate) fn write_intake(
     Ok(())
 }
 
+/// Whether batches flow, or wait for the technician to fix what the platform refuses.
+fn write_forwarding(out: &mut dyn Write, paused: Option<&ForwardingPause>) -> anyhow::Result<()> {
+    let Some(p) = paused else {
+        writeln!(out, "Forwarding: running")?;
+        return Ok(());
+    };
+    let d = Diagnosis::of_refusal(p.status, &p.error);
+    writeln!(
+        out,
+        "Forwarding: PAUSED, {} (batch {}, {} attempts): {}",
+        d.problem(),
+        terminal_safe(&p.batch_id),
+        p.attempts,
+        terminal_safe(&p.error)
+    )?;
+    writeln!(
+        out,
+        "  to fix: {}. Every report waits and is sent by itself once fixed; nothing is quarantined.",
+        d.fix()
+    )?;
+    Ok(())
+}
+
 fn write_quarantine(out: &mut dyn Write, quarantined: &[QuarantineEntry]) -> anyhow::Result<()> {
     if quarantined.is_empty() {
         writeln!(out, "Quarantined batches: none")?;
@@ -310,7 +347,8 @@ fn write_quarantine(out: &mut dyn Write, quarantined: &[QuarantineEntry]) -> any
     }
     writeln!(
         out,
-        "Quarantined batches (the platform refused them; see its error):"
+        "Quarantined batches: {} (the platform refused their content; see its error; `kufatilia-gateway requeue --all --dry-run` once the platform is fixed):",
+        quarantined.len()
     )?;
     for q in quarantined {
         writeln!(
@@ -440,6 +478,66 @@ pub async fn send(
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
+}
+
+/// What `requeue` acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequeueChoice {
+    /// Only list the quarantined batches.
+    List,
+    One(String),
+    All,
+}
+
+/// Puts quarantined batches back in the forwarding queue (or, with `dry_run`, says which it
+/// would): for batches the platform refused by mistake and now takes.
+pub async fn requeue(
+    config: &Config,
+    choice: RequeueChoice,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (batch, dry_run) = match choice {
+        RequeueChoice::List => (None, true),
+        RequeueChoice::One(id) => (Some(id), dry_run),
+        RequeueChoice::All => (None, dry_run),
+    };
+    let store = Store::open(&config.database)?;
+    let chosen = store.requeue_quarantined(batch.clone(), dry_run).await?;
+    if let (Some(id), true) = (&batch, chosen.is_empty()) {
+        return Err(UsageError(format!(
+            "{id} is not a quarantined batch (`kufatilia-gateway requeue` lists them)"
+        ))
+        .into());
+    }
+    if chosen.is_empty() {
+        writeln!(out, "No quarantined batch.")?;
+        return Ok(());
+    }
+    let verb = if dry_run { "would requeue" } else { "requeued" };
+    for b in &chosen {
+        writeln!(
+            out,
+            "{verb} {} (quarantined since {}: {})",
+            terminal_safe(&b.id),
+            rfc3339_ms(b.since_ms),
+            terminal_safe(&b.error)
+        )?;
+    }
+    if dry_run {
+        writeln!(
+            out,
+            "{} batch(es); nothing changed. Requeue with --batch ID or --all (without --dry-run).",
+            chosen.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} batch(es) back in the queue; the running gateway sends them within a minute.",
+            chosen.len()
+        )?;
+    }
+    Ok(())
 }
 
 /// Lists the SMS left `sending` (handed to a modem, outcome never recorded), or records the

@@ -1,29 +1,57 @@
 //! `kufatilia-gateway doctor` as a technician runs it: the real binary against simulated modems on
 //! real ptys and an HTTP server on 127.0.0.1.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
+
+use crate::common::daemon::{SECRET, TOKEN};
+use config::secrets;
+use platform_stub::{PlatformStub, StubConfig};
 
 use kufatilia_gateway::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A server that answers every request with 204, as a platform's gateway API root might.
-async fn http_server() -> u16 {
+/// A server that answers every request with `status_line` (e.g. "403 Forbidden"), as a proxy
+/// or a web server in front of the platform might.
+async fn http_server(status_line: &'static str) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
+                let mut buf = [0u8; 8192];
                 let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-                    .await;
+                let answer = format!(
+                    "HTTP/1.1 {status_line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
             });
         }
     });
     port
+}
+
+/// The reference platform on 127.0.0.1, checking the token and the signature.
+async fn platform(dir: &Path) -> PlatformStub {
+    PlatformStub::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        StubConfig {
+            db: dir.join("platform.db"),
+            token: TOKEN.into(),
+            secret: Some(SECRET.as_bytes().to_vec()),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The `[platform]` table for `url`, with the token and secret files written beside it.
+fn platform_section(dir: &Path, url: &str, token: &str, secret: &str) -> String {
+    secrets::write_secret(&dir.join("token"), token.as_bytes()).unwrap();
+    secrets::write_secret(&dir.join("secret"), secret.as_bytes()).unwrap();
+    format!("[platform]\nurl = {url:?}\ntoken_file = \"token\"\nhmac_secret_file = \"secret\"\n")
 }
 
 /// A port on 127.0.0.1 where nothing listens.
@@ -40,22 +68,36 @@ fn modem_section(name: &str, device: &Path, extra: &str) -> String {
 }
 
 async fn doctor(dir: &Path, modems: &str, platform_port: u16) -> (i32, String) {
-    doctor_with(dir, modems, platform_port, &[]).await
+    doctor_args(dir, modems, platform_port, &[]).await
 }
 
-async fn doctor_with(
+/// `doctor` with more arguments, against the platform on this port.
+async fn doctor_args(
     dir: &Path,
     modems: &str,
     platform_port: u16,
     extra: &[&str],
 ) -> (i32, String) {
+    let platform = platform_section(
+        dir,
+        &format!("http://127.0.0.1:{platform_port}/"),
+        TOKEN,
+        SECRET,
+    );
+    doctor_with(dir, modems, &platform, extra).await
+}
+
+async fn doctor_with(dir: &Path, modems: &str, platform: &str, extra: &[&str]) -> (i32, String) {
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    std::fs::write(
+        dir.join("keywords.toml"),
+        include_str!("../config/keywords.toml"),
+    )
+    .unwrap();
     let config = dir.join("gateway.toml");
     std::fs::write(
         &config,
-        format!(
-            "gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n{modems}\n[platform]\nurl = \"http://127.0.0.1:{platform_port}/api/gateway/v1\"\n"
-        ),
+        format!("gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n{modems}\n{platform}"),
     )
     .unwrap();
     let out = tokio::task::spawn_blocking(move || {
@@ -81,7 +123,8 @@ async fn a_healthy_modem_and_platform_give_one_good_screen_and_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     sim.inject("+243812345678", "AJALI");
-    let port = http_server().await;
+    let stub = platform(dir.path()).await;
+    let port = stub.addr().port();
     let modems = modem_section(
         "vodacom",
         &sim.device_path(),
@@ -101,13 +144,17 @@ async fn a_healthy_modem_and_platform_give_one_good_screen_and_exit_0() {
         "-73 dBm (good)",
         "SIM 1/10 messages",
         "Solde: 1250.00 FC",
-        "reachable (HTTP 204",
+        "takes this gateway's signed requests",
         "all good",
     ] {
         assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
     }
     // The doctor reads, never takes: the message is still on the SIM for the gateway.
     assert_eq!(sim.sim_used(), 1);
+    // It sent the platform a real, signed heartbeat.
+    assert_eq!(stub.heartbeats().len(), 1);
+    assert_eq!(stub.heartbeats()[0].gateway_id, "test-01");
+    stub.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +199,8 @@ async fn missing_busy_locked_and_offline_each_say_their_fix_and_exit_69() {
         "raise the antenna",
         "LOW (below 5000)",
         "top up",
-        "NOT reachable",
+        "NOT working",
+        "connection refused",
         "problem(s) to fix",
     ] {
         assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
@@ -188,8 +236,13 @@ async fn a_full_database_and_an_unconfirmed_sms_are_named_with_the_fix() {
     std::fs::write(
         &config,
         format!(
-            "gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n[platform]\nurl = \"http://127.0.0.1:{}/api/gateway/v1\"\n",
-            http_server().await
+            "gateway_id = \"test-01\"\ndatabase = \"gateway.db\"\n{}",
+            platform_section(
+                dir.path(),
+                &format!("http://127.0.0.1:{}/", closed_port()),
+                TOKEN,
+                SECRET
+            )
         ),
     )
     .unwrap();
@@ -237,10 +290,11 @@ async fn a_full_database_and_an_unconfirmed_sms_are_named_with_the_fix() {
 async fn a_recorded_session_replays_to_the_same_screen() {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
-    let port = http_server().await;
+    let stub = platform(dir.path()).await;
+    let port = stub.addr().port();
     let extra = "balance_ussd = \"*100#\"";
     let file = dir.path().join("field.transcript");
-    let (code, live) = doctor_with(
+    let (code, live) = doctor_args(
         dir.path(),
         &modem_section("field", &sim.device_path(), extra),
         port,
@@ -278,4 +332,83 @@ async fn a_recorded_session_replays_to_the_same_screen() {
             .collect()
     };
     assert_eq!(screen(&again), screen(&live), "{live}\n----\n{again}");
+}
+
+/// Each way the platform can refuse or fail the doctor's signed heartbeat is named, with its
+/// fix: a wrong token, a wrong secret, a 403, a wrong URL (404), nothing listening, no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_platform_failure_is_explained_with_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = platform(dir.path()).await;
+    let url = stub.url();
+    let forbidden = http_server("403 Forbidden").await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let cases: Vec<(&str, String, &str, &str, [&str; 2])> = vec![
+        (
+            "wrong token",
+            url.clone(),
+            "not-the-token",
+            SECRET,
+            ["refuses the bearer token", "`platform.token_file`"],
+        ),
+        (
+            "wrong secret",
+            url.clone(),
+            TOKEN,
+            "not-the-secret",
+            [
+                "refuses the request signature",
+                "`platform.hmac_secret_file`",
+            ],
+        ),
+        (
+            "403",
+            format!("http://127.0.0.1:{forbidden}/"),
+            TOKEN,
+            SECRET,
+            ["refuses this gateway (HTTP 403)", "enable this gateway id"],
+        ),
+        (
+            "wrong url",
+            format!("{url}/api/nothing-here"),
+            TOKEN,
+            SECRET,
+            [
+                "no gateway API at the platform url (HTTP 404)",
+                "check `platform.url`",
+            ],
+        ),
+        (
+            "dead port",
+            format!("http://127.0.0.1:{}/", closed_port()),
+            TOKEN,
+            SECRET,
+            ["connection refused", "host and port in `platform.url`"],
+        ),
+        (
+            "no answer",
+            format!("http://127.0.0.1:{silent_port}/"),
+            TOKEN,
+            SECRET,
+            ["does not answer in time", "check the internet link"],
+        ),
+    ];
+    for (what, url, token, secret, expected) in cases {
+        let platform = format!(
+            "{}timeout = \"2s\"\n",
+            platform_section(dir.path(), &url, token, secret)
+        );
+        let (code, out) = doctor_with(dir.path(), "", &platform, &[]).await;
+        assert_eq!(code, 69, "{what}: {out}");
+        let screen = &out[out.find("== platform ==").unwrap()..];
+        assert!(screen.contains("platform   NOT working"), "{what}: {out}");
+        for e in expected {
+            assert!(screen.contains(e), "{what}: {e:?} missing in:\n{out}");
+        }
+    }
+    assert!(stub.heartbeats().is_empty(), "no refused heartbeat got in");
+    stub.shutdown().await;
+    drop(silent);
 }

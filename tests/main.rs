@@ -20,6 +20,7 @@ mod end_to_end;
 mod fault_crash;
 mod fault_disk;
 mod fault_suite;
+mod install_config;
 mod intake_matching;
 mod modem_daemon_fallback;
 mod modem_faults;

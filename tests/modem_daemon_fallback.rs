@@ -66,7 +66,7 @@ sweep_interval = "1s"
 send_gap = "10ms"
 
 [platform]
-url = "http://127.0.0.1:{closed}/api/gateway/v1"
+url = "http://127.0.0.1:{closed}/api/gateway"
 token_file = "token"
 "#,
         orange.device_path(),

@@ -164,19 +164,120 @@ async fn a_batch_refused_with_400_is_quarantined_and_reported_while_the_rest_flo
     r.stop().await;
 }
 
+/// The gateway's binary on the rig's config: `status` or `doctor`, with what it printed.
+fn cli(r: &Gateway, command: &str) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+        .arg(command)
+        .arg("--config")
+        .arg(&r.config_path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A wrong secret is no batch's fault: nothing is quarantined, forwarding pauses and says why
+/// (log, `status`, `doctor`) while it keeps trying; once the secret file is fixed and the
+/// gateway restarted, every report arrives exactly once, with no other command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_secret_is_refused_quarantined_and_explained() {
-    let r = rig(20, "not-the-secret", "").await;
-    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
-    wait_for_depths(&r, "the batch quarantined", |d| d.quarantined_batches == 1).await;
-    let q = r.daemon().store.quarantined_batches(10).await.unwrap();
-    assert_eq!(q[0].status, 401);
-    assert!(q[0].error.contains("bad_signature"), "{:?}", q[0].error);
+async fn a_wrong_secret_pauses_forwarding_and_every_report_arrives_once_it_is_fixed() {
+    let mut r = rig(20, "not-the-secret", "").await;
+    for i in 0..3 {
+        r.sim
+            .inject(&sender(i), &format!("AJALI mgodi wa Kalimbi {i}"));
+    }
+    wait_for_depths(&r, "three reports stored", |d| d.undelivered_incidents == 3).await;
+    // Refused again and again (the backoff cap is 500 ms), never quarantined.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let pause = r.daemon().store.forwarding_pause().await.unwrap();
+        if pause.as_ref().is_some_and(|p| p.attempts >= 3) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{pause:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pause = r.daemon().store.forwarding_pause().await.unwrap().unwrap();
+    assert_eq!(pause.status, 401);
+    assert!(pause.error.contains("bad_signature"), "{:?}", pause.error);
+    let d = r.daemon().store.queue_depths().await.unwrap();
+    assert_eq!(
+        d.quarantined_batches, 0,
+        "a wrong secret is no batch's fault"
+    );
     assert!(r.stub().incidents().is_empty(), "nothing unsigned got in");
     assert!(
         r.stub().heartbeats().is_empty(),
         "heartbeats are signed too"
     );
+
+    let (_, status) = cli(&r, "status");
+    assert!(
+        status.contains("Forwarding: PAUSED, the platform refuses the request signature"),
+        "{status}"
+    );
+    assert!(status.contains("`platform.hmac_secret_file`"), "{status}");
+    assert!(status.contains("Quarantined batches: none"), "{status}");
+    let (code, doctor) = cli(&r, "doctor");
+    assert_eq!(code, 69, "{doctor}");
+    assert!(
+        doctor.contains("forwarding PAUSED: the platform refuses the request signature"),
+        "{doctor}"
+    );
+
+    // The technician writes the right secret and restarts the service.
+    config::secrets::write_secret(&r.dir.path().join("secret"), SECRET.as_bytes()).unwrap();
+    r.restart().await;
+    wait_until("every report delivered", || r.stub().incidents().len() == 3).await;
+    crate::common::daemon::exactly_once(r.stub(), 3);
+    wait_for_depths(&r, "nothing waiting", |d| d.undelivered_incidents == 0).await;
+    assert_eq!(r.daemon().store.forwarding_pause().await.unwrap(), None);
+    let (_, status) = cli(&r, "status");
+    assert!(status.contains("Forwarding: running"), "{status}");
+    r.stop().await;
+}
+
+/// A batch quarantined by mistake goes back with `requeue` while the gateway runs, and the
+/// running gateway delivers it with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requeued_batch_is_delivered_by_the_running_gateway() {
+    let r = rig(20, SECRET, "").await;
+    r.stub().fail_next(400, 1);
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_for_depths(&r, "one quarantined batch", |d| d.quarantined_batches == 1).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+        .args(["requeue", "--all", "--config"])
+        .arg(&r.config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    wait_until("the requeued batch delivered", || {
+        r.stub().incidents().len() == 1
+    })
+    .await;
+    crate::common::daemon::exactly_once(r.stub(), 1);
+    wait_for_depths(&r, "nothing quarantined", |d| d.quarantined_batches == 0).await;
+    r.stop().await;
+}
+
+/// A platform answering 404 (the url is wrong) pauses forwarding the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_url_pauses_forwarding_instead_of_quarantining() {
+    let r = rig(20, SECRET, "").await;
+    r.stub().fail_next(404, 3);
+    r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
+    wait_until("the report delivered after the 404s", || {
+        r.stub().incidents().len() == 1
+    })
+    .await;
+    let d = r.daemon().store.queue_depths().await.unwrap();
+    assert_eq!(d.quarantined_batches, 0, "a wrong url is no batch's fault");
     r.stop().await;
 }
 

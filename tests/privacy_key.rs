@@ -59,5 +59,20 @@ async fn a_key_lost_after_the_first_report_is_a_config_error_not_a_new_key() {
     assert!(stderr.contains(&key.display().to_string()), "{stderr}");
     assert!(stderr.contains("docs/privacy.md"), "{stderr}");
     assert!(!key.exists(), "no new key was made in its place");
+    // check-config (systemd's and the technician's check) says the same before any start.
+    let check = Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+        .args(["check-config", "--config"])
+        .arg(&rig.config_path)
+        .output()
+        .unwrap();
+    let check_stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(78), "{check_stderr}");
+    let errors = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("error: "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(errors(&check_stderr), errors(&stderr));
     rig.shutdown().await;
 }

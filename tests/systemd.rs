@@ -46,6 +46,49 @@ fn unit_is_type_notify_with_watchdog_and_state_directory() {
     }
 }
 
+/// A broken config exits 78 (`run` checks as check-config does): systemd must not restart
+/// it in a loop, and a unit failing for other reasons stops after a few tries in a row.
+#[test]
+fn a_config_error_is_not_restarted_and_failed_starts_are_limited() {
+    let unit = include_str!("../systemd/kufatilia-gateway.service");
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {key} in the unit"))
+            .trim()
+            .to_string()
+    };
+    assert!(
+        value("RestartPreventExitStatus")
+            .split_whitespace()
+            .any(|c| c == "78"),
+        "exit 78 (config error) must not be restarted"
+    );
+    assert!(
+        !unit.contains("ExecStartPre="),
+        "a failing ExecStartPre is restarted whatever its exit status"
+    );
+    assert!(value("StartLimitBurst").parse::<u32>().unwrap() >= 1);
+    assert!(!value("StartLimitIntervalSec").is_empty());
+    // The start limit belongs to [Unit]; in [Service] systemd ignores it.
+    let service_at = unit.find("[Service]").unwrap();
+    assert!(unit.find("StartLimitBurst=").unwrap() < service_at);
+    // systemd itself reads the unit without complaint.
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/systemd/kufatilia-gateway.service"
+        ))
+        .output()
+        .expect("systemd-analyze is needed for this test (Debian package `systemd`)");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !errors.contains("Unknown key") && !errors.contains("Unknown section"),
+        "{errors}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_tells_systemd_it_is_ready_and_what_it_does() {
     let r = Rig::start(Options {

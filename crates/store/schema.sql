@@ -4,7 +4,7 @@
 -- the schema the failing test prints. The values a column of a fixed set holds
 -- are the enums of src/kinds.rs (a comment below may be older than they are).
 --
--- user_version 9
+-- user_version 10
 
 CREATE TABLE batches (
     id              TEXT    PRIMARY KEY,

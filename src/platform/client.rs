@@ -25,6 +25,8 @@ use platform_api::{
     OutboundStatusAck, OutboundStatusReport,
 };
 
+/// How a retryable HTTP answer's reason starts (a network failure's does not).
+const PLATFORM_ANSWERED: &str = "platform answered HTTP ";
 /// Longest error body kept in `PostError::Rejected`, in characters.
 const REJECTED_BODY_LIMIT: usize = 1000;
 /// Longest response body read from the platform; the rest is not read.
@@ -112,6 +114,177 @@ impl PostError {
 
     pub fn is_retry(&self) -> bool {
         matches!(self, PostError::Retry { .. })
+    }
+
+    /// What this failure says about the setup.
+    pub fn diagnosis(&self) -> Diagnosis {
+        match self {
+            PostError::Retry { reason, .. } if reason.starts_with(PLATFORM_ANSWERED) => {
+                Diagnosis::PlatformBusy
+            }
+            PostError::Retry { reason, .. } => Diagnosis::of_network_failure(reason),
+            PostError::Rejected { status, body } => Diagnosis::of_refusal(*status, body),
+        }
+    }
+}
+
+/// What a failed request says about the box's setup: the one place a refusal or a network
+/// failure is turned into an explanation and a fix, for the log, `status` and `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diagnosis {
+    /// 401 for the bearer token: missing, wrong or revoked.
+    Token,
+    /// 401 or 403 for the signature: no secret, or not the platform's.
+    Signature,
+    /// The signing timestamp is outside the platform's window: the box's clock is wrong.
+    Clock,
+    /// 403 with no known code: the platform refuses this box.
+    Forbidden,
+    /// 404 or 405: no gateway API at the configured URL.
+    Url,
+    /// 3xx: the platform answers from another URL (never followed).
+    Redirect,
+    /// 407: a proxy on the way wants credentials.
+    Proxy,
+    /// The platform's name does not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate, or not TLS at all).
+    Tls,
+    /// No answer in the time limit.
+    Timeout,
+    /// Nothing listens at the platform's address and port.
+    Refused,
+    /// Another network failure.
+    Network,
+    /// 5xx, 408 or 429: the platform is there but cannot take requests now.
+    PlatformBusy,
+    /// Another 4xx: the platform refuses what this request holds, not who sent it.
+    Content,
+}
+
+impl Diagnosis {
+    /// From an HTTP refusal and the start of its body (an `ErrorBody`, possibly after a prefix
+    /// such as `HTTP 401: ` in a stored error).
+    pub fn of_refusal(status: u16, body: &str) -> Diagnosis {
+        let code = body
+            .find('{')
+            .and_then(|i| serde_json::from_str::<ErrorBody>(&body[i..]).ok())
+            .map(|e| e.code);
+        match (status, code) {
+            (401 | 403, Some(ErrorCode::TimestampOutOfWindow)) => Diagnosis::Clock,
+            (
+                401 | 403,
+                Some(
+                    ErrorCode::BadSignature | ErrorCode::MissingSignature | ErrorCode::BadTimestamp,
+                ),
+            ) => Diagnosis::Signature,
+            (401, _) => Diagnosis::Token,
+            (403, Some(ErrorCode::BadToken)) => Diagnosis::Token,
+            (403, _) => Diagnosis::Forbidden,
+            (404 | 405, _) => Diagnosis::Url,
+            (407, _) => Diagnosis::Proxy,
+            (300..=399, _) => Diagnosis::Redirect,
+            (408 | 429 | 500..=599, _) => Diagnosis::PlatformBusy,
+            _ => Diagnosis::Content,
+        }
+    }
+
+    /// From the text of a network failure (the error chain of the HTTP library).
+    fn of_network_failure(reason: &str) -> Diagnosis {
+        let r = reason.to_ascii_lowercase();
+        if r.contains("dns error") || r.contains("failed to lookup address") {
+            Diagnosis::Dns
+        } else if r.contains("certificate") || r.contains("tls") || r.contains("handshake") {
+            Diagnosis::Tls
+        } else if r.contains("timed out") || r.contains("timeout") {
+            Diagnosis::Timeout
+        } else if r.contains("connection refused") {
+            Diagnosis::Refused
+        } else {
+            Diagnosis::Network
+        }
+    }
+
+    /// True when every request would be refused the same way: forwarding waits (nothing is
+    /// quarantined) and retries until the technician fixes the cause.
+    pub fn pauses_forwarding(self) -> bool {
+        matches!(
+            self,
+            Diagnosis::Token
+                | Diagnosis::Signature
+                | Diagnosis::Forbidden
+                | Diagnosis::Url
+                | Diagnosis::Redirect
+                | Diagnosis::Proxy
+        )
+    }
+
+    /// What is wrong, in a technician's words.
+    pub fn problem(self) -> &'static str {
+        match self {
+            Diagnosis::Token => "the platform refuses the bearer token (HTTP 401)",
+            Diagnosis::Signature => "the platform refuses the request signature",
+            Diagnosis::Clock => "the platform refuses the request time: the gateway clock is wrong",
+            Diagnosis::Forbidden => "the platform refuses this gateway (HTTP 403)",
+            Diagnosis::Url => "no gateway API at the platform url (HTTP 404)",
+            Diagnosis::Redirect => "the platform url redirects elsewhere",
+            Diagnosis::Proxy => "a proxy wants credentials (HTTP 407)",
+            Diagnosis::Dns => "the platform's name does not resolve (DNS)",
+            Diagnosis::Tls => "the secure connection (TLS) to the platform failed",
+            Diagnosis::Timeout => "the platform does not answer in time",
+            Diagnosis::Refused => "nothing answers at the platform's address (connection refused)",
+            Diagnosis::Network => "the platform cannot be reached",
+            Diagnosis::PlatformBusy => "the platform cannot take requests now",
+            Diagnosis::Content => "the platform refuses what the request holds",
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Diagnosis::Token => {
+                "put the token the platform gave this box in the `platform.token_file` file (one line, chmod 600), then restart the gateway"
+            }
+            Diagnosis::Signature => {
+                "put the HMAC secret the platform gave this box in the `platform.hmac_secret_file` file (chmod 600) and name that file in the config, then restart the gateway"
+            }
+            Diagnosis::Clock => {
+                "check the time sync (`timedatectl`); the gateway also corrects its signatures from the platform's clock"
+            }
+            Diagnosis::Forbidden => {
+                "ask the platform's administrators to enable this gateway id with this token and secret"
+            }
+            Diagnosis::Url => {
+                "check `platform.url`: the address the platform gave, without the trailing /v1 (the gateway adds v1/... itself)"
+            }
+            Diagnosis::Redirect => {
+                "write the address the platform redirects to in `platform.url` (redirects are never followed)"
+            }
+            Diagnosis::Proxy => {
+                "this network's proxy must let the gateway through without credentials"
+            }
+            Diagnosis::Dns => {
+                "check the host name in `platform.url` and the box's DNS (is the internet link up?)"
+            }
+            Diagnosis::Tls => {
+                "check the box's clock (a wrong date fails every certificate), the https:// address, and `platform.extra_ca_file` for a platform with a private CA"
+            }
+            Diagnosis::Timeout => {
+                "check the internet link (mobile data, Wi-Fi, cable); reports wait safely in the store meanwhile"
+            }
+            Diagnosis::Refused => {
+                "check the host and port in `platform.url`, and that the platform is running"
+            }
+            Diagnosis::Network => {
+                "check the internet link (mobile data, Wi-Fi, cable) and `platform.url`; reports wait safely in the store meanwhile"
+            }
+            Diagnosis::PlatformBusy => {
+                "nothing on this box: the gateway retries by itself; tell the platform's administrators if it lasts"
+            }
+            Diagnosis::Content => {
+                "see the platform's error; `kufatilia-gateway requeue` sends such a batch again once the platform is fixed"
+            }
+        }
     }
 }
 
@@ -376,7 +549,7 @@ fn classify(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, now));
         return PostError::Retry {
-            reason: format!("platform answered HTTP {status}: {}", snippet(body)),
+            reason: format!("{PLATFORM_ANSWERED}{status}: {}", snippet(body)),
             retry_after,
         };
     }
@@ -428,7 +601,7 @@ fn check_url(url: &str) -> Result<Url, PlatformError> {
     match parsed.scheme() {
         "https" => {}
         "http" => {
-            let loopback = parsed.host_str().is_some_and(is_loopback_host);
+            let loopback = parsed.host_str().is_some_and(config::is_loopback_host);
             if !loopback {
                 return Err(PlatformError::PlainHttpNotLoopback {
                     url: url.to_string(),
@@ -463,14 +636,6 @@ fn check_url(url: &str) -> Result<Url, PlatformError> {
 }
 
 /// `host` as `Url::host_str` gives it: IPv6 addresses in brackets.
-fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
 /// The Mozilla roots shipped inside the binary.
 fn built_in_roots() -> Vec<reqwest::Certificate> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS
@@ -554,6 +719,44 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
     use time::macros::datetime;
+
+    /// Which refusals pause forwarding (the box's setup) and which quarantine (the batch).
+    #[test]
+    fn a_refusal_of_the_box_pauses_and_a_refusal_of_the_content_does_not() {
+        let code = |c: &str| format!(r#"HTTP 401: {{"code":"{c}","message":"m"}}"#);
+        let cases = [
+            (401, code("bad_token"), Diagnosis::Token, true),
+            (401, code("bad_signature"), Diagnosis::Signature, true),
+            (401, code("missing_signature"), Diagnosis::Signature, true),
+            (403, code("bad_signature"), Diagnosis::Signature, true),
+            (
+                401,
+                code("timestamp_out_of_window"),
+                Diagnosis::Clock,
+                false,
+            ),
+            (401, String::new(), Diagnosis::Token, true),
+            (
+                403,
+                "<html>Forbidden</html>".into(),
+                Diagnosis::Forbidden,
+                true,
+            ),
+            (404, String::new(), Diagnosis::Url, true),
+            (405, String::new(), Diagnosis::Url, true),
+            (308, String::new(), Diagnosis::Redirect, true),
+            (407, String::new(), Diagnosis::Proxy, true),
+            (400, code("invalid_batch"), Diagnosis::Content, false),
+            (413, String::new(), Diagnosis::Content, false),
+            (422, String::new(), Diagnosis::Content, false),
+            (503, String::new(), Diagnosis::PlatformBusy, false),
+        ];
+        for (status, body, want, pauses) in cases {
+            let d = Diagnosis::of_refusal(status, &body);
+            assert_eq!(d, want, "{status} {body}");
+            assert_eq!(d.pauses_forwarding(), pauses, "{status} {body}");
+        }
+    }
 
     fn cfg(url: &str) -> PlatformClientConfig {
         PlatformClientConfig {

@@ -6,4 +6,5 @@ mod backoff;
 mod client;
 
 pub use backoff::Backoff;
+pub(crate) use client::Diagnosis;
 pub use client::{PlatformClient, PlatformClientConfig, PlatformError, PostError};

@@ -182,6 +182,10 @@ pub struct PlatformConfig {
     /// File holding the HMAC signing secret shared with the platform (mode 0600).
     #[serde(default)]
     pub hmac_secret_file: Option<PathBuf>,
+    /// Send requests without a signature to a platform that is not on this machine. Only for a
+    /// platform that checks no signature; logged as a warning at every start.
+    #[serde(default)]
+    pub allow_unsigned: bool,
     /// Most incidents in one batch.
     #[serde(default = "defaults::batch_max")]
     pub batch_max: usize,
@@ -596,11 +600,57 @@ impl Config {
     }
 
     fn check_platform(&self) -> Result<(), Invalid> {
-        let url = self.platform.url.as_str();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        let url = self.platform.url.trim();
+        let Some((scheme, rest)) = url.split_once("://") else {
             return invalid(
                 "platform.url",
                 format!("{url:?} must start with https:// (or http:// for this machine only)"),
+            );
+        };
+        if scheme != "https" && scheme != "http" {
+            return invalid(
+                "platform.url",
+                format!("{url:?} must start with https:// (or http:// for this machine only)"),
+            );
+        }
+        let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        let host = url_host(authority);
+        if host.is_empty() {
+            return invalid("platform.url", format!("{url:?} names no host"));
+        }
+        let loopback = is_loopback_host(host);
+        if scheme == "http" && !loopback {
+            return invalid(
+                "platform.url",
+                format!(
+                    "{url:?} uses plain http:// to another machine: write https:// (plain http \
+                     only to 127.0.0.1, ::1 or localhost)"
+                ),
+            );
+        }
+        if path.contains(['?', '#']) {
+            return invalid(
+                "platform.url",
+                format!("{url:?}: a base URL has no ?query or #fragment"),
+            );
+        }
+        // The gateway appends `v1/batches`, `v1/heartbeat`...: a base ending in the version
+        // would post to `.../v1/v1/batches` and get 404 for ever.
+        let trimmed = path.trim_end_matches('/');
+        if trimmed.ends_with("/v1") {
+            let base = &url[..url.len() - (path.len() - trimmed.len()) - "/v1".len()];
+            return invalid(
+                "platform.url",
+                format!("{url:?} ends in /v1, but the gateway adds v1/... itself: write {base:?}"),
+            );
+        }
+        if self.platform.hmac_secret_file.is_none() && !loopback && !self.platform.allow_unsigned {
+            return invalid(
+                "platform.hmac_secret_file",
+                "is missing: the platform refuses unsigned requests (HTTP 401) and nothing would \
+                 be delivered. Write the file with the secret the platform gave this box \
+                 (chmod 600) and name it here (e.g. \"/etc/kufatilia-gateway/platform.secret\"); \
+                 `allow_unsigned = true` only for a platform that checks no signature",
             );
         }
         if self.platform.batch_max == 0 || self.platform.batch_max > 10_000 {
@@ -608,6 +658,33 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl PlatformConfig {
+    /// True when the platform runs on this machine (loopback), where unsigned is allowed.
+    pub fn is_local(&self) -> bool {
+        let rest = self.url.trim().split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        is_loopback_host(url_host(authority))
+    }
+}
+
+/// The host of a URL's authority (`user@host:port`), without brackets for IPv6.
+fn url_host(authority: &str) -> &str {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split_once(']').map_or(v6, |(h, _)| h);
+    }
+    host_port.split_once(':').map_or(host_port, |(h, _)| h)
+}
+
+/// This machine: where the reference receiver runs for tests and the demo.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Longest USSD code accepted: real ones are a dozen characters; the network takes up to 182.
@@ -847,5 +924,49 @@ mod example_tests {
         .unwrap();
         assert_eq!(c.modems.len(), 1);
         assert_eq!(c.modems[0].baud, 115_200);
+        // Requests to the platform are signed as shipped.
+        assert!(c.platform.hmac_secret_file.is_some());
+        assert!(!c.platform.allow_unsigned);
+    }
+
+    fn platform(lines: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            &format!("gateway_id = \"goma-01\"\n[platform]\n{lines}\n"),
+            Path::new("gateway.toml"),
+            Path::new("/etc/kufatilia-gateway"),
+        )
+    }
+
+    #[test]
+    fn a_remote_platform_needs_a_signing_secret_unless_unsigned_is_asked_for() {
+        let e = platform("url = \"https://platform.example.org/api/gateway\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`platform.hmac_secret_file`: is missing"), "{e}");
+        assert!(platform("url = \"https://p.example.org/api\"\nhmac_secret_file = \"s\"").is_ok());
+        assert!(platform("url = \"https://p.example.org/api\"\nallow_unsigned = true").is_ok());
+        // This machine (tests, the demo) may go unsigned.
+        assert!(platform("url = \"http://127.0.0.1:8080\"").is_ok());
+        assert!(platform("url = \"http://[::1]:8080/x\"").is_ok());
+    }
+
+    #[test]
+    fn a_url_ending_in_the_api_version_is_refused_with_the_url_to_write() {
+        for url in [
+            "https://platform.example.org/api/gateway/v1",
+            "https://platform.example.org/api/gateway/v1/",
+        ] {
+            let e = platform(&format!("url = {url:?}\nhmac_secret_file = \"s\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("write \"https://platform.example.org/api/gateway\""),
+                "{e}"
+            );
+        }
+        let e = platform("url = \"http://platform.example.org/api\"\nallow_unsigned = true")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plain http://"), "{e}");
     }
 }

@@ -181,7 +181,7 @@ pub struct BatchAck {
 }
 
 /// Health report, sent every few minutes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
     pub schema_version: u32,
     pub gateway_id: String,

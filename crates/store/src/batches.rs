@@ -27,6 +27,18 @@ pub struct QuarantinedBatch {
     pub since_ms: i64,
 }
 
+/// Forwarding held up by the platform refusing what is not a batch's fault (the token, the
+/// signature, the URL): every batch waits, nothing is quarantined, retries go on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForwardingPause {
+    /// The batch the refusal came for (the oldest pending one).
+    pub batch_id: String,
+    /// The HTTP status of the last refusal.
+    pub status: u16,
+    pub error: String,
+    pub attempts: u32,
+}
+
 /// How much work waits in each stage, for `status`, STATUS= and the heartbeat.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct QueueDepths {
@@ -92,7 +104,8 @@ impl Store {
             let now = now_ms();
             conn.execute(
                 "UPDATE batches SET state = ?3, delivered_at_ms = ?2,
-                        attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                        attempts = attempts + 1, last_error = NULL, last_status = NULL
+                 WHERE id = ?1",
                 params![batch_id, now, BatchState::Delivered],
             )?;
             conn.execute(
@@ -113,10 +126,66 @@ impl Store {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             conn.execute(
-                "UPDATE batches SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                "UPDATE batches SET attempts = attempts + 1, last_error = ?2, last_status = NULL
+                 WHERE id = ?1",
                 params![batch_id, error],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The platform refused the request for a reason that is not the batch's (credentials, the
+    /// URL): the batch stays pending with the answer, and forwarding is paused until a retry
+    /// gets through. [`Store::forwarding_pause`] reports it.
+    pub async fn mark_batch_paused(
+        &self,
+        batch_id: &str,
+        status: u16,
+        error: String,
+    ) -> Result<(), StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE batches SET attempts = attempts + 1, last_error = ?2, last_status = ?3
+                 WHERE id = ?1",
+                params![batch_id, error, status],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Why forwarding is paused, when the oldest pending batch was last refused for a reason
+    /// that is not its own.
+    pub async fn forwarding_pause(&self) -> Result<Option<ForwardingPause>, StoreError> {
+        self.call(forwarding_pause).await
+    }
+
+    /// Puts quarantined batches back in the queue (one by id, or all), oldest first; with
+    /// `dry_run` only says which. Returns the batches concerned; an id that is not a
+    /// quarantined batch gives none.
+    pub async fn requeue_quarantined(
+        &self,
+        batch_id: Option<String>,
+        dry_run: bool,
+    ) -> Result<Vec<QuarantinedBatch>, StoreError> {
+        self.call(move |conn| {
+            let all = quarantined(conn, usize::MAX)?;
+            let chosen: Vec<QuarantinedBatch> = all
+                .into_iter()
+                .filter(|b| batch_id.as_ref().is_none_or(|id| &b.id == id))
+                .collect();
+            if !dry_run {
+                for b in &chosen {
+                    conn.execute(
+                        "UPDATE batches SET state = ?2, quarantined_at_ms = NULL
+                         WHERE id = ?1 AND state = ?3",
+                        params![b.id, BatchState::Pending, BatchState::Quarantined],
+                    )?;
+                }
+            }
+            Ok(chosen)
         })
         .await
     }
@@ -147,25 +216,7 @@ impl Store {
         &self,
         limit: usize,
     ) -> Result<Vec<QuarantinedBatch>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, COALESCE(last_status, 0), COALESCE(last_error, ''),
-                        COALESCE(quarantined_at_ms, created_at_ms)
-                 FROM batches WHERE state = 'quarantined' ORDER BY seq LIMIT ?1",
-            )?;
-            let rows = stmt
-                .query_map([limit as i64], |r| {
-                    Ok(QuarantinedBatch {
-                        id: r.get(0)?,
-                        status: r.get(1)?,
-                        error: r.get(2)?,
-                        since_ms: r.get(3)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
+        self.call(move |conn| quarantined(conn, limit)).await
     }
 
     /// Work waiting in each stage.
@@ -225,6 +276,51 @@ fn next_batch(
         attempts: 0,
         incidents,
     }))
+}
+
+fn quarantined(conn: &Connection, limit: usize) -> Result<Vec<QuarantinedBatch>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, COALESCE(last_status, 0), COALESCE(last_error, ''),
+                COALESCE(quarantined_at_ms, created_at_ms)
+         FROM batches WHERE state = 'quarantined' ORDER BY seq LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(QuarantinedBatch {
+                id: r.get(0)?,
+                status: r.get(1)?,
+                error: r.get(2)?,
+                since_ms: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn forwarding_pause(conn: &Connection) -> Result<Option<ForwardingPause>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, last_status, COALESCE(last_error, ''), attempts FROM batches
+             WHERE state = 'pending' ORDER BY seq LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<u16>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
+            },
+        )
+        .optional()?
+        .and_then(|(batch_id, status, error, attempts)| {
+            Some(ForwardingPause {
+                batch_id,
+                status: status?,
+                error,
+                attempts,
+            })
+        }))
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64, StoreError> {

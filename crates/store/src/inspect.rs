@@ -105,6 +105,16 @@ impl StoreReader {
         Ok(rows)
     }
 
+    /// True once the store holds reporters (see [`Store::knows_reporters`]).
+    pub fn knows_reporters(&self) -> Result<bool, StoreError> {
+        super::reporters::knows_reporters(&self.conn)
+    }
+
+    /// Why forwarding is paused, if it is (see [`Store::forwarding_pause`]).
+    pub fn forwarding_pause(&self) -> Result<Option<super::ForwardingPause>, StoreError> {
+        super::batches::forwarding_pause(&self.conn)
+    }
+
     pub fn quarantined_batches(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT b.id, (SELECT COUNT(*) FROM incidents i WHERE i.batch_id = b.id), b.attempts,

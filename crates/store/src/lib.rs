@@ -28,7 +28,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use batches::{PendingBatch, QuarantinedBatch, QueueDepths};
+pub use batches::{ForwardingPause, PendingBatch, QuarantinedBatch, QueueDepths};
 pub use guard::{
     OutboundGuard, RecipientCheck, RefusalCounts, ReplyGuard, ReplyPlan, ReplyVerdict,
 };

@@ -47,16 +47,18 @@ impl Store {
     /// Whether the box has ever stored a report or a reporter (after the first start, a missing
     /// pseudonym key is an error, not a reason to make a new one).
     pub async fn knows_reporters(&self) -> Result<bool, StoreError> {
-        self.call(|conn| {
-            Ok(conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM reporters)
-                     OR EXISTS (SELECT 1 FROM messages WHERE sender IS NOT NULL)",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .await
+        self.call(knows_reporters).await
     }
+}
+
+/// True once the store holds anything a reporter's pseudonym was (or will be) made from.
+pub(super) fn knows_reporters(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM reporters)
+             OR EXISTS (SELECT 1 FROM messages WHERE sender IS NOT NULL)",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The number and modem for a platform name, if the box knows it.

@@ -309,6 +309,17 @@ CREATE INDEX messages_sender ON messages(sender, received_at_ms);
 CREATE INDEX messages_received ON messages(received_at_ms);
 "#,
     ),
+    // Issue 16: a refusal of the credentials or the URL (401, 403, 404, 405, 407, a redirect)
+    // is no fault of a batch, yet older versions quarantined the batches it came for, and they
+    // stayed there after the technician fixed the cause. Back in the queue, oldest first by
+    // seq, once, on the upgrade. Data only: the schema is unchanged.
+    M::up(
+        r#"
+UPDATE batches SET state = 'pending', quarantined_at_ms = NULL
+ WHERE state = 'quarantined'
+   AND (last_status IN (401, 403, 404, 405, 407) OR last_status BETWEEN 300 AND 399);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.
@@ -485,5 +496,43 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(buckets, vec![(490_000, 2), (490_001, 1), (490_003, 1)]);
+    }
+
+    /// Batches an older version quarantined for a refused token, signature or URL go back to
+    /// the queue on the upgrade; those the platform refused for their content stay.
+    #[test]
+    fn batches_quarantined_for_credentials_or_the_url_are_requeued_on_upgrade() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        migrations.to_version(&mut conn, 7).unwrap();
+        for (seq, status) in [(1, 401), (2, 400), (3, 403), (4, 404), (5, 301), (6, 422)] {
+            conn.execute(
+                "INSERT INTO batches (id, seq, created_at_ms, state, last_status, last_error,
+                                      quarantined_at_ms)
+                 VALUES ('gw-b' || ?1, ?1, 1, 'quarantined', ?2, 'HTTP ' || ?2, 2)",
+                rusqlite::params![seq, status],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let states: Vec<(i64, String)> = conn
+            .prepare("SELECT last_status, state FROM batches ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let pending = |s: &str| s.to_string();
+        assert_eq!(
+            states,
+            vec![
+                (401, pending("pending")),
+                (400, pending("quarantined")),
+                (403, pending("pending")),
+                (404, pending("pending")),
+                (301, pending("pending")),
+                (422, pending("quarantined")),
+            ]
+        );
     }
 }
