@@ -361,7 +361,7 @@ fn recorded(serial: SerialStream, record: Option<&Path>, screen: &mut Screen) ->
             screen.problem(
                 Check::Record,
                 format!("cannot write {}: {e}", path.display()),
-                "give --record a path in a writable directory (e.g. /tmp/modem.transcript)",
+                "give --record a path in a writable directory (e.g. modem.transcript)",
             );
             Box::new(serial)
         }

@@ -58,7 +58,7 @@ enum Command {
     /// Check each modem (device, identity, SIM, PIN, network, signal, storage, balance) and the
     /// platform, with what to fix; exit 0 when all is good, 69 otherwise.
     #[command(
-        after_help = "Examples:\n  kufatilia-gateway doctor --config /etc/kufatilia-gateway/gateway.toml\n  kufatilia-gateway doctor --record /tmp/modem.transcript\n\nThe modems the running gateway holds show as busy: stop the service first to check them.\nWith --record, every line sent to and received from each modem is written to FILE (one file\na modem, named FILE-<modem> when there are several), with the time since the port opened;\nsend it to the developers when a modem misbehaves. PINs, message PDUs and phone numbers are\nwithheld from it."
+        after_help = "Examples:\n  kufatilia-gateway doctor --config /etc/kufatilia-gateway/gateway.toml\n  kufatilia-gateway doctor --record modem.transcript\n\nThe modems the running gateway holds show as busy: stop the service first to check them.\nWith --record, every line sent to and received from each modem is written to FILE (one file\na modem, named FILE-<modem> when there are several), with the time since the port opened;\nsend it to the developers when a modem misbehaves. PINs, message PDUs and phone numbers are\nwithheld from it."
     )]
     Doctor {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]

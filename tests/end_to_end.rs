@@ -103,7 +103,7 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     assert_eq!(r.sim.network_queue_len(), 0);
     crate::common::eventually_within(BOUND, "every report delivered, every ack sent", || async {
         let d = r.daemon().store.queue_depths().await.unwrap();
-        d.undelivered_incidents == 0 && d.queued_sms == 0
+        d.undelivered_incidents == 0 && d.sms_to_settle() == 0
     })
     .await;
     r.stop().await;

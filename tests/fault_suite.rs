@@ -162,7 +162,7 @@ impl Case {
             && d.waiting_parts == 0
             && d.unhandled_messages == 0
             && d.undelivered_incidents == 0
-            && d.queued_sms == 0
+            && d.sms_to_settle() == 0
             && self
                 .gateway_rows()
                 .is_ok_and(|(_, replies)| replies.len() >= MESSAGES)
@@ -429,7 +429,7 @@ async fn the_platform_down_for_the_whole_burst_loses_nothing() {
             let d = case.rig.depths();
             case.received() >= total
                 && d.undelivered_incidents == MESSAGES as u64
-                && d.queued_sms == 0
+                && d.sms_to_settle() == 0
                 && case.rig.sim.sent().len() >= MESSAGES
         },
     )

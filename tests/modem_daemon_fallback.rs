@@ -22,7 +22,7 @@ async fn wait_state(status: &StatusHandle, state: LinkState) {
 
 async fn wait_queue_empty(daemon: &Daemon) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while daemon.store.queue_depths().await.unwrap().queued_sms != 0 {
+    while daemon.store.queue_depths().await.unwrap().sms_to_settle() != 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "replies still queued"

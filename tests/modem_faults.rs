@@ -65,7 +65,7 @@ async fn replies_of_an_unplugged_modem_go_out_once_through_its_fallback() {
     // Recorded as sent before the unplug (an unplug while the answer is on its way leaves the
     // send in doubt, and it is retried: at least once).
     eventually("the first reply marked sent", || async {
-        store.queue_depths().await.unwrap().queued_sms == 0
+        store.queue_depths().await.unwrap().sms_to_settle() == 0
     })
     .await;
 
@@ -77,7 +77,7 @@ async fn replies_of_an_unplugged_modem_go_out_once_through_its_fallback() {
     queue(&store, "vodacom", "+243822222222", "Merci").await;
     let through_vodacom = vodacom_sim.wait_for_sent(4, WAIT).await;
     eventually("every reply marked sent", || async {
-        store.queue_depths().await.unwrap().queued_sms == 0
+        store.queue_depths().await.unwrap().sms_to_settle() == 0
     })
     .await;
 
@@ -87,7 +87,7 @@ async fn replies_of_an_unplugged_modem_go_out_once_through_its_fallback() {
     queue(&store, "orange", "+243811111111", "Asante 5").await;
     let through_orange = orange_sim.wait_for_sent(2, WAIT).await;
     eventually("the last reply marked sent", || async {
-        store.queue_depths().await.unwrap().queued_sms == 0
+        store.queue_depths().await.unwrap().sms_to_settle() == 0
     })
     .await;
 

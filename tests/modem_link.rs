@@ -299,7 +299,7 @@ async fn injected_sms_are_real_pdus_and_queued_replies_are_sent() {
     assert_eq!(joined, long.replace('ç', "c"));
     eventually("both marked sent", || async {
         let d = store.queue_depths().await.unwrap();
-        d.queued_sms == 0 && d.unconfirmed_sms == 0
+        d.sms_to_settle() == 0
     })
     .await;
     assert_eq!(link.status.snapshot().sent, 2);

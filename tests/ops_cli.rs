@@ -136,20 +136,23 @@ async fn an_unconfirmed_sms_waits_for_the_technician_and_is_sent_once_on_resend(
     .await;
     let config_path = r.config_path.clone();
     let sent_to = |sim: &modem_sim::SimModem| sim.sent().iter().filter(|s| s.to == TO).count();
-    // The claim of a send that never finished, as a crash leaves it.
+    // The claim of a send that never finished, as a crash leaves it. Written in one statement:
+    // queued first, the running gateway could take and send it before the claim.
     let id = {
-        let store = store::Store::open(&r.db_path()).unwrap();
-        let id = store
-            .queue_outgoing(store::NewOutgoing {
-                modem: "vodacom".into(),
-                recipient: TO.into(),
-                text: "Ujumbe wa jukwaa".into(),
-                kind: store::ReplyKind::Platform,
-            })
-            .await
-            .unwrap();
-        assert!(store.claim_outgoing(id).await.unwrap());
-        id
+        let conn = rusqlite::Connection::open(r.db_path()).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        conn.execute(
+            "INSERT INTO outgoing (modem, recipient, text, kind, state, next_attempt_ms,
+                                   created_at_ms, claimed_at_ms)
+             VALUES ('vodacom', ?1, 'Ujumbe wa jukwaa', 'platform', 'sending', ?2, ?2, ?2)",
+            rusqlite::params![TO, now],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
     };
     // Several send rounds of the running gateway: it does not send the unconfirmed SMS.
     let from = r.sim.command_log().len();

@@ -97,7 +97,7 @@ token_file = "token"
         assert_eq!(submit.recipient.value, to);
     }
     eventually("both replies marked sent", || async {
-        store.queue_depths().await.unwrap().queued_sms == 0
+        store.queue_depths().await.unwrap().sms_to_settle() == 0
     })
     .await;
 

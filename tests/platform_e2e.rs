@@ -630,7 +630,7 @@ async fn a_flood_from_one_number_is_kept_and_flagged_but_not_answered() {
     })
     .await;
     wait_for_depths(&r, "every reply sent", |d| {
-        d.queued_sms == 0 && d.unconfirmed_sms == 0
+        d.sms_to_settle() == 0 && d.unconfirmed_sms == 0
     })
     .await;
 
@@ -673,14 +673,14 @@ async fn retention_erases_numbers_and_texts_of_delivered_reports_only() {
     let mut r = rig(20, SECRET, "").await;
     r.sim.inject(&sender(1), "AJALI mgodi wa Kalimbi");
     wait_for_depths(&r, "the first report delivered", |d| {
-        d.undelivered_incidents == 0 && d.unhandled_messages == 0 && d.queued_sms == 0
+        d.undelivered_incidents == 0 && d.unhandled_messages == 0 && d.sms_to_settle() == 0
     })
     .await;
     wait_until("delivered", || r.stub().incidents().len() == 1).await;
     r.stop_stub().await;
     r.sim.inject(&sender(2), "Vurugu sokoni karibu na mgodi");
     wait_for_depths(&r, "the second report stored, undelivered", |d| {
-        d.undelivered_incidents == 1 && d.queued_sms == 0
+        d.undelivered_incidents == 1 && d.sms_to_settle() == 0
     })
     .await;
 

@@ -163,7 +163,7 @@ async fn after_the_purge_no_file_of_the_database_holds_a_number_hash_or_text() {
     r.sim.inject(REFUSED.0, REFUSED.1);
     let db = r.db_path();
     wait_until("the refused batch quarantined", || {
-        r.depths().quarantined_batches == 1 && r.depths().queued_sms == 0
+        r.depths().quarantined_batches == 1 && r.depths().sms_to_settle() == 0
     })
     .await;
 

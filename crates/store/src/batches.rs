@@ -60,6 +60,14 @@ pub struct QueueDepths {
     pub messages_last_hour: u64,
 }
 
+impl QueueDepths {
+    /// SMS whose sending is not settled yet: queued, or handed to a modem with no outcome
+    /// recorded. What a caller waiting for "every reply out" waits on.
+    pub fn sms_to_settle(&self) -> u64 {
+        self.queued_sms + self.unconfirmed_sms
+    }
+}
+
 impl Store {
     /// Messages received in the last hour, all numbers together.
     pub async fn messages_last_hour(&self) -> Result<u64, StoreError> {
