@@ -353,17 +353,20 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The config and the keyword table it names; either one unreadable or invalid exits 78.
+fn load_config_and_keywords(path: &Path) -> Result<(Config, intake::Keywords), ExitCode> {
+    let config = load_config(path)?;
+    let keywords = intake::Keywords::load(&config.keywords).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::CONFIG)
+    })?;
+    Ok((config, keywords))
+}
+
 fn run(config: PathBuf) -> ExitCode {
-    let config = match load_config(&config) {
-        Ok(c) => c,
+    let (config, keywords) = match load_config_and_keywords(&config) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let keywords = match intake::Keywords::load(&config.keywords) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::CONFIG);
-        }
     };
     // What check-config refuses, run refuses with the same words (and exit 78, which the
     // systemd unit does not restart on).
@@ -378,16 +381,9 @@ fn run(config: PathBuf) -> ExitCode {
 }
 
 fn check_config(path: PathBuf) -> ExitCode {
-    let config = match load_config(&path) {
-        Ok(c) => c,
+    let (config, keywords) = match load_config_and_keywords(&path) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let keywords = match intake::Keywords::load(&config.keywords) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::CONFIG);
-        }
     };
     let report = daemon::check(&config, &keywords);
     for line in &report.lines {

@@ -131,16 +131,7 @@ impl Store {
         batch_id: &str,
         error: String,
     ) -> Result<(), StoreError> {
-        let batch_id = batch_id.to_string();
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE batches SET attempts = attempts + 1, last_error = ?2, last_status = NULL
-                 WHERE id = ?1",
-                params![batch_id, error],
-            )?;
-            Ok(())
-        })
-        .await
+        self.record_attempt(batch_id, error, None).await
     }
 
     /// The platform refused the request for a reason that is not the batch's (credentials, the
@@ -151,6 +142,16 @@ impl Store {
         batch_id: &str,
         status: u16,
         error: String,
+    ) -> Result<(), StoreError> {
+        self.record_attempt(batch_id, error, Some(status)).await
+    }
+
+    /// One more failed attempt, with the platform's status when it refused the box itself.
+    async fn record_attempt(
+        &self,
+        batch_id: &str,
+        error: String,
+        status: Option<u16>,
     ) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
