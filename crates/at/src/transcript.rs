@@ -156,18 +156,24 @@ fn redact(direction: Direction, text: &str) -> String {
 }
 
 /// `+` followed by seven digits or more is a phone number (a caller in `+CLIP`, a sender in a
-/// text-mode header).
+/// text-mode header), and so is a quoted run of seven digits or more starting with `0` (the
+/// national form: `+CLIP: "0812345678",129`). Identifiers of the box itself (IMEI, IMSI,
+/// ICCID) never start that way, so a replay still shows them.
 fn withhold_numbers(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'+' {
+        let national = bytes[i] == b'"' && bytes.get(i + 1) == Some(&b'0');
+        if bytes[i] == b'+' || national {
             let digits = bytes[i + 1..]
                 .iter()
                 .take_while(|b| b.is_ascii_digit())
                 .count();
             if digits >= 7 {
+                if national {
+                    out.push('"');
+                }
                 out.push_str(WITHHELD_NUMBER);
                 i += 1 + digits;
                 continue;
@@ -368,6 +374,26 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn numbers_are_withheld_in_international_and_quoted_national_form() {
+        assert_eq!(
+            withhold_numbers("+CLIP: \"0812345678\",129"),
+            format!("+CLIP: \"{WITHHELD_NUMBER}\",129")
+        );
+        assert_eq!(
+            withhold_numbers("+CMT: \"+243812345678\",,\"26/12/07\""),
+            format!("+CMT: \"{WITHHELD_NUMBER}\",,\"26/12/07\"")
+        );
+        // The box's own identifiers and short values stay.
+        for kept in [
+            "+CCID: \"8924301234567890123\"",
+            "+COPS: 0,2,\"63001\"",
+            "+CSQ: 17,99",
+        ] {
+            assert_eq!(withhold_numbers(kept), kept);
         }
     }
 

@@ -338,6 +338,19 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::E
 mod tests {
     use super::*;
 
+    /// Every row of a two-column query.
+    fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
+        conn: &Connection,
+        sql: &str,
+    ) -> Vec<(A, B)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// The schema the migrations should produce, written down once: read it to know the tables.
     const GOLDEN: &str = include_str!("../schema.sql");
 
@@ -488,13 +501,8 @@ mod tests {
             .unwrap();
         }
         migrate(&mut conn).unwrap();
-        let buckets: Vec<(i64, i64)> = conn
-            .prepare("SELECT hour, queued FROM reply_budget ORDER BY hour")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let buckets: Vec<(i64, i64)> =
+            pairs(&conn, "SELECT hour, queued FROM reply_budget ORDER BY hour");
         assert_eq!(buckets, vec![(490_000, 2), (490_001, 1), (490_003, 1)]);
     }
 
@@ -515,13 +523,8 @@ mod tests {
             .unwrap();
         }
         migrate(&mut conn).unwrap();
-        let states: Vec<(i64, String)> = conn
-            .prepare("SELECT last_status, state FROM batches ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let states: Vec<(i64, String)> =
+            pairs(&conn, "SELECT last_status, state FROM batches ORDER BY seq");
         let pending = |s: &str| s.to_string();
         assert_eq!(
             states,
