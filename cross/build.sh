@@ -68,11 +68,26 @@ if [ "$install" = 1 ]; then
   done
 fi
 
+# The targets Debian's cross linkers serve are built by one cargo invocation: cargo then
+# compiles both targets side by side and shares the host's build scripts and proc macros.
+gnu_targets=()
 for t in "${targets[@]}"; do
+  [ "$t" = arm-unknown-linux-gnueabihf ] && continue
   p=$(gnu_prefix "$t")
   var=$(echo "$t" | tr 'a-z-' 'A-Z_')
-  echo "== building $t ($profile)"
+  export "CARGO_TARGET_${var}_LINKER=$p-gcc"
+  export "CC_${t//-/_}=$p-gcc" "AR_${t//-/_}=$p-ar"
+  gnu_targets+=(--target "$t")
+done
+if [ ${#gnu_targets[@]} -gt 0 ]; then
+  echo "== building ${gnu_targets[*]} ($profile)"
+  cargo build --locked --no-default-features --profile "$profile" "${gnu_targets[@]}" --bin kufatilia-gateway
+fi
+
+for t in "${targets[@]}"; do
+  p=$(gnu_prefix "$t")
   if [ "$t" = arm-unknown-linux-gnueabihf ]; then
+    echo "== building $t ($profile)"
     # Debian's armhf libc is ARMv7: an ARMv6 build links with zig's instead (glibc 2.31 symbols,
     # so it also runs on Raspberry Pi OS 11).
     command -v cargo-zigbuild >/dev/null || { echo "arm-unknown-linux-gnueabihf needs cargo-zigbuild (see cross/README.md)" >&2; exit 69; }
@@ -82,10 +97,6 @@ for t in "${targets[@]}"; do
       cargo +nightly zigbuild --locked -Zbuild-std=std,panic_unwind --profile "$profile" \
         --no-default-features --target "$t.2.31" --bin kufatilia-gateway
     fi
-  else
-    export "CARGO_TARGET_${var}_LINKER=$p-gcc"
-    export "CC_${t//-/_}=$p-gcc" "AR_${t//-/_}=$p-ar"
-    cargo build --locked --no-default-features --profile "$profile" --target "$t" --bin kufatilia-gateway
   fi
   dir=$profile; [ "$profile" = dev ] && dir=debug
   bin="${CARGO_TARGET_DIR:-target}/$t/$dir/kufatilia-gateway"
