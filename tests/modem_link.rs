@@ -2,13 +2,13 @@
 //! deleted from the SIM before it is committed, and nothing is lost across faults.
 
 use crate::common::link::{modem_config, pdu, queue, start};
-use crate::common::{Running, WAIT, eventually, stored};
+use crate::common::{Running, WAIT, eventually, spawn, stored};
 
 use std::path::Path;
 use std::time::Duration;
 
 use config::ModemConfig;
-use kufatilia_gateway::LinkState;
+use kufatilia_gateway::{LinkState, ModemLink, ModemOptions};
 use modem_sim::{Personality, SimConfig, SimModem};
 use pdu::{self, Pdu};
 use store::Store;
@@ -328,6 +328,105 @@ async fn a_refused_send_stays_queued_for_a_later_retry() {
         stored(&store).await.len() == 1
     })
     .await;
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    // The reset re-enumerates the modem: it comes back under its stable name only.
+    let sim = SimModem::start(SimConfig {
+        link: Some(dir.path().join("modem")),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // A failed send would be due again at once: only the link's judgement keeps it back.
+    let options = ModemOptions {
+        send_retry_after: Duration::from_millis(100),
+        ..crate::common::link::fast()
+    };
+    let mut link = spawn(ModemLink::new(
+        modem_config("airtel", &sim.device_path()),
+        store.clone(),
+        options,
+    ));
+    link.wait_state(LinkState::Ready).await;
+    sim.set_faults(|f| f.hang_after_next_send = true);
+    let first = queue(&store, "airtel", "+243812345678", "Asante. K7-0001").await;
+    eventually("the first reply handed to the network", || async {
+        sim.sent().len() == 1
+    })
+    .await;
+    // The modem hangs after sending it; the link resets it and sends what is due after it.
+    queue(&store, "airtel", "+243812345679", "Asante. K7-0002").await;
+    eventually("the second reply sent after the reset", || async {
+        sim.sent().iter().any(|s| s.text == "Asante. K7-0002")
+            && store.queue_depths().await.unwrap().queued_sms == 0
+    })
+    .await;
+    assert!(sim.resets() >= 1, "the hung modem was reset");
+    let copies = sim
+        .sent()
+        .iter()
+        .filter(|s| s.text == "Asante. K7-0001")
+        .count();
+    assert_eq!(copies, 1, "an SMS the modem may have sent went out again");
+    let unconfirmed: Vec<i64> = store
+        .unconfirmed_outgoing()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(unconfirmed, vec![first], "left for a technician's decision");
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_sms_refused_after_its_first_part_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    // Every second AT+CMGS is refused: the second part of each try.
+    sim.set_faults(|f| f.fail_every_nth_send = Some((2, 38)));
+    let options = ModemOptions {
+        send_retry_after: Duration::from_millis(100),
+        ..crate::common::link::fast()
+    };
+    let mut link = spawn(ModemLink::new(
+        modem_config("airtel", &sim.device_path()),
+        store.clone(),
+        options,
+    ));
+    link.wait_state(LinkState::Ready).await;
+    let long = "Asante. Ripoti yako K7-0003 imepokelewa. ".repeat(5);
+    let id = queue(&store, "airtel", "+243812345678", &long).await;
+    eventually("the failure recorded", || async {
+        link.status.snapshot().send_failures == 1
+    })
+    .await;
+    // A later reply, queued once a retry of the first would be due: the link takes due rows
+    // oldest first, so a retry would go out before it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    queue(&store, "airtel", "+243812345679", "Asante. K7-0004").await;
+    // Nothing left queued: a part that went out is never retried.
+    eventually("the later reply sent and nothing queued", || async {
+        sim.sent().iter().any(|s| s.text == "Asante. K7-0004")
+            && store.queue_depths().await.unwrap().queued_sms == 0
+    })
+    .await;
+    let first_parts = sim.sent().iter().filter(|s| s.to.ends_with("678")).count();
+    assert_eq!(first_parts, 1, "the part that went out was sent again");
+    let unconfirmed: Vec<i64> = store
+        .unconfirmed_outgoing()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(unconfirmed, vec![id]);
     link.stop().await;
 }
 

@@ -23,7 +23,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::codec::{AtCodec, AtFrame, AtRequest, MAX_LINE};
 use super::commands::AtCommand;
-use super::error::AtError;
+use super::error::{AtError, NoAnswer};
 use super::params::looks_like_pdu;
 use super::result::{FinalResult, final_result};
 use super::urc::{
@@ -226,7 +226,22 @@ impl AtClient {
         let result = self.collect(request, timeout).await;
         self.clear_in_flight();
         match &result {
-            Err(AtError::ModemGone) => self.gone = true,
+            Err(AtError::ModemGone)
+            | Err(AtError::PayloadUnanswered {
+                what: NoAnswer::LineClosed,
+                ..
+            }) => self.gone = true,
+            Err(AtError::PayloadUnanswered {
+                what: NoAnswer::TimedOut,
+                ..
+            }) => {
+                tracing::warn!(
+                    command = request.log_line,
+                    ?timeout,
+                    "modem took the message and did not answer in time"
+                );
+                self.resync_needed = Some(true);
+            }
             Err(AtError::Timeout { .. }) => {
                 tracing::warn!(
                     command = request.log_line,
@@ -291,6 +306,17 @@ impl AtClient {
         loop {
             let frame = match self.next_frame(deadline).await {
                 Ok(frame) => frame,
+                // Once the modem has the payload, the message may be on its way: the caller
+                // must know that apart from a command that never reached it.
+                Err(wait) if answer.payload_sent => {
+                    return Err(AtError::PayloadUnanswered {
+                        command: request.log_line.to_string(),
+                        what: match wait {
+                            FrameWait::Closed => NoAnswer::LineClosed,
+                            FrameWait::TimedOut => NoAnswer::TimedOut,
+                        },
+                    });
+                }
                 Err(FrameWait::Closed) => return Err(AtError::ModemGone),
                 Err(FrameWait::TimedOut) if answered_at.is_some() => {
                     // The answer came, its OK did not: take the answer; a late OK is drained

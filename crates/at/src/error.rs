@@ -52,6 +52,28 @@ pub enum AtError {
     /// Writing to the serial line failed for a reason other than the modem going away.
     #[error("serial I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The modem took the text given at its `> ` prompt (an SMS) and then gave no final result:
+    /// it may have sent the message. A caller must not send it again by itself.
+    #[error("modem took the message for `{command}` but {what}; it may have been sent")]
+    PayloadUnanswered { command: String, what: NoAnswer },
+}
+
+/// How a command ended without its final result code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The command's timeout passed.
+    TimedOut,
+    /// The serial line closed (the modem was unplugged, reset or re-enumerated).
+    LineClosed,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NoAnswer::TimedOut => "did not answer in time",
+            NoAnswer::LineClosed => "the line closed before its answer",
+        })
+    }
 }
 
 impl AtError {
@@ -60,7 +82,10 @@ impl AtError {
     pub fn is_link_fault(&self) -> bool {
         matches!(
             self,
-            AtError::Timeout { .. } | AtError::ModemGone | AtError::Io(_)
+            AtError::Timeout { .. }
+                | AtError::ModemGone
+                | AtError::Io(_)
+                | AtError::PayloadUnanswered { .. }
         )
     }
 

@@ -32,7 +32,7 @@ mod urc;
 pub use client::{AtClient, ClientOptions};
 pub use codec::{AtCodec, AtFrame, clean_line};
 pub use commands::AtCommand;
-pub use error::{AtError, CallResult, cme_name};
+pub use error::{AtError, CallResult, NoAnswer, cme_name};
 pub use params::{Param, looks_like_pdu, params_after, split_params};
 pub use result::{FinalResult, final_result};
 pub use storage::Storage;

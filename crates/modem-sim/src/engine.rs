@@ -47,6 +47,9 @@ pub struct Faults {
     pub delay_next_reply: Option<Duration>,
     /// The next answer with information lines gets this URC line in its middle.
     pub urc_inside_next_reply: Option<String>,
+    /// The next SMS given at the prompt goes out, then the modem hangs before answering
+    /// (until `AT+CFUN=1,1`), as sticks do after a network stall: the sender cannot know.
+    pub hang_after_next_send: bool,
 }
 
 /// The answer to one input.
@@ -581,6 +584,10 @@ impl Engine {
             return Reply::default();
         }
         let outcome = self.submit(&pdu, expected);
+        if outcome.is_ok() && std::mem::take(&mut self.faults.hang_after_next_send) {
+            self.faults.hang_until_reset = true;
+            return Reply::default();
+        }
         let info = match &outcome {
             Ok(mr) => vec![format!("+CMGS: {mr}")],
             Err(_) => Vec::new(),

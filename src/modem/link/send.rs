@@ -191,6 +191,16 @@ impl Session<'_> {
                     s.last_sent_at = Some(OffsetDateTime::now_utc());
                 });
             }
+            Some(e) if matches!(e, AtError::PayloadUnanswered { .. }) || !references.is_empty() => {
+                // The modem may have sent it (it took the PDU and never answered), or some
+                // parts went out: sending it again could charge the partner twice and give
+                // the reporter a second copy. It stays `sending` until a technician decides.
+                tracing::error!(modem = %self.name(), id = out.id, parts_sent = references.len(), error = %e, "the SMS may have gone out; it stays unconfirmed (`kufatilia-gateway unconfirmed`)");
+                self.link.status.update(|s| s.send_failures += 1);
+                if e.is_link_fault() {
+                    return Err(e.into());
+                }
+            }
             Some(e) => {
                 let link_fault = e.is_link_fault();
                 let memory_full = e.cms_code() == Some(322) || e.cme_code() == Some(20);
