@@ -223,11 +223,11 @@ impl Rig {
 }
 
 fn stub_config(dir: &Path, signed: bool) -> StubConfig {
-    StubConfig {
-        db: dir.join("platform.db"),
-        token: TOKEN.into(),
-        secret: signed.then(|| SECRET.as_bytes().to_vec()),
-    }
+    StubConfig::single(
+        dir.join("platform.db"),
+        TOKEN,
+        signed.then_some(SECRET.as_bytes()),
+    )
 }
 
 /// The platform's incidents, after checking that it has `n` of them, each id once.
