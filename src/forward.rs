@@ -10,7 +10,8 @@
 //! One bad batch must not stop the others. A batch is cut to `platform.batch_max_bytes` before
 //! its first attempt (and halved on a 413). After every `platform.quarantine_after` 5xx answers
 //! for the oldest batch, it is *set aside* and the next batch is tried: if the platform accepts
-//! that one, the set-aside batch gets one more try and, refused again, is quarantined with its
+//! that one, the set-aside batch gets one more try and, refused again, is halved (the other half
+//! goes back to the queue) until the report at fault is alone, and then quarantined with its
 //! reason; if the next batch fails too, the platform is at fault, the oldest goes first again
 //! and nothing is quarantined. Texts are cleaned of NUL before they leave (`clean_text`).
 
@@ -230,6 +231,15 @@ impl Forwarder {
                 }
                 Err(e) if e.answered_status().is_some_and(|s| s >= 500 || s == 413) => {
                     let status = e.answered_status().unwrap_or(0);
+                    if batch.incidents.len() > 1 {
+                        // One report may be what the platform cannot take: halve the batch
+                        // until it is alone, so its batch-mates are delivered.
+                        let keep = batch.incidents.len() / 2;
+                        tracing::warn!(batch = %batch.id, incidents = batch.incidents.len(), kept = keep, status,
+                            "the platform refuses this batch but accepts others; halved to find the report at fault");
+                        self.store.split_batch(&batch.id, keep).await?;
+                        continue;
+                    }
                     let error = format!(
                         "refused {} times while the platform accepted other batches; last: {e}",
                         batch.attempts.saturating_add(1)

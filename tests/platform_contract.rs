@@ -500,7 +500,10 @@ async fn outbound_messages_go_round_trip() {
         .pull_outbound("bukavu-02", 10)
         .await
         .expect_err("another gateway's name is refused");
-    assert!(matches!(err, PostError::Rejected { status: 403, .. }), "{err:?}");
+    assert!(
+        matches!(err, PostError::Rejected { status: 403, .. }),
+        "{err:?}"
+    );
     assert_eq!(error_code(&err), "gateway_mismatch");
 
     let now = rfc3339(time::OffsetDateTime::now_utc());

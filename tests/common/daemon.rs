@@ -328,7 +328,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(o: Options) -> Gateway {
-        let rig = Rig::start(o).await;
+        Gateway::on(Rig::start(o).await).await
+    }
+
+    /// The daemon started on `rig`'s config as it is now (a test may have edited it).
+    pub async fn on(rig: Rig) -> Gateway {
         let daemon = rig.daemon().await;
         Gateway {
             rig,

@@ -138,8 +138,9 @@ impl Store {
         .await
     }
 
-    /// Keeps the first `keep` incidents of a batch the platform refused as too large (413, so it
-    /// holds none of them) and gives the rest back to the queue.
+    /// Keeps the first `keep` incidents of a batch the platform refused whole (a 413, or a 5xx
+    /// it answers this batch only: it holds none of it) and gives the rest back to the queue,
+    /// so the report it cannot take ends up alone. The kept half starts its attempts afresh.
     pub async fn split_batch(&self, batch_id: &str, keep: usize) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
@@ -148,6 +149,11 @@ impl Store {
                     "UPDATE incidents SET batch_id = NULL WHERE batch_id = ?1 AND id NOT IN
                        (SELECT id FROM incidents WHERE batch_id = ?1 ORDER BY id LIMIT ?2)",
                     params![batch_id, i64::try_from(keep).unwrap_or(i64::MAX)],
+                )?;
+                conn.execute(
+                    "UPDATE batches SET attempts = 0, last_error = NULL, last_status = NULL
+                     WHERE id = ?1",
+                    [&batch_id],
                 )?;
             }
             Ok(())
