@@ -430,3 +430,42 @@ async fn a_platform_trickling_its_answer_is_dropped() {
     );
     server.abort();
 }
+
+/// The stub's command refuses what would make it a poor reference: listening beyond loopback
+/// without `--allow-remote`, and secret files others can read or that belong to another user.
+#[test]
+fn the_stub_command_refuses_open_secrets_and_remote_listening_without_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    config::secrets::write_secret(&token, GOMA_TOKEN.as_bytes()).unwrap();
+    let stub = |listen: &str, token: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+            .args(["platform-stub", "--listen", listen, "--db"])
+            .arg(dir.path().join("p.db"))
+            .arg("--token-file")
+            .arg(token)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = stub("0.0.0.0:0", &token);
+    assert!(!ok && err.contains("--allow-remote"), "{err}");
+
+    let open = dir.path().join("open.token");
+    std::fs::write(&open, GOMA_TOKEN).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (ok, err) = stub("127.0.0.1:0", &open);
+    assert!(!ok && err.contains("chmod 600"), "{err}");
+
+    // Another user's file: only root can make one here.
+    if nix::unistd::geteuid().is_root() {
+        let foreign = dir.path().join("foreign.token");
+        config::secrets::write_secret(&foreign, GOMA_TOKEN.as_bytes()).unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), None).unwrap();
+        let (ok, err) = stub("127.0.0.1:0", &foreign);
+        assert!(!ok && err.contains("belongs to user id 65534"), "{err}");
+    }
+}

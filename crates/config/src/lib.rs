@@ -954,6 +954,28 @@ url = "http://127.0.0.1:8080"
     }
 
     #[test]
+    fn contract_v2_keys_have_defaults_and_bounds() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.platform.key_id, "k1");
+        assert_eq!(c.platform.batch_max_bytes, 1024 * 1024);
+        assert_eq!(c.platform.quarantine_after, 5);
+        assert_eq!(c.platform.low_speed_time, Duration::from_secs(10));
+        for (line, key) in [
+            ("key_id = \"k 1\"", "platform.key_id"),
+            ("key_id = \"\"", "platform.key_id"),
+            ("batch_max_bytes = 1000", "platform.batch_max_bytes"),
+            ("batch_max_bytes = 20000000", "platform.batch_max_bytes"),
+            ("quarantine_after = 0", "platform.quarantine_after"),
+            ("low_speed_time = \"0s\"", "platform.low_speed_time"),
+            ("low_speed_time = \"1h\"", "platform.low_speed_time"),
+        ] {
+            let text = MINIMAL.replace("[platform]", &format!("[platform]\n{line}"));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{line}: {e}");
+        }
+    }
+
+    #[test]
     fn wrong_type_names_the_key() {
         let text = MINIMAL.replace("[platform]", "[platform]\nbatch_max = \"lots\"");
         let e = parse(&text).unwrap_err().to_string();
