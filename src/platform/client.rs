@@ -51,7 +51,9 @@ pub struct PlatformClientConfig {
     pub key_id: String,
     /// Whole-request timeout.
     pub timeout: Duration,
-    /// An answer arriving slower than `LOW_SPEED_BYTES` per this time is dropped (and retried).
+    /// An answer body arriving slower than `LOW_SPEED_BYTES` per this time is dropped (and
+    /// retried). The wait for the status line is bounded by `timeout` only: a platform may take
+    /// its time to commit a batch before it answers.
     pub low_speed_time: Duration,
     /// PEM file with extra trusted CA certificates, added to the system ones.
     pub extra_ca_file: Option<PathBuf>,
@@ -344,9 +346,6 @@ impl PlatformClient {
         let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(MAX_CONNECT_TIMEOUT))
-            // No single read may stall longer than the low-speed window (headers included);
-            // `read_limited` checks the body's rate on top.
-            .read_timeout(cfg.low_speed_time)
             .user_agent(concat!("kufatilia-gateway/", env!("CARGO_PKG_VERSION")))
             // A redirect could lead a signed request to plain http or another host: never follow.
             .redirect(reqwest::redirect::Policy::none());

@@ -202,9 +202,9 @@ pub struct PlatformConfig {
     /// platform keeps refusing while it accepts others is quarantined, so the rest flows.
     #[serde(default = "defaults::quarantine_after")]
     pub quarantine_after: u32,
-    /// A platform that sends its answer slower than `low_speed_bytes` per `low_speed_time` is
-    /// dropped (the request is retried later), so a trickling platform cannot hold the
-    /// forwarder for the whole `timeout`.
+    /// A platform that sends its answer slower than 1 KiB per `low_speed_time` is dropped (the
+    /// request is retried later), so a trickling platform cannot hold the forwarder for the
+    /// whole `timeout` (which still bounds the wait for the answer to start).
     #[serde(default = "defaults::low_speed_time", with = "humantime_serde")]
     pub low_speed_time: Duration,
     /// How long a new incident may wait for others before its batch is sent.
