@@ -47,11 +47,7 @@ async fn drain(n: i64) -> anyhow::Result<()> {
 
     let stub = PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.to_vec()),
-        },
+        StubConfig::single(dir.path().join("platform.db"), TOKEN, Some(SECRET)),
     )
     .await?;
     let config = Config::parse(
@@ -66,7 +62,10 @@ async fn drain(n: i64) -> anyhow::Result<()> {
         url: stub.url(),
         token: TOKEN.into(),
         hmac_secret: Some(SECRET.to_vec()),
+        gateway_id: "bench-gw".to_string(),
+        key_id: platform_api::sign::DEFAULT_KEY_ID.to_string(),
         timeout: Duration::from_secs(30),
+        low_speed_time: Duration::from_secs(10),
         extra_ca_file: None,
     })?);
     let forwarder = Arc::new(Forwarder::new(

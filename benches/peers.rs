@@ -700,11 +700,7 @@ async fn run_all(args: Args, peers: Vec<Peer>) -> anyhow::Result<()> {
     let stub_dir = tempfile::tempdir()?;
     let stub = PlatformStub::start(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: stub_dir.path().join("platform.db"),
-            token: TOKEN.into(),
-            secret: None,
-        },
+        StubConfig::single(stub_dir.path().join("platform.db"), TOKEN, None),
     )
     .await?;
     let url = stub.url();

@@ -351,7 +351,10 @@ fn platform_client_config(config: &Config) -> Result<PlatformClientConfig, Strin
         url: config.platform.url.clone(),
         token,
         hmac_secret,
+        gateway_id: config.gateway_id.clone(),
+        key_id: config.platform.key_id.clone(),
         timeout: config.platform.timeout,
+        low_speed_time: config.platform.low_speed_time,
         extra_ca_file: config.platform.extra_ca_file.clone(),
     })
 }

@@ -151,11 +151,7 @@ async fn start_platform_and_modem(dir: &Path) -> anyhow::Result<(PlatformStub, S
     secrets::write_secret(&dir.join("platform.secret"), secret.as_bytes())?;
     let stub = PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.join("platform.db"),
-            token: token.into(),
-            secret: Some(secret.as_bytes().to_vec()),
-        },
+        StubConfig::single(dir.join("platform.db"), token, Some(secret.as_bytes())),
     )
     .await
     .context("cannot start the local platform receiver")?;

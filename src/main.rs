@@ -166,19 +166,39 @@ enum Command {
     #[cfg(feature = "demo")]
     #[command(
         name = "platform-stub",
-        after_help = "Example:\n  kufatilia-gateway platform-stub --listen 127.0.0.1:8080 --db platform.db --token-file token"
+        after_help = "Example:\n  kufatilia-gateway platform-stub --listen 127.0.0.1:8080 --db platform.db --gateway-id goma-01 --token-file token --secret-file secret\n\nSecret files must be mode 0600 and belong to the user running the stub."
     )]
     PlatformStub {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         #[arg(long)]
         db: PathBuf,
-        /// File holding the bearer token the gateways must present.
-        #[arg(long)]
+        /// The one gateway's id (its requests must carry it); without it the token may speak
+        /// for any id.
+        #[arg(long, conflicts_with = "gateways")]
+        gateway_id: Option<String>,
+        /// File holding the bearer token the gateway must present.
+        #[arg(long, conflicts_with = "gateways")]
         token_file: Option<PathBuf>,
-        /// File holding the HMAC secret the gateways sign with.
-        #[arg(long)]
+        /// File holding the HMAC secret the gateway signs with.
+        #[arg(long, conflicts_with = "gateways")]
         secret_file: Option<PathBuf>,
+        /// The key id of that secret.
+        #[arg(long, default_value = "k1", conflicts_with = "gateways")]
+        key_id: String,
+        /// Several gateways, each with its token and secrets (two during a rotation): a TOML
+        /// file of `[[gateway]]` tables (docs/platform-api.md).
+        #[arg(long)]
+        gateways: Option<PathBuf>,
+        /// File holding the token of the admin endpoints (off without it).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        /// Also accept v1 signatures (replayable inside the clock window), while gateways upgrade.
+        #[arg(long)]
+        accept_v1: bool,
+        /// Allow listening on an address other than loopback (warned about).
+        #[arg(long)]
+        allow_remote: bool,
     },
 }
 
@@ -288,9 +308,38 @@ fn main() -> ExitCode {
         Command::PlatformStub {
             listen,
             db,
+            gateway_id,
             token_file,
             secret_file,
-        } => platform_stub(listen, db, token_file, secret_file),
+            key_id,
+            gateways,
+            admin_token_file,
+            accept_v1,
+            allow_remote,
+        } => {
+            let access = match gateways {
+                Some(file) => stub_gateways_file(&file),
+                None => stub_one_gateway(gateway_id, token_file, secret_file, key_id),
+            };
+            let admin = admin_token_file.as_deref().map(stub_token).transpose();
+            match (access, admin) {
+                (Ok(gateways), Ok(admin_token)) => {
+                    let cfg = platform_stub::StubConfig {
+                        db,
+                        gateways,
+                        admin_token,
+                        accept_v1,
+                    };
+                    with_runtime(|rt| {
+                        rt.block_on(platform_stub::run_cli(listen, cfg, allow_remote))
+                    })
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(exit::CONFIG)
+                }
+            }
+        }
     }
 }
 
@@ -516,30 +565,83 @@ fn decode_pdu(hex: &str) -> ExitCode {
     }
 }
 
+/// A stub credential file: mode 0600 and owned by the user running the stub, or refused.
 #[cfg(feature = "demo")]
-fn read_secret(path: &Path) -> Result<String, ExitCode> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            ExitCode::from(exit::CONFIG)
+fn stub_secret(path: &Path) -> Result<Vec<u8>, String> {
+    config::secrets::read_owned_secret(path).map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "demo")]
+fn stub_token(path: &Path) -> Result<String, String> {
+    let bytes = stub_secret(path)?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            format!(
+                "token file {} is not a single line of printable ASCII",
+                path.display()
+            )
         })
 }
 
 #[cfg(feature = "demo")]
-fn platform_stub(
-    listen: std::net::SocketAddr,
-    db: PathBuf,
+fn stub_one_gateway(
+    gateway_id: Option<String>,
     token_file: Option<PathBuf>,
     secret_file: Option<PathBuf>,
-) -> ExitCode {
-    let token = match token_file.as_deref().map(read_secret).transpose() {
-        Ok(t) => t.unwrap_or_default(),
-        Err(code) => return code,
+    key_id: String,
+) -> Result<Vec<platform_stub::GatewayAccess>, String> {
+    let token_file = token_file.ok_or(
+        "platform-stub needs --token-file FILE (the gateway's bearer token, chmod 600) or --gateways FILE",
+    )?;
+    let token = stub_token(&token_file)?;
+    let keys = match secret_file {
+        Some(f) => vec![(key_id, stub_secret(&f)?)],
+        None => Vec::new(),
     };
-    let secret = match secret_file.as_deref().map(read_secret).transpose() {
-        Ok(s) => s.map(String::into_bytes),
-        Err(code) => return code,
-    };
-    with_runtime(|rt| rt.block_on(platform_stub::run_cli(listen, db, token, secret)))
+    Ok(vec![platform_stub::GatewayAccess {
+        gateway_id,
+        token,
+        keys,
+    }])
+}
+
+/// `--gateways FILE`: `[[gateway]]` tables with `id`, `token_file` and `secret_files`
+/// (key id → file); relative paths are relative to FILE's directory.
+#[cfg(feature = "demo")]
+fn stub_gateways_file(file: &Path) -> Result<Vec<platform_stub::GatewayAccess>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Gateways {
+        gateway: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        id: String,
+        token_file: PathBuf,
+        #[serde(default)]
+        secret_files: std::collections::BTreeMap<String, PathBuf>,
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let parsed: Gateways = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    parsed
+        .gateway
+        .into_iter()
+        .map(|g| {
+            let keys = g
+                .secret_files
+                .iter()
+                .map(|(key_id, f)| Ok((key_id.clone(), stub_secret(&base.join(f))?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(platform_stub::GatewayAccess {
+                gateway_id: Some(g.id),
+                token: stub_token(&base.join(&g.token_file))?,
+                keys,
+            })
+        })
+        .collect()
 }

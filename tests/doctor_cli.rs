@@ -37,11 +37,7 @@ async fn http_server(status_line: &'static str) -> u16 {
 async fn platform(dir: &Path) -> PlatformStub {
     PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.as_bytes().to_vec()),
-        },
+        StubConfig::single(dir.join("platform.db"), TOKEN, Some(SECRET.as_bytes())),
     )
     .await
     .unwrap()

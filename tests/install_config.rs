@@ -25,11 +25,11 @@ async fn the_shipped_config_filled_as_install_md_says_delivers_to_a_signing_plat
     let dir = tempfile::tempdir().unwrap();
     let stub = PlatformStub::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        StubConfig {
-            db: dir.path().join("platform.db"),
-            token: TOKEN.into(),
-            secret: Some(SECRET.as_bytes().to_vec()),
-        },
+        StubConfig::single(
+            dir.path().join("platform.db"),
+            TOKEN,
+            Some(SECRET.as_bytes()),
+        ),
     )
     .await
     .unwrap();

@@ -31,6 +31,8 @@ mod pdu_cli;
 mod pdu_modem_send;
 mod platform_contract;
 mod platform_e2e;
+mod platform_v2;
+mod platform_wire;
 mod privacy_cli;
 mod privacy_key;
 mod privacy_retention;

@@ -23,24 +23,25 @@ fn loopback() -> SocketAddr {
 }
 
 async fn start_stub(dir: &TempDir, secret: Option<&[u8]>) -> PlatformStub {
-    PlatformStub::start(
-        loopback(),
-        StubConfig {
-            db: dir.path().join("platform.sqlite"),
-            token: TOKEN.to_string(),
-            secret: secret.map(<[u8]>::to_vec),
-        },
-    )
-    .await
-    .expect("stub starts")
+    let mut cfg = StubConfig::single(dir.path().join("platform.sqlite"), TOKEN, secret);
+    cfg.admin_token = Some(ADMIN_TOKEN.to_string());
+    PlatformStub::start(loopback(), cfg)
+        .await
+        .expect("stub starts")
 }
+
+/// The stub's admin token: no gateway's token opens the admin endpoints.
+const ADMIN_TOKEN: &str = "admin-token-2b9c";
 
 fn client_for(url: &str, token: &str, secret: Option<&[u8]>) -> PlatformClient {
     PlatformClient::new(&PlatformClientConfig {
         url: url.to_string(),
         token: token.to_string(),
         hmac_secret: secret.map(<[u8]>::to_vec),
+        gateway_id: GATEWAY.to_string(),
+        key_id: platform_api::sign::DEFAULT_KEY_ID.to_string(),
         timeout: Duration::from_secs(10),
+        low_speed_time: Duration::from_secs(10),
         extra_ca_file: None,
     })
     .expect("client builds")
@@ -199,7 +200,7 @@ async fn a_wrong_signature_is_401_and_rejected() {
         matches!(err, PostError::Rejected { status: 401, .. }),
         "{err:?}"
     );
-    assert_eq!(error_code(&err), "bad_timestamp");
+    assert_eq!(error_code(&err), "missing_signature");
     assert!(stub.incidents().is_empty());
     stub.shutdown().await;
 }
@@ -238,16 +239,24 @@ async fn a_replayed_request_with_a_stale_timestamp_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let stub = start_stub(&dir, Some(SECRET)).await;
     let body = serde_json::to_vec(&batch("b-1", 1..2)).unwrap();
-    let old = sign::unix_now() - 3600;
-    let response = reqwest::Client::new()
+    let old = (sign::unix_now() - 3600).to_string();
+    let nonce = sign::new_nonce();
+    let parts = sign::SignedParts {
+        method: "POST",
+        path: "/v1/batches",
+        gateway_id: GATEWAY,
+        key_id: sign::DEFAULT_KEY_ID,
+        nonce: &nonce,
+        timestamp: &old,
+        body: &body,
+    };
+    let mut request = reqwest::Client::new()
         .post(format!("{}/v1/batches", stub.url()))
-        .header("authorization", sign::bearer(TOKEN))
-        .header(sign::TIMESTAMP_HEADER, old.to_string())
-        .header(sign::SIGNATURE_HEADER, sign::signature(SECRET, old, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .header("authorization", sign::bearer(TOKEN));
+    for (name, value) in sign::v2_headers(SECRET, &parts) {
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let error: ErrorBody = response.json().await.unwrap();
     assert_eq!(error.code.as_str(), "timestamp_out_of_window");
@@ -397,7 +406,10 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
             url: url.to_string(),
             token: TOKEN.to_string(),
             hmac_secret: Some(SECRET.to_vec()),
+            gateway_id: GATEWAY.to_string(),
+            key_id: platform_api::sign::DEFAULT_KEY_ID.to_string(),
             timeout: Duration::from_secs(5),
+            low_speed_time: Duration::from_secs(10),
             extra_ca_file: None,
         })
         .expect_err("refused");
@@ -431,7 +443,10 @@ fn an_extra_ca_file_is_loaded() {
         url: "https://platform.example.org/".to_string(),
         token: TOKEN.to_string(),
         hmac_secret: None,
+        gateway_id: GATEWAY.to_string(),
+        key_id: platform_api::sign::DEFAULT_KEY_ID.to_string(),
         timeout: Duration::from_secs(5),
+        low_speed_time: Duration::from_secs(10),
         extra_ca_file: Some(pem),
     });
     assert!(client.is_ok(), "{:?}", client.err());
@@ -454,7 +469,7 @@ async fn outbound_messages_go_round_trip() {
         .expect("queued");
     let response = reqwest::Client::new()
         .post(format!("{}/admin/outbound", stub.url()))
-        .header("authorization", sign::bearer(TOKEN))
+        .header("authorization", sign::bearer(ADMIN_TOKEN))
         .json(&serde_json::json!({
             "to": { "reporter": sent.incidents[1].reporter },
             "text": "Votre cas est suivi."
@@ -480,13 +495,16 @@ async fn outbound_messages_go_round_trip() {
             .expect("pull")
             .is_empty()
     );
+    // A gateway cannot pull in another's name: what it signs (goma-01) must be what it asks for.
+    let err = client
+        .pull_outbound("bukavu-02", 10)
+        .await
+        .expect_err("another gateway's name is refused");
     assert!(
-        client
-            .pull_outbound("bukavu-02", 10)
-            .await
-            .expect("pull")
-            .is_empty()
+        matches!(err, PostError::Rejected { status: 403, .. }),
+        "{err:?}"
     );
+    assert_eq!(error_code(&err), "gateway_mismatch");
 
     let now = rfc3339(time::OffsetDateTime::now_utc());
     let report = OutboundStatusReport {
@@ -672,11 +690,7 @@ async fn the_cli_server_serves_until_stopped_and_keeps_what_it_stored() {
     let addr = std::net::TcpListener::bind(loopback())
         .and_then(|l| l.local_addr())
         .unwrap();
-    let cfg = StubConfig {
-        db: dir.path().join("cli.sqlite"),
-        token: TOKEN.to_string(),
-        secret: Some(SECRET.to_vec()),
-    };
+    let cfg = StubConfig::single(dir.path().join("cli.sqlite"), TOKEN, Some(SECRET));
     let url = format!("http://{addr}");
     let client = client_for(&url, TOKEN, Some(SECRET));
     let sent = batch("b-cli", 1..3);
@@ -692,11 +706,7 @@ async fn the_cli_server_serves_until_stopped_and_keeps_what_it_stored() {
 
     let reopened = PlatformStub::start(
         loopback(),
-        StubConfig {
-            db: dir.path().join("cli.sqlite"),
-            token: TOKEN.to_string(),
-            secret: None,
-        },
+        StubConfig::single(dir.path().join("cli.sqlite"), TOKEN, None),
     )
     .await
     .unwrap();

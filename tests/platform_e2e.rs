@@ -57,7 +57,19 @@ fn sender(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_reports_during_an_outage_arrive_exactly_once() {
     // Replies off: this test is about the platform side, and 500 acks would only slow it.
-    let mut r = rig(30, SECRET, "[replies]\nenabled = false").await;
+    // `quarantine_after` out of reach: with the default, the forwarder tries the next batch
+    // now and then during the 503s (to tell a bad batch from a down platform), and recovery
+    // could land on such a try, delivering one batch before the oldest; the order is the point.
+    let mut r = Gateway::start(Options {
+        gateway_secret: SECRET.into(),
+        platform: "flush_after = \"200ms\"\nbatch_max = 25\nretry_max = \"500ms\"\n\
+                   heartbeat_interval = \"300ms\"\noutbound_poll_interval = \"200ms\"\n\
+                   quarantine_after = 100"
+            .into(),
+        extra: "[replies]\nenabled = false".into(),
+        ..Options::slots(30)
+    })
+    .await;
     // First half of the burst: the platform is unreachable (connections refused).
     r.stop_stub().await;
     for i in 0..250 {

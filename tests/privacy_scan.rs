@@ -4,13 +4,10 @@
 //! recorded by a proxy on 127.0.0.1 as it crosses the wire, and both the wire and the log are
 //! searched for each sender's number in every form it could take.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
 use crate::common::daemon::{Options, Rig};
+use crate::common::wire::{Wire, recording_proxy};
 use platform_api::Recipient;
 use platform_stub::MessageState;
 
@@ -112,67 +109,6 @@ pub fn hits(haystack: &[u8], numbers: &[&str]) -> Vec<String> {
         }
     }
     out
-}
-
-/// What a recording proxy saw: every byte each connection sent towards the platform.
-#[derive(Clone, Default)]
-struct Wire {
-    requests: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Wire {
-    fn bytes(&self) -> Vec<u8> {
-        self.requests.lock().unwrap().concat()
-    }
-
-    fn connections(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
-
-/// A TCP proxy on 127.0.0.1 in front of `upstream`, recording what clients send (headers and
-/// bodies as they are on the wire) and passing both directions on unchanged.
-async fn recording_proxy(upstream: std::net::SocketAddr) -> (String, Wire) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let wire = Wire::default();
-    let recorded = wire.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = TcpStream::connect(upstream).await else {
-                continue;
-            };
-            let slot = {
-                let mut r = recorded.requests.lock().unwrap();
-                r.push(Vec::new());
-                r.len() - 1
-            };
-            let requests = recorded.requests.clone();
-            tokio::spawn(async move {
-                let (mut client_rx, mut client_tx) = client.into_split();
-                let (mut server_rx, mut server_tx) = server.into_split();
-                let up = async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    while let Ok(n) = client_rx.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        requests.lock().unwrap()[slot].extend_from_slice(&buf[..n]);
-                        if server_tx.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = server_tx.shutdown().await;
-                };
-                let down = async move {
-                    let _ = tokio::io::copy(&mut server_rx, &mut client_tx).await;
-                    let _ = client_tx.shutdown().await;
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    (url, wire)
 }
 
 /// An SMS-STATUS-REPORT for message reference `mr` to `recipient`, delivered.

@@ -33,6 +33,9 @@ const REJECTED_BODY_LIMIT: usize = 1000;
 const RESPONSE_LIMIT: usize = 4 * 1024 * 1024;
 /// Connecting must not take the whole request timeout on a dead mobile link.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The least an answer must bring in every `low_speed_time`: any real platform's JSON answer
+/// comes in one or two packets, a trickle of a few bytes a second is a broken or hostile peer.
+pub(crate) const LOW_SPEED_BYTES: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct PlatformClientConfig {
@@ -42,8 +45,16 @@ pub struct PlatformClientConfig {
     pub token: String,
     /// Shared secret for request signatures; `None` sends unsigned requests (bearer only).
     pub hmac_secret: Option<Vec<u8>>,
+    /// The gateway id every signature names (the `gateway_id` of the config).
+    pub gateway_id: String,
+    /// Which of the gateway's secrets `hmac_secret` is, as the platform named it.
+    pub key_id: String,
     /// Whole-request timeout.
     pub timeout: Duration,
+    /// An answer body arriving slower than `LOW_SPEED_BYTES` per this time is dropped (and
+    /// retried). The wait for the status line is bounded by `timeout` only: a platform may take
+    /// its time to commit a batch before it answers.
+    pub low_speed_time: Duration,
     /// PEM file with extra trusted CA certificates, added to the system ones.
     pub extra_ca_file: Option<PathBuf>,
 }
@@ -112,6 +123,18 @@ impl PostError {
         }
     }
 
+    /// The HTTP status the platform answered, when it answered at all (not for a network
+    /// failure, nor a request never sent).
+    pub fn answered_status(&self) -> Option<u16> {
+        match self {
+            PostError::Retry { reason, .. } => reason
+                .strip_prefix(PLATFORM_ANSWERED)
+                .and_then(|rest| rest.get(..3))
+                .and_then(|code| code.parse().ok()),
+            PostError::Rejected { status, .. } => (*status != 0).then_some(*status),
+        }
+    }
+
     pub fn is_retry(&self) -> bool {
         matches!(self, PostError::Retry { .. })
     }
@@ -175,7 +198,11 @@ impl Diagnosis {
             (
                 401 | 403,
                 Some(
-                    ErrorCode::BadSignature | ErrorCode::MissingSignature | ErrorCode::BadTimestamp,
+                    ErrorCode::BadSignature
+                    | ErrorCode::MissingSignature
+                    | ErrorCode::BadTimestamp
+                    | ErrorCode::UnknownKey
+                    | ErrorCode::ReplayedNonce,
                 ),
             ) => Diagnosis::Signature,
             (401, _) => Diagnosis::Token,
@@ -246,13 +273,13 @@ impl Diagnosis {
                 "put the token the platform gave this box in the `platform.token_file` file (one line, chmod 600), then restart the gateway"
             }
             Diagnosis::Signature => {
-                "put the HMAC secret the platform gave this box in the `platform.hmac_secret_file` file (chmod 600) and name that file in the config, then restart the gateway"
+                "put the HMAC secret the platform gave this box in the `platform.hmac_secret_file` file (chmod 600) and name that file in the config, and its id in `platform.key_id`, then restart the gateway"
             }
             Diagnosis::Clock => {
                 "check the time sync (`timedatectl`); the gateway also corrects its signatures from the platform's clock"
             }
             Diagnosis::Forbidden => {
-                "ask the platform's administrators to enable this gateway id with this token and secret"
+                "check `gateway_id`: it must be the id the platform gave with this token; else ask the platform's administrators to enable this gateway id with this token and secret"
             }
             Diagnosis::Url => {
                 "check `platform.url`: the address the platform gave, without the trailing /v1 (the gateway adds v1/... itself)"
@@ -295,6 +322,9 @@ pub struct PlatformClient {
     base: Url,
     authorization: String,
     secret: Option<Vec<u8>>,
+    gateway_id: String,
+    key_id: String,
+    low_speed_time: Duration,
     clock_offset: AtomicI64,
     observed_skew: Mutex<Option<i64>>,
 }
@@ -330,6 +360,9 @@ impl PlatformClient {
             base,
             authorization,
             secret: cfg.hmac_secret.clone(),
+            gateway_id: cfg.gateway_id.clone(),
+            key_id: cfg.key_id.clone(),
+            low_speed_time: cfg.low_speed_time,
             clock_offset: AtomicI64::new(0),
             observed_skew: Mutex::new(None),
         })
@@ -467,10 +500,23 @@ impl PlatformClient {
             .header(AUTHORIZATION, &self.authorization)
             .header(CONTENT_TYPE, "application/json");
         if let Some(secret) = &self.secret {
+            // Signed afresh for every attempt: a new nonce and time, so a retry is never a replay.
             let ts = sign::unix_now().saturating_add(self.clock_offset.load(Ordering::Relaxed));
-            request = request
-                .header(sign::TIMESTAMP_HEADER, ts.to_string())
-                .header(sign::SIGNATURE_HEADER, sign::signature(secret, ts, &body));
+            let timestamp = ts.to_string();
+            let nonce = sign::new_nonce();
+            let endpoint = format!("/{path}");
+            let parts = sign::SignedParts {
+                method: "POST",
+                path: &endpoint,
+                gateway_id: &self.gateway_id,
+                key_id: &self.key_id,
+                nonce: &nonce,
+                timestamp: &timestamp,
+                body: &body,
+            };
+            for (name, value) in sign::v2_headers(secret, &parts) {
+                request = request.header(name, value);
+            }
         }
         let mut response = request
             .body(body)
@@ -482,7 +528,14 @@ impl PlatformClient {
             })?;
         let status = response.status();
         self.note_server_date(response.headers());
-        let (answer, read_error) = read_limited(&mut response).await;
+        let (answer, read_error) = read_limited(&mut response, self.low_speed_time).await;
+        if let Some(slow) = read_error.as_ref().filter(|e| e.starts_with(TOO_SLOW)) {
+            // Nothing read from a trickle can be trusted to be whole: try again later.
+            return Err(PostError::Retry {
+                reason: format!("{slow} ({})", without_query(&url)),
+                retry_after: None,
+            });
+        }
         if status.is_success() {
             if let Some(e) = read_error {
                 // The status line is the platform's word; a body cut off afterwards does not undo it.
@@ -663,20 +716,45 @@ fn load_ca_file(path: &PathBuf) -> Result<Vec<reqwest::Certificate>, PlatformErr
     Ok(certs)
 }
 
-/// Reads at most `RESPONSE_LIMIT` bytes of the body; a read error ends the body early.
-async fn read_limited(response: &mut reqwest::Response) -> (Vec<u8>, Option<String>) {
+/// How a body dropped for its low speed is reported by `read_limited`.
+const TOO_SLOW: &str = "the platform sends its answer too slowly";
+
+/// Reads at most `RESPONSE_LIMIT` bytes of the body; a read error ends the body early, and so
+/// does a body that brings less than `LOW_SPEED_BYTES` in a `low_speed` window (its error
+/// starts with `TOO_SLOW`).
+async fn read_limited(
+    response: &mut reqwest::Response,
+    low_speed: Duration,
+) -> (Vec<u8>, Option<String>) {
     let mut body = Vec::new();
+    let mut window_start = tokio::time::Instant::now();
+    let mut window_bytes = 0usize;
     loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
+        let deadline = window_start + low_speed;
+        let next = tokio::time::timeout_at(deadline, response.chunk()).await;
+        match next {
+            Ok(Ok(Some(chunk))) => {
                 let room = RESPONSE_LIMIT.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= RESPONSE_LIMIT {
                     return (body, None);
                 }
+                window_bytes += chunk.len();
+                if window_bytes >= LOW_SPEED_BYTES {
+                    window_start = tokio::time::Instant::now();
+                    window_bytes = 0;
+                }
             }
-            Ok(None) => return (body, None),
-            Err(e) => return (body, Some(error_chain(&e))),
+            Ok(Ok(None)) => return (body, None),
+            Ok(Err(e)) => return (body, Some(error_chain(&e))),
+            Err(_) => {
+                return (
+                    body,
+                    Some(format!(
+                        "{TOO_SLOW}: less than {LOW_SPEED_BYTES} bytes in {low_speed:?}"
+                    )),
+                );
+            }
         }
     }
 }
@@ -763,7 +841,10 @@ mod tests {
             url: url.to_string(),
             token: "t".to_string(),
             hmac_secret: None,
+            gateway_id: "goma-01".to_string(),
+            key_id: sign::DEFAULT_KEY_ID.to_string(),
             timeout: Duration::from_secs(5),
+            low_speed_time: Duration::from_secs(5),
             extra_ca_file: None,
         }
     }

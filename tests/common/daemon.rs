@@ -223,11 +223,11 @@ impl Rig {
 }
 
 fn stub_config(dir: &Path, signed: bool) -> StubConfig {
-    StubConfig {
-        db: dir.join("platform.db"),
-        token: TOKEN.into(),
-        secret: signed.then(|| SECRET.as_bytes().to_vec()),
-    }
+    StubConfig::single(
+        dir.join("platform.db"),
+        TOKEN,
+        signed.then_some(SECRET.as_bytes()),
+    )
 }
 
 /// The platform's incidents, after checking that it has `n` of them, each id once.
@@ -328,7 +328,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(o: Options) -> Gateway {
-        let rig = Rig::start(o).await;
+        Gateway::on(Rig::start(o).await).await
+    }
+
+    /// The daemon started on `rig`'s config as it is now (a test may have edited it).
+    pub async fn on(rig: Rig) -> Gateway {
         let daemon = rig.daemon().await;
         Gateway {
             rig,

@@ -1,12 +1,14 @@
 //! Helpers the integration tests share: a modem link running as a task, polling for a
 //! condition within a bound (a bound, never a timing assert), the whole test gateway
-//! ([`daemon`]), the slot check of the simulator's log ([`slots`]) and burst texts ([`burst`]).
+//! ([`daemon`]), the slot check of the simulator's log ([`slots`]), burst texts ([`burst`]) and a recording
+//! proxy with the HTTP requests it saw ([`wire`]).
 #![allow(dead_code)]
 
 pub mod burst;
 pub mod daemon;
 pub mod link;
 pub mod slots;
+pub mod wire;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -186,9 +186,27 @@ pub struct PlatformConfig {
     /// platform that checks no signature; logged as a warning at every start.
     #[serde(default)]
     pub allow_unsigned: bool,
+    /// Which of the gateway's signing secrets `hmac_secret_file` holds, as the platform named
+    /// it: sent with every signature so the platform can accept two secrets while one replaces
+    /// the other (letters, digits, `-`, `_`, `.`; 1 to 64).
+    #[serde(default = "defaults::key_id")]
+    pub key_id: String,
     /// Most incidents in one batch.
     #[serde(default = "defaults::batch_max")]
     pub batch_max: usize,
+    /// Most bytes in one batch request body: a batch is cut smaller when its JSON would be
+    /// larger (one incident over the limit still goes, alone).
+    #[serde(default = "defaults::batch_max_bytes")]
+    pub batch_max_bytes: usize,
+    /// Failed attempts (platform errors, not network failures) after which a batch that the
+    /// platform keeps refusing while it accepts others is quarantined, so the rest flows.
+    #[serde(default = "defaults::quarantine_after")]
+    pub quarantine_after: u32,
+    /// A platform that sends its answer slower than 1 KiB per `low_speed_time` is dropped (the
+    /// request is retried later), so a trickling platform cannot hold the forwarder for the
+    /// whole `timeout` (which still bounds the wait for the answer to start).
+    #[serde(default = "defaults::low_speed_time", with = "humantime_serde")]
+    pub low_speed_time: Duration,
     /// How long a new incident may wait for others before its batch is sent.
     #[serde(default = "defaults::flush_after", with = "humantime_serde")]
     pub flush_after: Duration,
@@ -314,6 +332,18 @@ mod defaults {
     }
     pub(crate) fn batch_max() -> usize {
         100
+    }
+    pub(crate) fn key_id() -> String {
+        "k1".to_string()
+    }
+    pub(crate) fn batch_max_bytes() -> usize {
+        1024 * 1024
+    }
+    pub(crate) fn quarantine_after() -> u32 {
+        5
+    }
+    pub(crate) fn low_speed_time() -> Duration {
+        Duration::from_secs(10)
     }
     pub(crate) fn flush_after() -> Duration {
         Duration::from_secs(2)
@@ -656,6 +686,36 @@ impl Config {
         if self.platform.batch_max == 0 || self.platform.batch_max > 10_000 {
             return invalid("platform.batch_max", "must be between 1 and 10000");
         }
+        let key_id = &self.platform.key_id;
+        if key_id.is_empty()
+            || key_id.len() > 64
+            || !key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return invalid(
+                "platform.key_id",
+                "must be 1 to 64 letters, digits, '-', '_' or '.', as the platform named the \
+                 secret (e.g. \"k1\")",
+            );
+        }
+        // 16 KiB holds several long reports; 16 MiB is the contract's largest request body.
+        if !(16 * 1024..=16 * 1024 * 1024).contains(&self.platform.batch_max_bytes) {
+            return invalid(
+                "platform.batch_max_bytes",
+                "must be between 16384 (16 KiB) and 16777216 (16 MiB, the contract's limit)",
+            );
+        }
+        if !(1..=100).contains(&self.platform.quarantine_after) {
+            return invalid("platform.quarantine_after", "must be between 1 and 100");
+        }
+        let low = self.platform.low_speed_time;
+        if low < Duration::from_secs(1) || low > Duration::from_secs(600) {
+            return invalid(
+                "platform.low_speed_time",
+                "must be between 1s and 10m (e.g. \"10s\")",
+            );
+        }
         Ok(())
     }
 }
@@ -891,6 +951,28 @@ url = "http://127.0.0.1:8080"
             format!("{MINIMAL}\n[[modem]]\nname = \"a\"\ndevice = \"/dev/ttyUSB0\"\nbaud = 1234\n");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("modem[0].baud"), "{e}");
+    }
+
+    #[test]
+    fn contract_v2_keys_have_defaults_and_bounds() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.platform.key_id, "k1");
+        assert_eq!(c.platform.batch_max_bytes, 1024 * 1024);
+        assert_eq!(c.platform.quarantine_after, 5);
+        assert_eq!(c.platform.low_speed_time, Duration::from_secs(10));
+        for (line, key) in [
+            ("key_id = \"k 1\"", "platform.key_id"),
+            ("key_id = \"\"", "platform.key_id"),
+            ("batch_max_bytes = 1000", "platform.batch_max_bytes"),
+            ("batch_max_bytes = 20000000", "platform.batch_max_bytes"),
+            ("quarantine_after = 0", "platform.quarantine_after"),
+            ("low_speed_time = \"0s\"", "platform.low_speed_time"),
+            ("low_speed_time = \"1h\"", "platform.low_speed_time"),
+        ] {
+            let text = MINIMAL.replace("[platform]", &format!("[platform]\n{line}"));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{line}: {e}");
+        }
     }
 
     #[test]

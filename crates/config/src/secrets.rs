@@ -19,6 +19,15 @@ pub enum SecretFileError {
         "secret file {path} can be read by other users (mode {mode:03o}); run: chmod 600 {path}"
     )]
     TooOpen { path: PathBuf, mode: u32 },
+    #[error(
+        "secret file {path} belongs to user id {owner}, not to the user running this command \
+         ({user}); run: chown $(id -u) {path}"
+    )]
+    NotOwned {
+        path: PathBuf,
+        owner: u32,
+        user: u32,
+    },
     #[error("secret file {path} is empty")]
     Empty { path: PathBuf },
     #[error("token file {path} is not a single line of printable ASCII")]
@@ -64,6 +73,26 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, SecretFileError> {
         });
     }
     Ok(bytes)
+}
+
+/// Like `read_secret`, and the file must belong to the user running this process: what the
+/// reference receiver asks of its token and secret files, so a file planted by another account
+/// cannot become a credential.
+pub fn read_owned_secret(path: &Path) -> Result<Vec<u8>, SecretFileError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|source| SecretFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let user = nix::unistd::geteuid().as_raw();
+    if meta.uid() != user {
+        return Err(SecretFileError::NotOwned {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            user,
+        });
+    }
+    read_secret(path)
 }
 
 /// A bearer token: like `read_secret`, and it must fit in an HTTP header (visible ASCII).

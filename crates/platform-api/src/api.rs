@@ -357,6 +357,12 @@ pub enum ErrorCode {
     BadSignature,
     /// The signing timestamp is too far from the receiver's clock: the gateway's clock is wrong.
     TimestampOutOfWindow,
+    /// A v2 signature's nonce was already used inside the clock window: a replayed request.
+    ReplayedNonce,
+    /// A v2 signature names a key id the receiver does not hold for this gateway.
+    UnknownKey,
+    /// The request speaks for another gateway than the one its token belongs to.
+    GatewayMismatch,
     InvalidBatch,
     InvalidHeartbeat,
     InvalidPull,
@@ -376,12 +382,15 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code but `Other`.
-    const KNOWN: [ErrorCode; 14] = [
+    const KNOWN: [ErrorCode; 17] = [
         ErrorCode::BadToken,
         ErrorCode::BadTimestamp,
         ErrorCode::MissingSignature,
         ErrorCode::BadSignature,
         ErrorCode::TimestampOutOfWindow,
+        ErrorCode::ReplayedNonce,
+        ErrorCode::UnknownKey,
+        ErrorCode::GatewayMismatch,
         ErrorCode::InvalidBatch,
         ErrorCode::InvalidHeartbeat,
         ErrorCode::InvalidPull,
@@ -400,6 +409,9 @@ impl ErrorCode {
             ErrorCode::MissingSignature => "missing_signature",
             ErrorCode::BadSignature => "bad_signature",
             ErrorCode::TimestampOutOfWindow => "timestamp_out_of_window",
+            ErrorCode::ReplayedNonce => "replayed_nonce",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::GatewayMismatch => "gateway_mismatch",
             ErrorCode::InvalidBatch => "invalid_batch",
             ErrorCode::InvalidHeartbeat => "invalid_heartbeat",
             ErrorCode::InvalidPull => "invalid_pull",

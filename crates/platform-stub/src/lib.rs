@@ -30,10 +30,90 @@ pub(crate) const DEFAULT_OUTBOUND_LEASE: Duration = Duration::from_secs(300);
 pub struct StubConfig {
     /// SQLite file; created when missing, kept between runs.
     pub db: PathBuf,
-    /// The bearer token gateways must present.
+    /// Who may post: each gateway with its own token and secrets.
+    pub gateways: Vec<GatewayAccess>,
+    /// The token of the admin endpoints (`/admin/...`); `None` turns them off.
+    pub admin_token: Option<String>,
+    /// Also accept the old v1 signature (timestamp and body only, no nonce: replayable inside
+    /// the window). Off unless asked for; for one release, while gateways upgrade.
+    pub accept_v1: bool,
+}
+
+/// One gateway's credentials as the platform holds them.
+#[derive(Clone)]
+pub struct GatewayAccess {
+    /// The gateway id its requests must carry (header and body); `None` lets the token speak
+    /// for any id — only for a stub serving a single gateway whose id it was not told.
+    pub gateway_id: Option<String>,
+    /// Its bearer token, unique among the gateways.
     pub token: String,
-    /// Shared signing secret; when set, every gateway request must be signed.
-    pub secret: Option<Vec<u8>>,
+    /// Its signing secrets by key id: one, or two while a secret is being replaced. Empty:
+    /// its requests are not signed (bearer token only).
+    pub keys: Vec<(String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for GatewayAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key_ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("GatewayAccess")
+            .field("gateway_id", &self.gateway_id)
+            .field("key_ids", &key_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StubConfig {
+    /// One gateway, whatever id it gives, with `token` and (when set) `secret` under the
+    /// default key id; no admin API, no v1. What the demo and most tests run.
+    pub fn single(db: PathBuf, token: &str, secret: Option<&[u8]>) -> StubConfig {
+        StubConfig {
+            db,
+            gateways: vec![GatewayAccess {
+                gateway_id: None,
+                token: token.to_string(),
+                keys: secret
+                    .map(|s| vec![(sign::DEFAULT_KEY_ID.to_string(), s.to_vec())])
+                    .unwrap_or_default(),
+            }],
+            admin_token: None,
+            accept_v1: false,
+        }
+    }
+
+    /// Refuses credentials that would let one caller pass for another.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.gateways.is_empty() {
+            anyhow::bail!("platform-stub needs at least one gateway (a token)");
+        }
+        if self.gateways.len() > 1 && self.gateways.iter().any(|g| g.gateway_id.is_none()) {
+            anyhow::bail!("platform-stub: with several gateways, each needs its gateway id");
+        }
+        let mut tokens: Vec<&str> = Vec::new();
+        for g in &self.gateways {
+            let token = g.token.trim();
+            if token.is_empty() {
+                anyhow::bail!("platform-stub needs a non-empty bearer token for each gateway");
+            }
+            if tokens.contains(&token) {
+                anyhow::bail!("platform-stub: two gateways share a token; each needs its own");
+            }
+            tokens.push(token);
+            if g.keys
+                .iter()
+                .any(|(id, secret)| id.is_empty() || secret.is_empty())
+            {
+                anyhow::bail!("platform-stub: a signing secret or its key id is empty");
+            }
+        }
+        if let Some(admin) = &self.admin_token
+            && (admin.trim().is_empty() || tokens.contains(&admin.trim()))
+        {
+            anyhow::bail!(
+                "platform-stub: the admin token must be non-empty and differ from every gateway's token"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// An outbound message as the stub tracks it (the `GET /admin/outbound` list).
@@ -61,12 +141,7 @@ pub struct PlatformStub {
 impl PlatformStub {
     /// Opens the database and starts serving on `listen` (port 0 picks a free port).
     pub async fn start(listen: SocketAddr, cfg: StubConfig) -> anyhow::Result<PlatformStub> {
-        if cfg.token.trim().is_empty() {
-            anyhow::bail!("platform-stub needs a non-empty bearer token");
-        }
-        if cfg.secret.as_ref().is_some_and(|s| s.is_empty()) {
-            anyhow::bail!("platform-stub signing secret is empty");
-        }
+        cfg.check()?;
         let path = cfg.db.clone();
         let (db, db_thread) = tokio::task::spawn_blocking(move || db::Db::open(&path))
             .await
@@ -85,8 +160,22 @@ impl PlatformStub {
             .context("platform-stub listener has no address")?;
         let shared = Arc::new(routes::Shared {
             db,
-            token: TokenCheck::new(cfg.token.trim()),
-            secret: cfg.secret,
+            gateways: cfg
+                .gateways
+                .iter()
+                .map(|g| routes::Gateway {
+                    id: g.gateway_id.clone(),
+                    token: TokenCheck::new(g.token.trim()),
+                    keys: g.keys.clone(),
+                })
+                .collect(),
+            admin: cfg
+                .admin_token
+                .as_deref()
+                .map(|t| TokenCheck::new(t.trim())),
+            accept_v1: cfg.accept_v1,
+            nonces: Mutex::new(sign::NonceCache::new(sign::DEFAULT_WINDOW)),
+            refuse_containing: Mutex::new(None),
             window: sign::DEFAULT_WINDOW,
             lease_secs: AtomicU64::new(DEFAULT_OUTBOUND_LEASE.as_secs()),
             fault: Mutex::new(None),
@@ -155,6 +244,22 @@ impl PlatformStub {
                 remaining: count,
                 retry_after,
             });
+        }
+    }
+
+    /// Test control: answer `status` to every batch post whose body contains `needle`, for
+    /// ever (a batch the platform cannot take: a poison byte, too large). `None` stops it.
+    pub fn refuse_batches_containing(&self, refusal: Option<(u16, &str)>) {
+        let refusal = refusal.and_then(|(status, needle)| {
+            Some((
+                StatusCode::from_u16(status).ok()?,
+                needle.as_bytes().to_vec(),
+            ))
+        });
+        if let Some(shared) = self.shared()
+            && let Ok(mut slot) = shared.refuse_containing.lock()
+        {
+            *slot = refusal;
         }
     }
 
@@ -272,15 +377,29 @@ impl Drop for PlatformStub {
     }
 }
 
-/// `kufatilia-gateway platform-stub --listen ADDR --db FILE`: serves until Ctrl-C or SIGTERM.
+/// `kufatilia-gateway platform-stub --listen ADDR --db FILE ...`: serves until Ctrl-C or
+/// SIGTERM. Listening anywhere but loopback needs `allow_remote`, and is warned about: this is
+/// a reference receiver to read and test against, not a hardened server.
 pub async fn run_cli(
     listen: SocketAddr,
-    db: PathBuf,
-    token: String,
-    secret: Option<Vec<u8>>,
+    cfg: StubConfig,
+    allow_remote: bool,
 ) -> anyhow::Result<()> {
+    if !listen.ip().is_loopback() {
+        if !allow_remote {
+            anyhow::bail!(
+                "platform-stub listens on loopback only (e.g. --listen 127.0.0.1:8787); to listen \
+                 on {listen} add --allow-remote, knowing it is a reference receiver for tests, \
+                 not a hardened server (put a TLS proxy in front of it)"
+            );
+        }
+        tracing::warn!(%listen, "platform-stub listens beyond this machine (--allow-remote): it is a reference receiver, not a hardened server");
+        eprintln!(
+            "warning: platform-stub listens on {listen}, beyond this machine: it is a reference receiver, not a hardened server"
+        );
+    }
     let mut signal_error = None;
-    serve_until(listen, StubConfig { db, token, secret }, async {
+    serve_until(listen, cfg, async {
         if let Err(e) = wait_for_stop_signal().await {
             signal_error = Some(e);
         }
@@ -295,14 +414,19 @@ pub async fn serve_until(
     cfg: StubConfig,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let signed = cfg.secret.is_some();
+    let signed = cfg.gateways.iter().all(|g| !g.keys.is_empty());
+    let v1 = cfg.accept_v1;
     let db = cfg.db.clone();
     let stub = PlatformStub::start(listen, cfg).await?;
     println!(
         "platform-stub listening on {} (database {}, signatures {})",
         stub.url(),
         db.display(),
-        if signed { "required" } else { "not checked" }
+        match (signed, v1) {
+            (true, false) => "v2 required",
+            (true, true) => "v2 required, v1 still accepted",
+            (false, _) => "not checked for every gateway",
+        }
     );
     stop.await;
     println!("platform-stub stopping");

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::Uri;
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,10 +37,23 @@ pub(super) struct Fault {
     pub(super) retry_after: Option<HeaderValue>,
 }
 
+/// One gateway's credentials, as checked.
+pub(super) struct Gateway {
+    /// `None`: any id (a single-gateway stub that was not told the id).
+    pub(super) id: Option<String>,
+    pub(super) token: TokenCheck,
+    pub(super) keys: Vec<(String, Vec<u8>)>,
+}
+
 pub(super) struct Shared {
     pub(super) db: Db,
-    pub(super) token: TokenCheck,
-    pub(super) secret: Option<Vec<u8>>,
+    pub(super) gateways: Vec<Gateway>,
+    pub(super) admin: Option<TokenCheck>,
+    pub(super) accept_v1: bool,
+    /// Nonces of v2 requests seen inside the clock window, for every gateway.
+    pub(super) nonces: Mutex<sign::NonceCache>,
+    /// Test control: refuse every batch whose body holds these bytes with this status.
+    pub(super) refuse_containing: Mutex<Option<(StatusCode, Vec<u8>)>>,
     pub(super) window: Duration,
     pub(super) lease_secs: AtomicU64,
     pub(super) fault: Mutex<Option<Fault>>,
@@ -152,43 +166,138 @@ impl Shared {
         Err(refusal)
     }
 
-    fn check_token(&self, headers: &HeaderMap) -> Result<(), Refusal> {
-        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if self.token.matches_header(authorization) {
-            return Ok(());
-        }
+    fn token_refusal() -> Refusal {
         tracing::warn!("platform-stub refused a request: missing or wrong bearer token");
-        Err(Refusal::new(
+        Refusal::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::BadToken,
             "missing or wrong bearer token",
         )
-        .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
+        .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
-    /// Bearer token, then (when a secret is set) signature and timestamp window.
-    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
-        self.check_token(headers)?;
-        let Some(secret) = &self.secret else {
-            return Ok(());
+    /// The admin endpoints' own token (never a gateway's).
+    fn check_admin(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match &self.admin {
+            Some(admin) if admin.matches_header(authorization) => Ok(()),
+            Some(_) => Err(Self::token_refusal()),
+            None => Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::BadToken,
+                "the admin API is off: start the stub with --admin-token-file",
+            )),
+        }
+    }
+
+    /// Which gateway the request comes from (by its token), and proof that it signed this very
+    /// request (v2: method, path, gateway, key, nonce, time, body; the nonce used once). Returns
+    /// the gateway id the request may speak for (`None`: any, for an unnamed single gateway that
+    /// does not sign).
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Option<String>, Refusal> {
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(gateway) = self
+            .gateways
+            .iter()
+            .find(|g| g.token.matches_header(authorization))
+        else {
+            return Err(Self::token_refusal());
         };
+        if gateway.keys.is_empty() {
+            return Ok(gateway.id.clone());
+        }
         let header = |name| {
             headers
                 .get(name)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
         };
-        sign::verify(
-            secret,
-            header(sign::TIMESTAMP_HEADER),
-            header(sign::SIGNATURE_HEADER),
-            body,
-            sign::unix_now(),
-            self.window,
-        )
-        .map_err(|e| {
+        let refused = |e: sign::SignatureError| {
             tracing::warn!(code = %e.code(), "platform-stub refused a request: {e}");
             Refusal::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
-        })
+        };
+        let now = sign::unix_now();
+        let signature = header(sign::SIGNATURE_HEADER);
+        if !sign::is_v2(signature) {
+            if !self.accept_v1 {
+                let e = sign::SignatureError::MissingSignature;
+                tracing::warn!("platform-stub refused a request without a v2 signature");
+                return Err(Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    e.code(),
+                    "no v2 signature: sign requests with v2 (docs/platform-api.md); v1 is \
+                     accepted only when the receiver is started with --accept-v1",
+                ));
+            }
+            let ts = header(sign::TIMESTAMP_HEADER);
+            let mut last = sign::SignatureError::MissingSignature;
+            for (_, secret) in &gateway.keys {
+                match sign::verify(secret, ts, signature, body, now, self.window) {
+                    Ok(()) => return Ok(gateway.id.clone()),
+                    Err(e) => last = e,
+                }
+            }
+            return Err(refused(last));
+        }
+        let claimed = header(sign::GATEWAY_HEADER).map(str::trim);
+        if let (Some(own), Some(claimed)) = (&gateway.id, claimed)
+            && own != claimed
+        {
+            return Err(gateway_mismatch(own, claimed));
+        }
+        let request = sign::ReceivedV2 {
+            method: "POST",
+            path,
+            gateway_id: claimed,
+            key_id: header(sign::KEY_ID_HEADER),
+            nonce: header(sign::NONCE_HEADER),
+            timestamp: header(sign::TIMESTAMP_HEADER),
+            signature,
+            body,
+        };
+        let secret_for = |_: &str, key_id: &str| {
+            gateway
+                .keys
+                .iter()
+                .find(|(id, _)| id == key_id)
+                .map(|(_, secret)| secret.as_slice())
+        };
+        let verified = sign::verify_v2(&request, secret_for, now, self.window).map_err(refused)?;
+        match self.nonces.lock() {
+            Ok(mut nonces) => nonces.admit(&verified, now).map_err(refused)?,
+            // Without the cache no replay can be ruled out: refuse rather than guess.
+            Err(_) => {
+                return Err(Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StorageUnavailable,
+                    "the receiver cannot check nonces now; try again later",
+                ));
+            }
+        }
+        Ok(Some(verified.gateway_id))
+    }
+
+    /// The test control `refuse_batches_containing`.
+    fn refused_content(&self, body: &[u8]) -> Result<(), Refusal> {
+        let Ok(slot) = self.refuse_containing.lock() else {
+            return Ok(());
+        };
+        match slot.as_ref() {
+            Some((status, needle))
+                if !needle.is_empty() && body.windows(needle.len()).any(|w| w == needle) =>
+            {
+                Err(Refusal::new(
+                    *status,
+                    ErrorCode::InjectedFailure,
+                    format!("test control: this batch is always answered {status}"),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn lease_secs(&self) -> i64 {
@@ -196,18 +305,42 @@ impl Shared {
     }
 }
 
+fn gateway_mismatch(own: &str, claimed: &str) -> Refusal {
+    tracing::warn!(token_of = %own, claimed = %claimed, "platform-stub refused a request in another gateway's name");
+    Refusal::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::GatewayMismatch,
+        format!("this token belongs to gateway {own:?}, not {claimed:?}"),
+    )
+}
+
+/// The body's `gateway_id` must be the gateway the request was authenticated as.
+fn same_gateway(proved: Option<&str>, body: &str) -> Result<(), Refusal> {
+    match proved {
+        Some(own) if own != body => Err(gateway_mismatch(own, body)),
+        _ => Ok(()),
+    }
+}
+
 fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], code: ErrorCode) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| Refusal::bad_request(code, e.to_string()))
 }
 
-async fn post_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn post_batch(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     s.batch_posts.fetch_add(1, Ordering::Relaxed);
     s.injected_failure()?;
-    s.authenticate(&headers, &body)?;
+    let proved = s.authenticate(&headers, uri.path(), &body)?;
+    s.refused_content(&body)?;
     let batch = api::parse_batch(&body).map_err(|violation| {
         tracing::warn!(%violation, "platform-stub refused a batch");
         Refusal::bad_request(ErrorCode::InvalidBatch, violation.to_string())
     })?;
+    same_gateway(proved.as_deref(), &batch.gateway_id)?;
     let received_at = now_text();
     let gateway = batch.gateway_id.clone();
     let stored =
@@ -231,10 +364,16 @@ async fn post_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     Ok(Json(stored.ack).into_response())
 }
 
-async fn post_heartbeat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
-    s.authenticate(&headers, &body)?;
+async fn post_heartbeat(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let proved = s.authenticate(&headers, uri.path(), &body)?;
     let heartbeat = api::parse_heartbeat(&body)
         .map_err(|v| Refusal::bad_request(ErrorCode::InvalidHeartbeat, v.to_string()))?;
+    same_gateway(proved.as_deref(), &heartbeat.gateway_id)?;
     let received_at = now_text();
     let ack = HeartbeatAck {
         server_time: received_at.clone(),
@@ -244,12 +383,18 @@ async fn post_heartbeat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
     Ok(Json(ack).into_response())
 }
 
-async fn pull_outbound(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
-    s.authenticate(&headers, &body)?;
+async fn pull_outbound(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let proved = s.authenticate(&headers, uri.path(), &body)?;
     let request: OutboundPullRequest = parse_json(&body, ErrorCode::InvalidPull)?;
     request
         .validate()
         .map_err(|v| Refusal::bad_request(ErrorCode::InvalidPull, v.to_string()))?;
+    same_gateway(proved.as_deref(), &request.gateway_id)?;
     let limit = if s.ignore_pull_limit.load(Ordering::Relaxed) {
         MAX_PULL
     } else {
@@ -265,14 +410,16 @@ async fn pull_outbound(State(s): State<Arc<Shared>>, headers: HeaderMap, body: B
 
 async fn post_outbound_status(
     State(s): State<Arc<Shared>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    s.authenticate(&headers, &body)?;
+    let proved = s.authenticate(&headers, uri.path(), &body)?;
     let report: OutboundStatusReport = parse_json(&body, ErrorCode::InvalidStatus)?;
     report
         .validate()
         .map_err(|v| Refusal::bad_request(ErrorCode::InvalidStatus, v.to_string()))?;
+    same_gateway(proved.as_deref(), &report.gateway_id)?;
     let now = now_text();
     let ack =
         s.db.call(move |c| db::record_statuses(c, &report, &now))
@@ -287,9 +434,10 @@ struct EnqueueRequest {
     text: String,
 }
 
-/// Admin endpoints take the bearer token only (no signature), so `curl` can drive them.
+/// Admin endpoints take the admin token only (no signature), so `curl` can drive them; no
+/// gateway's token opens them.
 async fn admin_enqueue(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
-    s.check_token(&headers)?;
+    s.check_admin(&headers)?;
     let request: EnqueueRequest = parse_json(&body, ErrorCode::InvalidMessage)?;
     let now = now_text();
     let queued =
@@ -311,7 +459,7 @@ async fn admin_enqueue(State(s): State<Arc<Shared>>, headers: HeaderMap, body: B
 }
 
 async fn admin_list(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
-    s.check_token(&headers)?;
+    s.check_admin(&headers)?;
     let records = s.db.call(db::outbound).await?;
     Ok(Json(records).into_response())
 }

@@ -87,6 +87,80 @@ impl Store {
             .await
     }
 
+    /// Like [`Store::next_batch`], but passes over the pending batches named in `skip` (batches
+    /// the platform keeps refusing, set aside until another batch shows whether the platform or
+    /// the batch is at fault). `None` when nothing else waits.
+    pub async fn next_batch_skipping(
+        &self,
+        gateway_id: &str,
+        max: usize,
+        skip: Vec<String>,
+    ) -> Result<Option<PendingBatch>, StoreError> {
+        let gateway_id = gateway_id.to_string();
+        self.call(move |conn| next_batch_skipping(conn, &gateway_id, max, &skip))
+            .await
+    }
+
+    /// One pending batch by id, as `next_batch` gives it; `None` when it is not pending.
+    pub async fn pending_batch(&self, batch_id: &str) -> Result<Option<PendingBatch>, StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| pending_batch(conn, &batch_id)).await
+    }
+
+    /// Keeps only the first `keep` incidents of a batch never sent yet and gives the others back
+    /// to the queue (the next batch takes them): how a batch too large in bytes is cut down
+    /// before it leaves. A batch already attempted is never changed (its retries must be
+    /// identical); returns whether the batch was cut.
+    pub async fn shrink_unsent_batch(
+        &self,
+        batch_id: &str,
+        keep: usize,
+    ) -> Result<bool, StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            let attempts: Option<u32> = conn
+                .query_row(
+                    "SELECT attempts FROM batches WHERE id = ?1 AND state = 'pending'",
+                    [&batch_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if attempts != Some(0) || keep == 0 {
+                return Ok(false);
+            }
+            let released = conn.execute(
+                "UPDATE incidents SET batch_id = NULL WHERE batch_id = ?1 AND id NOT IN
+                   (SELECT id FROM incidents WHERE batch_id = ?1 ORDER BY id LIMIT ?2)",
+                params![batch_id, i64::try_from(keep).unwrap_or(i64::MAX)],
+            )?;
+            Ok(released > 0)
+        })
+        .await
+    }
+
+    /// Keeps the first `keep` incidents of a batch the platform refused whole (a 413, or a 5xx
+    /// it answers this batch only: it holds none of it) and gives the rest back to the queue,
+    /// so the report it cannot take ends up alone. The kept half starts its attempts afresh.
+    pub async fn split_batch(&self, batch_id: &str, keep: usize) -> Result<(), StoreError> {
+        let batch_id = batch_id.to_string();
+        self.call(move |conn| {
+            if keep > 0 {
+                conn.execute(
+                    "UPDATE incidents SET batch_id = NULL WHERE batch_id = ?1 AND id NOT IN
+                       (SELECT id FROM incidents WHERE batch_id = ?1 ORDER BY id LIMIT ?2)",
+                    params![batch_id, i64::try_from(keep).unwrap_or(i64::MAX)],
+                )?;
+                conn.execute(
+                    "UPDATE batches SET attempts = 0, last_error = NULL, last_status = NULL
+                     WHERE id = ?1",
+                    [&batch_id],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Number of incidents not yet in any batch (for deciding when to cut one).
     pub async fn unbatched_count(&self) -> Result<(u64, Option<i64>), StoreError> {
         self.call(|conn| {
@@ -239,14 +313,44 @@ fn next_batch(
     gateway_id: &str,
     max: usize,
 ) -> Result<Option<PendingBatch>, StoreError> {
-    let pending: Option<(String, i64, u32)> = conn
+    next_batch_skipping(conn, gateway_id, max, &[])
+}
+
+fn pending_batch(conn: &Connection, batch_id: &str) -> Result<Option<PendingBatch>, StoreError> {
+    let found: Option<(i64, u32)> = conn
         .query_row(
-            "SELECT id, created_at_ms, attempts FROM batches WHERE state = 'pending'
-             ORDER BY seq LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            "SELECT created_at_ms, attempts FROM batches WHERE id = ?1 AND state = 'pending'",
+            [batch_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
+    let Some((created_at_ms, attempts)) = found else {
+        return Ok(None);
+    };
+    Ok(Some(PendingBatch {
+        id: batch_id.to_string(),
+        created_at_ms,
+        attempts,
+        incidents: load_incidents(conn, "i.batch_id = ?1", &batch_id)?,
+    }))
+}
+
+fn next_batch_skipping(
+    conn: &Connection,
+    gateway_id: &str,
+    max: usize,
+    skip: &[String],
+) -> Result<Option<PendingBatch>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, created_at_ms, attempts FROM batches WHERE state = 'pending' ORDER BY seq",
+    )?;
+    let pending: Option<(String, i64, u32)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .find(|row| {
+            row.as_ref()
+                .map_or(true, |(id, _, _): &(String, i64, u32)| !skip.contains(id))
+        })
+        .transpose()?;
     if let Some((id, created_at_ms, attempts)) = pending {
         let incidents = load_incidents(conn, "i.batch_id = ?1", &id)?;
         return Ok(Some(PendingBatch {

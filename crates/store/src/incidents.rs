@@ -137,6 +137,20 @@ pub(super) fn insert_incident(
 }
 
 /// Loads incidents with everything the platform record needs, in id order.
+/// A reporter's text column read even when its bytes are not UTF-8 (a damaged file, a row
+/// written by hand): each bad sequence becomes U+FFFD, so one such row cannot stop every batch.
+fn lossy_text(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(idx)? {
+        ValueRef::Null => None,
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+    })
+}
+
 pub(super) fn load_incidents(
     conn: &Connection,
     where_clause: &str,
@@ -158,13 +172,13 @@ pub(super) fn load_incidents(
                     reference: r.get(1)?,
                     incident_type: r.get(2)?,
                     language: r.get(3)?,
-                    description: r.get(4)?,
-                    location: r.get(5)?,
+                    description: lossy_text(r, 4)?.unwrap_or_default(),
+                    location: lossy_text(r, 5)?,
                     sender: r.get(6)?,
                     smsc_time: r.get(7)?,
                     received_at_ms: r.get(8)?,
                     modem: r.get(9)?,
-                    text: r.get(10)?,
+                    text: lossy_text(r, 10)?.unwrap_or_default(),
                     parts: r.get(11)?,
                     decode_status: r.get(12)?,
                     raw_pdus: Vec::new(),

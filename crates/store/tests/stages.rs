@@ -277,6 +277,44 @@ async fn batches_are_stable_until_delivered_and_quarantine_moves_on() {
     assert_eq!(depths.undelivered_incidents, 2);
 }
 
+/// The only changes a batch ever sees: cut down before it was ever sent (never after), halved
+/// after a refusal of the whole (its attempts start afresh), and passed over while set aside.
+#[tokio::test]
+async fn batches_are_cut_only_before_sending_or_halved_after_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("g.db")).unwrap();
+    for i in 0..6 {
+        let m = message(&store, &format!("3{i}")).await;
+        report(&store, m, None).await;
+    }
+    let ids = |b: &store::PendingBatch| b.incidents.iter().map(|i| i.id).collect::<Vec<_>>();
+    let first = store.next_batch("gw", 4).await.unwrap().unwrap();
+    assert!(store.shrink_unsent_batch(&first.id, 3).await.unwrap());
+    let cut = store.pending_batch(&first.id).await.unwrap().unwrap();
+    assert_eq!(ids(&cut), ids(&first)[..3]);
+    store
+        .mark_batch_attempt_failed(&first.id, "500".into())
+        .await
+        .unwrap();
+    assert!(
+        !store.shrink_unsent_batch(&first.id, 1).await.unwrap(),
+        "a batch once sent keeps its incidents"
+    );
+    store.split_batch(&first.id, 1).await.unwrap();
+    let half = store.pending_batch(&first.id).await.unwrap().unwrap();
+    assert_eq!(ids(&half), ids(&first)[..1]);
+    assert_eq!(half.attempts, 0);
+    // Set aside: the next batch is a new one, from the incidents given back first.
+    let next = store
+        .next_batch_skipping("gw", 10, vec![first.id.clone()])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(next.id, first.id);
+    assert_eq!(next.incidents.len(), 5);
+    assert_eq!(next.incidents[0].id, ids(&first)[1]);
+}
+
 /// A store with one reply queued on modem "m1": the directory, the store, the reply's id.
 async fn one_reply_queued() -> (tempfile::TempDir, Store, i64) {
     let dir = tempfile::tempdir().unwrap();
