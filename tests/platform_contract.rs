@@ -69,6 +69,7 @@ fn incident(n: u32) -> IncidentRecord {
         decode_status: DecodeStatus::Ok,
         raw_pdus: vec!["07913358000000F0040B913348214365F700005230419062958008C13A".to_string()],
         flood: false,
+        escalations: Vec::new(),
     }
 }
 

@@ -945,14 +945,26 @@ url = "http://127.0.0.1:8080"
         assert_eq!(c.escalation.focal_points[0].label(), "…001");
         for (lines, key) in [
             (fp("0810000001", "fr"), "escalation.focal_point[0].number"),
-            (fp("+243810000001", "de"), "escalation.focal_point[0].language"),
+            (
+                fp("+243810000001", "de"),
+                "escalation.focal_point[0].language",
+            ),
             (
                 format!("{}{}", fp("+243810000001", "fr"), fp("+243810000001", "en")),
                 "escalation.focal_point[1].number",
             ),
-            ("offline_after = \"0s\"".to_string(), "escalation.offline_after"),
-            ("max_parts_per_day = 0".to_string(), "escalation.max_parts_per_day"),
-            ("info_max_parts = 11".to_string(), "escalation.info_max_parts"),
+            (
+                "offline_after = \"0s\"".to_string(),
+                "escalation.offline_after",
+            ),
+            (
+                "max_parts_per_day = 0".to_string(),
+                "escalation.max_parts_per_day",
+            ),
+            (
+                "info_max_parts = 11".to_string(),
+                "escalation.info_max_parts",
+            ),
         ] {
             let e = escalation(&lines).unwrap_err().to_string();
             assert!(e.contains(key), "{lines}: {e}");

@@ -76,7 +76,8 @@ impl Store {
         &self,
         types: Vec<String>,
     ) -> Result<Vec<UrgentPending>, StoreError> {
-        self.call(move |conn| urgent_undelivered(conn, &types)).await
+        self.call(move |conn| urgent_undelivered(conn, &types))
+            .await
     }
 
     /// Queues one escalation through the guard, unless this focal point already had this
@@ -191,7 +192,10 @@ fn mark_handled(conn: &Connection, message_id: i64) -> Result<bool, StoreError> 
         == 1)
 }
 
-fn urgent_undelivered(conn: &Connection, types: &[String]) -> Result<Vec<UrgentPending>, StoreError> {
+fn urgent_undelivered(
+    conn: &Connection,
+    types: &[String],
+) -> Result<Vec<UrgentPending>, StoreError> {
     let types = serde_json::to_string(types)
         .map_err(|e| StoreError::Invalid(format!("cannot list the urgent types: {e}")))?;
     let mut rows = query_all(
@@ -217,7 +221,8 @@ fn urgent_undelivered(conn: &Connection, types: &[String]) -> Result<Vec<UrgentP
             })
         },
     )?;
-    let mut done = conn.prepare_cached("SELECT focal_point FROM escalations WHERE incident_id = ?1")?;
+    let mut done =
+        conn.prepare_cached("SELECT focal_point FROM escalations WHERE incident_id = ?1")?;
     for row in &mut rows {
         row.done = done
             .query_map([row.incident_id], |r| r.get(0))?
@@ -277,13 +282,16 @@ fn escalated_report(
              JOIN escalations e ON e.incident_id = i.id
              WHERE i.reference = ?1 AND e.focal_point = ?2 AND e.state = ?3",
         )?
-        .query_row(params![reference, focal_point, EscalationState::Queued], |r| {
-            Ok(EscalatedReport {
-                incident_id: r.get(0)?,
-                reference: r.get(1)?,
-                text: r.get(2)?,
-            })
-        })
+        .query_row(
+            params![reference, focal_point, EscalationState::Queued],
+            |r| {
+                Ok(EscalatedReport {
+                    incident_id: r.get(0)?,
+                    reference: r.get(1)?,
+                    text: r.get(2)?,
+                })
+            },
+        )
         .optional()?)
 }
 

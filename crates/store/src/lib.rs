@@ -40,7 +40,8 @@ pub use guard::{
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary};
 pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
 pub use kinds::{
-    DecodeStatus, EscalationState, OutboundState, OutgoingState, RecipientKind, RefusalKind, ReplyKind,
+    DecodeStatus, EscalationState, OutboundState, OutgoingState, RecipientKind, RefusalKind,
+    ReplyKind,
 };
 pub use outbound::{OutboundOutcome, UnreportedOutbound};
 pub use outgoing::{
