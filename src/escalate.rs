@@ -285,12 +285,7 @@ impl Alert<'_> {
     /// the reporter, then the answer hint, then the text itself.
     fn text(&self, language: &str) -> String {
         let w = words(language);
-        let hint_text = format!(
-            "{} ACK {r} {} INFO {r}",
-            w.reply,
-            w.or,
-            r = self.reference
-        );
+        let hint_text = format!("{} ACK {r} {} INFO {r}", w.reply, w.or, r = self.reference);
         let who_text = format!("{} {}", w.reporter, self.who);
         let mut place: Vec<&str> = self.place.split_whitespace().collect();
         let compose = |place: &[&str], who: bool, hint: bool| {

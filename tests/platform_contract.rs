@@ -581,6 +581,7 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
             outgoing_sms: 1,
             quarantined_batches: 0,
             unconfirmed_sms: 0,
+            escalations_pending: 0,
         },
         oldest_undelivered_age_secs: Some(95),
         quarantined: Vec::new(),

@@ -1,0 +1,281 @@
+//! Urgent reports while the platform is out of reach (issue 19): the whole gateway in this
+//! process, the simulated modem on a real pty, the reference platform on 127.0.0.1 stopped and
+//! started again. Every SMS counted is one the simulated modem was handed.
+
+use std::time::Duration;
+
+use crate::common::daemon::{Gateway, Options};
+use crate::common::{eventually, wait_until};
+use modem_sim::SentSms;
+use platform_api::EscalationState;
+use store::{RefusalKind, StoreReader};
+
+const REPORTER: &str = "+243812345601";
+const AMANI: &str = "+243990000001";
+const BAHATI: &str = "+243990000002";
+const STRANGER: &str = "+243970000009";
+
+/// Two focal points of two partners, a short delay (tests only) and `extra` lines of
+/// `[escalation]`.
+fn options(offline_after: &str, extra: &str) -> Options {
+    Options {
+        extra: format!(
+            "[escalation]\noffline_after = {offline_after:?}\n{extra}\n\
+             [[escalation.focal_point]]\npartner = \"ong-goma\"\nnumber = \"{AMANI}\"\nlanguage = \"sw\"\nname = \"Amani\"\n\
+             [[escalation.focal_point]]\npartner = \"ong-bukavu\"\nnumber = \"{BAHATI}\"\nlanguage = \"fr\"\n"
+        ),
+        ..Options::default()
+    }
+}
+
+/// The SMS parts the modem sent to `number`.
+fn sent_to(g: &Gateway, number: &str) -> Vec<SentSms> {
+    g.sim
+        .sent()
+        .into_iter()
+        .filter(|s| s.to == number)
+        .collect()
+}
+
+/// The reference the reporter got back.
+async fn reference_of_reply(g: &Gateway) -> String {
+    let mut reference = None;
+    wait_until(
+        crate::common::WAIT,
+        "the reporter's acknowledgement",
+        || {
+            reference = sent_to(g, REPORTER).iter().find_map(|s| {
+                let at = s.text.find("K7-")?;
+                Some(
+                    s.text[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect::<String>(),
+                )
+            });
+            reference.is_some()
+        },
+    )
+    .await;
+    reference.unwrap_or_default()
+}
+
+/// Platform down: each focal point gets exactly one SMS about the report, in its language,
+/// without the reporter's number; an unknown number's ACK is ignored as a command; a focal
+/// point's ACK is recorded and its INFO answered within the cap; the platform learns all of it
+/// once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_down_texts_each_focal_point_once_and_takes_their_answers() {
+    let mut g = Gateway::start(options("1s", "info_max_parts = 2")).await;
+    g.stop_stub().await;
+    // Long enough for three SMS parts: INFO must cut it to two.
+    let text = format!(
+        "SILAHA wanamgambo mgodi wa Bisie {}",
+        "watu wenye bunduki wanachukua madini na kupiga wachimbaji ".repeat(7)
+    );
+    g.sim.inject(REPORTER, &text);
+    let reference = reference_of_reply(&g).await;
+
+    wait_until(crate::common::WAIT, "an SMS to each focal point", || {
+        !sent_to(&g, AMANI).is_empty() && !sent_to(&g, BAHATI).is_empty()
+    })
+    .await;
+    let amani = sent_to(&g, AMANI);
+    let bahati = sent_to(&g, BAHATI);
+    assert!(
+        amani[0].text.starts_with(&format!("DHARURA {reference}")),
+        "{}",
+        amani[0].text
+    );
+    assert!(
+        bahati[0].text.starts_with(&format!("URGENT {reference}")),
+        "{}",
+        bahati[0].text
+    );
+    for alert in [&amani[0], &bahati[0]] {
+        assert!(
+            alert.concat.is_none(),
+            "one SMS, not parts: {:?}",
+            alert.concat
+        );
+        assert!(
+            !alert.text.contains("812345601"),
+            "the reporter's number: {}",
+            alert.text
+        );
+        assert!(alert.text.contains("r-"), "the pseudonym: {}", alert.text);
+        assert!(alert.text.contains("Bisie"), "the place: {}", alert.text);
+    }
+    assert_eq!(g.depths().escalations_pending, 1);
+
+    // Someone else tries the focal points' command: nothing of the report comes back.
+    g.sim.inject(STRANGER, &format!("ACK {reference}"));
+    g.sim.inject(STRANGER, &format!("INFO {reference}"));
+    // Amani takes it; Bahati asks for the text.
+    g.sim
+        .inject(AMANI, &format!("ack {}", reference.to_lowercase()));
+    g.sim.inject(BAHATI, &format!("INFO {reference}"));
+    wait_until(crate::common::WAIT, "the INFO answer", || {
+        sent_to(&g, BAHATI).len() > 1
+    })
+    .await;
+    eventually("the ACK recorded", || async {
+        g.depths().escalations_pending == 0
+    })
+    .await;
+    // The stranger's messages were ordinary messages: kept as reports, answered as any other.
+    eventually("the stranger's messages handled", || async {
+        g.depths().unhandled_messages == 0 && g.depths().sms_to_settle() == 0
+    })
+    .await;
+
+    // Several more rounds of the escalation stage: nobody gets a second alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let amani = sent_to(&g, AMANI);
+    assert_eq!(amani.len(), 1, "one SMS to Amani: {amani:?}");
+    let bahati = sent_to(&g, BAHATI);
+    let info: Vec<&SentSms> = bahati.iter().skip(1).collect();
+    assert!(
+        !info.is_empty() && info.len() <= 2,
+        "the INFO answer within escalation.info_max_parts = 2: {info:?}"
+    );
+    assert!(
+        info[0].text.starts_with(&format!("{reference}: SILAHA")),
+        "{}",
+        info[0].text
+    );
+    assert!(
+        info.last().is_some_and(|p| p.text.ends_with("..")),
+        "cut, and says so"
+    );
+    for s in sent_to(&g, STRANGER) {
+        assert!(
+            !s.text.contains(&reference),
+            "the stranger learnt the reference: {}",
+            s.text
+        );
+        assert!(
+            !s.text.contains("Bisie"),
+            "the stranger learnt the report: {}",
+            s.text
+        );
+    }
+
+    // The platform comes back and learns who was texted and who took it.
+    g.restart_stub().await;
+    eventually("the report on the platform", || async {
+        g.stub()
+            .incidents()
+            .iter()
+            .any(|i| i.reference == reference)
+    })
+    .await;
+    let incident = g
+        .stub()
+        .incidents()
+        .into_iter()
+        .find(|i| i.reference == reference)
+        .unwrap();
+    let e = &incident.escalations;
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(
+        (e[0].partner.as_str(), e[0].focal_point.as_str()),
+        ("ong-goma", "Amani")
+    );
+    assert_eq!(
+        (e[1].partner.as_str(), e[1].focal_point.as_str()),
+        ("ong-bukavu", "…002")
+    );
+    assert!(e.iter().all(|e| e.state == EscalationState::Sent));
+    assert!(e[0].acknowledged_at.is_some() && e[1].acknowledged_at.is_none());
+    // The stranger's ACK is on the platform as what it was: a message from a reporter.
+    assert!(
+        g.stub()
+            .incidents()
+            .iter()
+            .any(|i| i.raw_text == format!("ACK {reference}"))
+    );
+    g.stop().await;
+}
+
+/// The platform is back before the delay: the report is delivered and nobody is texted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_back_before_the_delay_texts_nobody() {
+    let mut g = Gateway::start(options("4s", "")).await;
+    g.stop_stub().await;
+    g.sim
+        .inject(REPORTER, "AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa");
+    let reference = reference_of_reply(&g).await;
+    g.restart_stub().await;
+    eventually("the report on the platform", || async {
+        g.stub()
+            .incidents()
+            .iter()
+            .any(|i| i.reference == reference)
+    })
+    .await;
+    // Past the delay, several rounds of the escalation stage later.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(sent_to(&g, AMANI).is_empty() && sent_to(&g, BAHATI).is_empty());
+    assert_eq!(g.depths().escalations_pending, 0);
+    g.stop().await;
+}
+
+/// The escalations' budget is spent: the second focal point gets nothing, the refusal is
+/// recorded (and the platform told), and it is not tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_budget_sends_nothing_and_records_why() {
+    let mut g = Gateway::start(options("1s", "max_parts_per_day = 1")).await;
+    g.stop_stub().await;
+    g.sim
+        .inject(REPORTER, "VURUGU sokoni karibu na mgodi wa Lemera");
+    let reference = reference_of_reply(&g).await;
+    eventually("the budget refusal", || async {
+        StoreReader::open(&g.db_path())
+            .and_then(|r| r.refusals_last_day())
+            .is_ok_and(|c| {
+                c.by_kind
+                    .iter()
+                    .any(|(k, n)| *k == RefusalKind::EscalationBudget && *n == 1)
+            })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let to_focal_points = sent_to(&g, AMANI).len() + sent_to(&g, BAHATI).len();
+    assert_eq!(to_focal_points, 1, "one part of budget, one SMS");
+    let refusals = StoreReader::open(&g.db_path())
+        .unwrap()
+        .refusals_last_day()
+        .unwrap();
+    assert!(
+        refusals
+            .by_kind
+            .contains(&(RefusalKind::EscalationBudget, 1)),
+        "refused once, never tried again: {refusals:?}"
+    );
+    g.restart_stub().await;
+    eventually("the report on the platform", || async {
+        g.stub()
+            .incidents()
+            .iter()
+            .any(|i| i.reference == reference)
+    })
+    .await;
+    let incident = g
+        .stub()
+        .incidents()
+        .into_iter()
+        .find(|i| i.reference == reference)
+        .unwrap();
+    let states: Vec<EscalationState> = incident.escalations.iter().map(|e| e.state).collect();
+    assert_eq!(states, [EscalationState::Sent, EscalationState::Refused]);
+    assert!(
+        incident.escalations[1]
+            .refused_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("escalation.max_parts_per_day")),
+        "{:?}",
+        incident.escalations[1]
+    );
+    g.stop().await;
+}
