@@ -279,3 +279,45 @@ async fn a_spent_budget_sends_nothing_and_records_why() {
     );
     g.stop().await;
 }
+
+/// The `[escalation]` block docs/install.md tells a partner to write is a valid config, and
+/// the one validation (`daemon::check`) names an urgent type the keyword table lacks.
+#[test]
+fn the_focal_points_block_of_install_md_loads_and_a_wrong_type_is_named() {
+    let install = include_str!("../docs/install.md");
+    let section = &install[install.find("### Focal points").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let base = "gateway_id = \"goma-01\"\n[platform]\nurl = \"http://127.0.0.1:8080\"\n";
+    let parse = |text: &str| {
+        config::Config::parse(
+            text,
+            std::path::Path::new("gateway.toml"),
+            std::path::Path::new("/etc/kufatilia-gateway"),
+        )
+    };
+    let c = parse(&format!("{base}{block}")).unwrap();
+    assert_eq!(c.escalation.focal_points.len(), 1);
+    assert_eq!(c.escalation.focal_points[0].language, "sw");
+    let keywords = intake::Keywords::builtin().unwrap();
+    let report = kufatilia_gateway::daemon::check(&c, &keywords);
+    assert!(
+        !report.errors.iter().any(|e| e.contains("escalation")),
+        "{:?}",
+        report.errors
+    );
+    let wrong = parse(&format!(
+        "{base}{}",
+        block.replace("\"armed_group\"", "\"armed_groups\"")
+    ))
+    .unwrap();
+    let report = kufatilia_gateway::daemon::check(&wrong, &keywords);
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains("`escalation.urgent_types[0]`") && e.contains("armed_groups")),
+        "{:?}",
+        report.errors
+    );
+}
