@@ -806,6 +806,20 @@ mod tests {
     }
 
     #[test]
+    fn every_escalation_state_round_trips_through_its_word() {
+        for &state in EscalationState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(
+                serde_json::from_value::<EscalationState>(json).unwrap(),
+                state
+            );
+        }
+        assert!("queued".parse::<EscalationState>().is_err());
+    }
+
+    #[test]
     fn every_error_code_round_trips_and_unknown_codes_are_kept() {
         for code in ErrorCode::KNOWN {
             let json = serde_json::to_value(&code).unwrap();
