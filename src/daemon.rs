@@ -504,6 +504,12 @@ fn status_line(snapshots: &[ModemStatus], d: &QueueDepths, started: Instant) -> 
             d.unconfirmed_sms
         ));
     }
+    if d.escalations_pending > 0 {
+        line.push_str(&format!(
+            "; {} urgent report(s) texted to focal points, not taken yet",
+            d.escalations_pending
+        ));
+    }
     line
 }
 

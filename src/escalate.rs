@@ -198,9 +198,13 @@ impl Escalator {
     }
 
     async fn escalate(&self, w: &UrgentPending, fp: &FocalPoint) -> Result<(), StoreError> {
-        let who = match (self.share_number, w.sender.as_deref()) {
-            (true, Some(n)) => n.to_string(),
-            (_, number) => self.reporter.name(number),
+        // The number only when `escalation.share_reporter_number` asks for it; else the
+        // pseudonym the platform knows, and nothing when the platform is given numbers
+        // (`privacy.share_phone_numbers`): that is no reason to text them to anyone.
+        let who = match (self.share_number, &self.reporter, w.sender.as_deref()) {
+            (true, _, Some(n)) => n.to_string(),
+            (_, ReporterId::PhoneNumber, _) => String::new(),
+            (_, _, number) => self.reporter.name(number),
         };
         let alert = Alert {
             reference: &w.reference,
@@ -277,6 +281,7 @@ struct Alert<'a> {
     type_label: &'a str,
     place: &'a str,
     time: &'a str,
+    /// How the reporter is named (empty: not at all).
     who: &'a str,
 }
 
@@ -298,7 +303,7 @@ impl Alert<'_> {
                 fields.push(self.time.to_string());
             }
             let mut text = fields.join(", ") + ".";
-            if who {
+            if who && !self.who.is_empty() {
                 text.push(' ');
                 text.push_str(&gsm7(&who_text));
                 text.push('.');
@@ -543,6 +548,12 @@ mod tests {
             time: "07/12 05:20 UTC+2",
             who: "r-6a1690845a23495b",
         };
+        let nameless = Alert { who: "", ..short };
+        assert!(
+            !nameless.text("fr").contains("Auteur"),
+            "{}",
+            nameless.text("fr")
+        );
         assert_eq!(
             short.text("fr"),
             "URGENT K7-0042, Hommes armés, Bisie, 07/12 05:20 UTC+2. Auteur r-6a1690845a23495b. \
