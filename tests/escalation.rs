@@ -225,7 +225,9 @@ async fn the_platform_back_before_the_delay_texts_nobody() {
 /// recorded (and the platform told), and it is not tried again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_budget_sends_nothing_and_records_why() {
-    let mut g = Gateway::start(options("1s", "max_parts_per_day = 1")).await;
+    let mut o = options("1s", "max_parts_per_day = 1");
+    o.platform.push_str("\nheartbeat_interval = \"1s\"");
+    let mut g = Gateway::start(o).await;
     g.stop_stub().await;
     g.sim
         .inject(REPORTER, "VURUGU sokoni karibu na mgodi wa Lemera");
@@ -253,12 +255,37 @@ async fn a_spent_budget_sends_nothing_and_records_why() {
             .contains(&(RefusalKind::EscalationBudget, 1)),
         "refused once, never tried again: {refusals:?}"
     );
+    // Nobody answered ACK: `status` says a report waits to be taken, and so does the heartbeat
+    // once the platform is back.
+    let mut screen = Vec::new();
+    kufatilia_gateway::ops::status(
+        &g.config(),
+        false,
+        kufatilia_gateway::ops::Reveal {
+            numbers: false,
+            texts: false,
+        },
+        &mut screen,
+    )
+    .unwrap();
+    let screen = String::from_utf8(screen).unwrap();
+    assert!(
+        screen.contains("Escalations: 1 urgent report(s) texted to focal points"),
+        "{screen}"
+    );
     g.restart_stub().await;
     eventually("the report on the platform", || async {
         g.stub()
             .incidents()
             .iter()
             .any(|i| i.reference == reference)
+    })
+    .await;
+    eventually("a heartbeat counting the escalation", || async {
+        g.stub()
+            .heartbeats()
+            .iter()
+            .any(|h| h.queues.escalations_pending == 1)
     })
     .await;
     let incident = g
