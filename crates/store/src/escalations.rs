@@ -320,6 +320,16 @@ pub(super) fn escalations_of(
 
 /// Reports escalated to a focal point that nobody has taken (`ACK`) yet.
 pub(super) fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
+    // `status` reads with its own connection, and may read a database the new version has not
+    // migrated yet (the package upgraded, the service not restarted): none pending then.
+    let table: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalations'",
+        [],
+        |r| r.get(0),
+    )?;
+    if table == 0 {
+        return Ok(0);
+    }
     let n: i64 = conn.query_row(
         "SELECT COUNT(DISTINCT e.incident_id) FROM escalations e
          WHERE e.state = 'queued' AND NOT EXISTS (
