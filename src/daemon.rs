@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::escalate::Escalator;
 use crate::forward::{Forwarder, ReporterId};
 use crate::heartbeat::HeartbeatSender;
 use crate::modem::{LinkState, ModemLink, ModemOptions, ModemStatus, StatusHandle};
@@ -69,6 +70,19 @@ impl Daemon {
             let p = pipeline.clone();
             async move { p.run(s).await }
         });
+        if let Some(escalator) = Escalator::new(
+            &config,
+            store.clone(),
+            client.clone(),
+            keywords.clone(),
+            reporter.clone(),
+        ) {
+            let escalator = Arc::new(escalator);
+            stages.spawn("escalation", move |s| {
+                let e = escalator.clone();
+                async move { e.run(s).await }
+            });
+        }
         let forwarder = Arc::new(Forwarder::new(
             &config,
             store.clone(),
@@ -493,6 +507,12 @@ fn status_line(snapshots: &[ModemStatus], d: &QueueDepths, started: Instant) -> 
             d.unconfirmed_sms
         ));
     }
+    if d.escalations_pending > 0 {
+        line.push_str(&format!(
+            "; {} urgent report(s) texted to focal points, not taken yet",
+            d.escalations_pending
+        ));
+    }
     line
 }
 
@@ -563,7 +583,35 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
         }
     }
     r.errors.extend(errors);
+    check_escalation(config, keywords, &mut r);
     r
+}
+
+/// `[escalation]` against the keyword table: every urgent type must be one of its types.
+fn check_escalation(config: &Config, keywords: &Keywords, r: &mut CheckReport) {
+    let e = &config.escalation;
+    for (i, t) in e.urgent_types.iter().enumerate() {
+        if !keywords.types.iter().any(|k| &k.id == t) {
+            let known: Vec<&str> = keywords.types.iter().map(|k| k.id.as_str()).collect();
+            r.errors.push(format!(
+                "`escalation.urgent_types[{i}]`: {t:?} is no type of the keyword table; use one of {known:?}"
+            ));
+        }
+    }
+    if e.focal_points.is_empty() {
+        return;
+    }
+    r.lines.push(format!(
+        "escalation: {} focal point(s); urgent types {:?} texted after {} without the platform",
+        e.focal_points.len(),
+        e.urgent_types,
+        format_args!("{:?}", e.offline_after)
+    ));
+    if !config.replies.enabled {
+        r.warnings.push(
+            "`escalation.focal_point`: replies.enabled = false stops the escalation SMS too".into(),
+        );
+    }
 }
 
 #[cfg(test)]

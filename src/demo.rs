@@ -50,6 +50,17 @@ pub const DEMO_MESSAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The last phase's report, sent once the demo's platform is stopped: it waits, and the focal
+/// point is texted. From a sender of [`DEMO_MESSAGES`], so the privacy test scans for it.
+pub const DEMO_URGENT: (&str, &str) = (
+    "+243974567803",
+    "SILAHA wanamgambo wamerudi mgodi wa Bisie usiku huu",
+);
+/// The demo's focal point (a partner's staff member, not a reporter).
+const DEMO_FOCAL_POINT: &str = "+243990000001";
+/// The demo's `escalation.offline_after`: short, for the demo only (the default is 30 min).
+const DEMO_OFFLINE_AFTER: &str = "3s";
+
 /// Demo settings (the tests shorten the waits).
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -75,6 +86,8 @@ pub struct DemoOutcome {
     pub replies_on_the_line: usize,
     pub platform_incidents: usize,
     pub sim_left: usize,
+    /// The SMS the focal point got while the platform was stopped (the last phase).
+    pub escalations: Vec<SentSms>,
 }
 
 /// Runs the demo and prints its account to stdout.
@@ -129,17 +142,55 @@ pub async fn run_quiet(options: DemoOptions, print: bool) -> anyhow::Result<Demo
         batches: stub.batches_received(),
         sim_left: sim.sim_used(),
     };
-    daemon.stop().await;
+    // Last phase: the platform goes away, and an urgent report cannot reach it.
     stub.shutdown().await;
+    let (from, text) = DEMO_URGENT;
+    sim.inject(from, text);
+    let deadline = Instant::now() + options.timeout;
+    let escalations = loop {
+        let to_focal_point: Vec<SentSms> = sim
+            .sent()
+            .into_iter()
+            .filter(|s| s.to == DEMO_FOCAL_POINT)
+            .collect();
+        if !to_focal_point.is_empty() || Instant::now() >= deadline {
+            break to_focal_point;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    daemon.stop().await;
     if print {
         seen.print();
+        print_escalation(&escalations);
     }
     Ok(DemoOutcome {
         replies_on_the_line: seen.sent.len(),
         platform_incidents: seen.platform.len(),
         sim_left: seen.sim_left,
         incidents: seen.incidents,
+        escalations,
     })
+}
+
+/// The last phase's account.
+fn print_escalation(escalations: &[SentSms]) {
+    let (from, text) = DEMO_URGENT;
+    println!();
+    println!("The platform receiver is stopped (an internet cut):");
+    println!(
+        "[{}] SMS from {}: \"{}\"",
+        DEMO_MESSAGES.len() + 1,
+        pdu::mask_number(Some(from)),
+        one_line(text)
+    );
+    match escalations.first() {
+        Some(s) => println!(
+            "    ESCALATION after {DEMO_OFFLINE_AFTER} without the platform (30min on a real box): SMS to focal point {} (demo-partner): \"{}\"",
+            pdu::mask_number(Some(&s.to)),
+            s.text
+        ),
+        None => println!("    no escalation SMS yet"),
+    }
 }
 
 /// The reference platform on a free loopback port and the simulated modem, with the secrets
@@ -249,6 +300,14 @@ retry_max = "2s"
 
 [privacy]
 pseudonym_secret_file = "pseudonym.key"
+
+[escalation]
+offline_after = "{DEMO_OFFLINE_AFTER}"
+
+[[escalation.focal_point]]
+partner = "demo-partner"
+number = "{DEMO_FOCAL_POINT}"
+language = "sw"
 "#
     );
     Ok(Config::parse(&text, Path::new("demo config"), dir)?)

@@ -89,6 +89,7 @@ enum Check {
     Unconfirmed,
     Record,
     Intake,
+    Escalation,
 }
 
 impl Check {
@@ -111,6 +112,7 @@ impl Check {
             Check::Unconfirmed => "SMS",
             Check::Record => "record",
             Check::Intake => "intake",
+            Check::Escalation => "escalation",
         }
     }
 }
@@ -302,6 +304,30 @@ async fn check_database(config: &Config, screen: &mut Screen) {
         Err(e) => screen.problem(
             Check::Unconfirmed,
             format!("cannot be listed: {e}"),
+            "see the database line",
+        ),
+    }
+    let focal_points = config.escalation.focal_points.len();
+    match store.queue_depths().await {
+        Ok(_) if focal_points == 0 => screen.line(
+            Check::Escalation,
+            "off: no [[escalation.focal_point]] configured (docs/install.md)",
+        ),
+        Ok(d) if d.escalations_pending == 0 => screen.line(
+            Check::Escalation,
+            format!("{focal_points} focal point(s); no escalated report waiting to be taken"),
+        ),
+        Ok(d) => screen.problem(
+            Check::Escalation,
+            format!(
+                "{} urgent report(s) texted to focal points while the platform was out of reach, not taken (ACK) yet",
+                d.escalations_pending
+            ),
+            "make sure a focal point has them (they answer ACK <reference>); see why the platform is out of reach on the platform line",
+        ),
+        Err(e) => screen.problem(
+            Check::Escalation,
+            format!("cannot be counted: {e}"),
             "see the database line",
         ),
     }

@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::platform::{Backoff, Diagnosis, PlatformClient, PostError};
 use config::Config;
 use platform_api::sign;
-use platform_api::{Batch, DecodeStatus, IncidentRecord, SCHEMA_VERSION};
+use platform_api::{
+    Batch, DecodeStatus, Escalation, EscalationState, IncidentRecord, SCHEMA_VERSION,
+};
 use store::{IncidentRow, PendingBatch, ReporterSeen, Store, StoreError};
 
 /// How often an idle forwarder looks for batches `requeue` put back.
@@ -42,7 +44,8 @@ pub enum ReporterId {
 }
 
 impl ReporterId {
-    fn name(&self, number: Option<&str>) -> String {
+    /// How the platform knows the sender of `number`.
+    pub(crate) fn name(&self, number: Option<&str>) -> String {
         match (self, number) {
             // An undecodable PDU names nobody we could read; the contract wants a word here,
             // and an empty one would have the whole batch refused.
@@ -448,6 +451,7 @@ impl Forwarder {
             decode_status: api_decode_status(i.decode_status),
             raw_pdus: self.reporter.pdus(i.id, &i.raw_pdus),
             flood: i.flood,
+            escalations: i.escalations.iter().map(api_escalation).collect(),
         }
     }
 }
@@ -482,6 +486,21 @@ fn clean_text(text: &str) -> String {
         text.replace('\0', "\u{FFFD}")
     } else {
         text.to_string()
+    }
+}
+
+/// An escalation as the platform reads it.
+fn api_escalation(e: &store::EscalationRow) -> Escalation {
+    Escalation {
+        partner: e.partner.clone(),
+        focal_point: e.label.clone(),
+        state: match e.state {
+            store::EscalationState::Queued => EscalationState::Sent,
+            store::EscalationState::Refused => EscalationState::Refused,
+        },
+        at: rfc3339_ms(e.created_at_ms),
+        refused_reason: e.reason.clone(),
+        acknowledged_at: e.acked_at_ms.map(rfc3339_ms),
     }
 }
 

@@ -101,6 +101,7 @@ impl HeartbeatSender {
                 outgoing_sms: depths.queued_sms,
                 quarantined_batches: depths.quarantined_batches,
                 unconfirmed_sms: depths.unconfirmed_sms,
+                escalations_pending: depths.escalations_pending,
             },
             oldest_undelivered_age_secs: depths.oldest_undelivered_secs,
             quarantined,

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod ops;
 
 mod dialogue;
+mod escalate;
 mod forward;
 mod heartbeat;
 mod modem;

@@ -273,6 +273,13 @@ fn write_queues(
             depths.unconfirmed_sms
         )?;
     }
+    if depths.escalations_pending > 0 {
+        writeln!(
+            out,
+            "Escalations: {} urgent report(s) texted to focal points while the platform was out of reach, not taken (ACK) yet",
+            depths.escalations_pending
+        )?;
+    }
     let kinds: Vec<String> = refusals
         .by_kind
         .iter()

@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio_util::sync::CancellationToken;
 
 use crate::dialogue::{self, Action, Incoming};
+use crate::escalate::Commands;
 use crate::reply::{self, ReplyPolicy};
 use config::Config;
 use intake::Keywords;
@@ -41,6 +42,9 @@ pub struct Pipeline {
     alarm_reports_per_hour: u32,
     /// Whether the intake alarm is raised, so it is logged once per change.
     alarm: Arc<AtomicBool>,
+    /// The focal points' answers to escalations, read before any report (none configured:
+    /// `None`).
+    commands: Option<Commands>,
 }
 
 impl Pipeline {
@@ -59,6 +63,7 @@ impl Pipeline {
             max_reports_per_sender_per_hour: config.intake.max_reports_per_sender_per_hour,
             alarm_reports_per_hour: config.intake.alarm_reports_per_hour,
             alarm: Arc::new(AtomicBool::new(false)),
+            commands: Commands::new(config),
         }
     }
 
@@ -152,6 +157,11 @@ impl Pipeline {
     }
 
     async fn handle_message(&self, m: MessageRow) -> Result<(), StoreError> {
+        if let Some(commands) = &self.commands
+            && commands.handle(&self.store, &m).await?
+        {
+            return Ok(());
+        }
         let reading = self.keywords.read(&m.text);
         let incoming = Incoming {
             reference: reply::reference(&self.reference_prefix, m.id),

@@ -65,6 +65,12 @@ fn significant(number: &str) -> String {
     digits[skip..].to_string()
 }
 
+/// True when two numbers are the same subscriber (the same national significant number).
+pub(crate) fn same_subscriber(a: &str, b: &str) -> bool {
+    let a = significant(a);
+    a.len() == SIGNIFICANT_DIGITS && a == significant(b)
+}
+
 impl ReplyPolicy {
     pub(crate) fn from_config(config: &Config) -> ReplyPolicy {
         ReplyPolicy {

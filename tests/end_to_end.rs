@@ -149,6 +149,13 @@ async fn the_demo_runs_end_to_end() {
     assert_eq!(outcome.platform_incidents, n);
     assert_eq!(outcome.replies_on_the_line, n - 1, "all but the promo");
     assert_eq!(outcome.sim_left, 0);
+    // The last phase: the platform stopped, the urgent report texted to the focal point once.
+    assert_eq!(outcome.escalations.len(), 1, "{:?}", outcome.escalations);
+    assert!(
+        outcome.escalations[0].text.starts_with("DHARURA K7-"),
+        "{}",
+        outcome.escalations[0].text
+    );
     let long = outcome
         .incidents
         .iter()

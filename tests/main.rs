@@ -17,6 +17,7 @@ mod cli;
 mod dialogue_conversations;
 mod doctor_cli;
 mod end_to_end;
+mod escalation;
 mod fault_crash;
 mod fault_disk;
 mod fault_suite;

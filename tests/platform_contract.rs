@@ -70,6 +70,7 @@ fn incident(n: u32) -> IncidentRecord {
         decode_status: DecodeStatus::Ok,
         raw_pdus: vec!["07913358000000F0040B913348214365F700005230419062958008C13A".to_string()],
         flood: false,
+        escalations: Vec::new(),
     }
 }
 
@@ -598,6 +599,7 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
             outgoing_sms: 1,
             quarantined_batches: 0,
             unconfirmed_sms: 0,
+            escalations_pending: 0,
         },
         oldest_undelivered_age_secs: Some(95),
         quarantined: Vec::new(),

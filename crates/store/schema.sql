@@ -4,7 +4,7 @@
 -- the schema the failing test prints. The values a column of a fixed set holds
 -- are the enums of src/kinds.rs (a comment below may be older than they are).
 --
--- user_version 10
+-- user_version 11
 
 CREATE TABLE batches (
     id              TEXT    PRIMARY KEY,
@@ -16,6 +16,20 @@ CREATE TABLE batches (
     last_error      TEXT,
     delivered_at_ms INTEGER
 , quarantined_at_ms INTEGER, last_status INTEGER);
+
+CREATE TABLE escalations (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER NOT NULL REFERENCES incidents(id),
+    focal_point     TEXT    NOT NULL,            -- the focal point's number (a partner's, not a reporter's)
+    partner         TEXT    NOT NULL,
+    label           TEXT    NOT NULL,            -- how the platform is told who it was
+    state           TEXT    NOT NULL CHECK (state IN ('queued', 'refused')),
+    outgoing_id     INTEGER REFERENCES outgoing(id),
+    reason          TEXT,                        -- why the guard refused it
+    created_at_ms   INTEGER NOT NULL,
+    acked_at_ms     INTEGER,                     -- when this focal point answered ACK
+    UNIQUE (incident_id, focal_point)
+);
 
 CREATE TABLE incidents (
     id              INTEGER PRIMARY KEY,

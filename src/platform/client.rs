@@ -327,6 +327,9 @@ pub struct PlatformClient {
     low_speed_time: Duration,
     clock_offset: AtomicI64,
     observed_skew: Mutex<Option<i64>>,
+    /// When the platform last answered 2xx to any request (monotonic: see
+    /// [`PlatformClient::since_last_success`]).
+    last_success: Mutex<Option<std::time::Instant>>,
 }
 
 impl PlatformClient {
@@ -365,6 +368,7 @@ impl PlatformClient {
             low_speed_time: cfg.low_speed_time,
             clock_offset: AtomicI64::new(0),
             observed_skew: Mutex::new(None),
+            last_success: Mutex::new(None),
         })
     }
 
@@ -396,6 +400,17 @@ impl PlatformClient {
     /// answer that had one. Only second-accurate; `None` before any answer.
     pub fn observed_clock_skew(&self) -> Option<i64> {
         self.observed_skew.lock().ok().and_then(|g| *g)
+    }
+
+    /// Time since the platform last answered 2xx (a batch, a heartbeat, an outbound pull);
+    /// `None` before the first. Measured on the monotonic clock, which a Pi without a real-time
+    /// clock does not jump when NTP or the modem sets the wall clock.
+    pub(crate) fn since_last_success(&self) -> Option<std::time::Duration> {
+        self.last_success
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .map(|t| t.elapsed())
     }
 
     /// Posts a batch. `Ok` means the platform has every incident of it (new or duplicate).
@@ -537,6 +552,9 @@ impl PlatformClient {
             });
         }
         if status.is_success() {
+            if let Ok(mut last) = self.last_success.lock() {
+                *last = Some(std::time::Instant::now());
+            }
             if let Some(e) = read_error {
                 // The status line is the platform's word; a body cut off afterwards does not undo it.
                 tracing::warn!(%status, error = %e, "platform answered 2xx but the body could not be read");

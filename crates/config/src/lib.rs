@@ -59,6 +59,83 @@ pub struct Config {
     pub outbound: OutboundConfig,
     #[serde(default)]
     pub intake: IntakeConfig,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+}
+
+/// Languages the escalation SMS and its commands are written in (`escalation.focal_point[].language`).
+pub const ESCALATION_LANGUAGES: &[&str] = &["sw", "fr", "en"];
+
+/// Urgent reports that cannot reach the platform (`[escalation]`): after `offline_after`
+/// without a successful platform request, each focal point gets one SMS per urgent report.
+/// Off while no focal point is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Incident types (ids of keywords.toml's `[[types]]`) that are escalated.
+    #[serde(default = "defaults::urgent_types")]
+    pub urgent_types: Vec<String>,
+    /// How long the platform must have answered no request (and the report waited) before the
+    /// focal points are texted.
+    #[serde(default = "defaults::offline_after", with = "humantime_serde")]
+    pub offline_after: Duration,
+    /// SMS parts spent on escalations and `INFO` answers over 24 hours, all focal points
+    /// together, apart from the replies' and the platform messages' budgets.
+    #[serde(default = "defaults::escalation_max_parts_per_day")]
+    pub max_parts_per_day: u32,
+    /// Longest `INFO` answer, in SMS parts: the report's text is cut to fit.
+    #[serde(default = "defaults::escalation_info_max_parts")]
+    pub info_max_parts: u32,
+    /// Put the reporter's phone number in the escalation SMS instead of the pseudonym the
+    /// platform knows them by.
+    #[serde(default)]
+    pub share_reporter_number: bool,
+    /// Who gets the escalation SMS and may answer `ACK` / `INFO`.
+    #[serde(default, rename = "focal_point")]
+    pub focal_points: Vec<FocalPoint>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig {
+            urgent_types: defaults::urgent_types(),
+            offline_after: defaults::offline_after(),
+            max_parts_per_day: defaults::escalation_max_parts_per_day(),
+            info_max_parts: defaults::escalation_info_max_parts(),
+            share_reporter_number: false,
+            focal_points: Vec::new(),
+        }
+    }
+}
+
+/// One person of a partner organisation who is texted about urgent reports.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FocalPoint {
+    /// The partner organisation (shown to the platform with each escalation).
+    pub partner: String,
+    /// International number (`+243...`).
+    pub number: String,
+    /// Language of the SMS this person gets: one of [`ESCALATION_LANGUAGES`].
+    pub language: String,
+    /// A name the platform is told instead of the number (e.g. "Amani"); the masked number
+    /// when left out.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl FocalPoint {
+    /// How this focal point is named to the platform and in logs.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => {
+                let digits: String = self.number.chars().filter(char::is_ascii_digit).collect();
+                let keep = digits.len().saturating_sub(3);
+                format!("…{}", &digits[keep..])
+            }
+        }
+    }
 }
 
 /// Limits on what comes in (`[intake]`): one number must not be able to make the gateway spend
@@ -406,6 +483,18 @@ mod defaults {
     pub(crate) fn session_timeout() -> Duration {
         Duration::from_secs(24 * 3600)
     }
+    pub(crate) fn urgent_types() -> Vec<String> {
+        vec!["armed_group".into(), "violence".into(), "accident".into()]
+    }
+    pub(crate) fn offline_after() -> Duration {
+        Duration::from_secs(30 * 60)
+    }
+    pub(crate) fn escalation_max_parts_per_day() -> u32 {
+        30
+    }
+    pub(crate) fn escalation_info_max_parts() -> u32 {
+        3
+    }
 }
 
 impl Default for RepliesConfig {
@@ -506,6 +595,61 @@ impl Config {
             );
         }
         self.check_outbound()?;
+        self.check_escalation()?;
+        Ok(())
+    }
+
+    /// The focal points and limits of `[escalation]`. The urgent types name the keyword table,
+    /// which is checked with it (`daemon::check`).
+    fn check_escalation(&self) -> Result<(), Invalid> {
+        let e = &self.escalation;
+        if e.offline_after < Duration::from_secs(1) {
+            return invalid(
+                "escalation.offline_after",
+                "must be at least 1s (e.g. \"30min\")",
+            );
+        }
+        for (key, value, max) in [
+            ("escalation.max_parts_per_day", e.max_parts_per_day, 10_000),
+            ("escalation.info_max_parts", e.info_max_parts, 10),
+        ] {
+            if value == 0 || value > max {
+                return invalid(key, format!("must be between 1 and {max} (it is {value})"));
+            }
+        }
+        let mut numbers = std::collections::HashSet::new();
+        for (i, f) in e.focal_points.iter().enumerate() {
+            let key = |k: &str| format!("escalation.focal_point[{i}].{k}");
+            if f.partner.trim().is_empty() {
+                return invalid(&key("partner"), "must name the partner (e.g. \"ong-goma\")");
+            }
+            let digits = f.number.strip_prefix('+').unwrap_or("");
+            if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return invalid(
+                    &key("number"),
+                    format!(
+                        "{:?} must be an international number: + and 8 to 15 digits, no spaces \
+                         (e.g. \"+243810000000\")",
+                        f.number
+                    ),
+                );
+            }
+            if !numbers.insert(f.number.as_str()) {
+                return invalid(
+                    &key("number"),
+                    format!("{:?} is listed twice: each focal point once", f.number),
+                );
+            }
+            if !ESCALATION_LANGUAGES.contains(&f.language.as_str()) {
+                return invalid(
+                    &key("language"),
+                    format!(
+                        "{:?} is not a language of the escalation SMS; use one of {ESCALATION_LANGUAGES:?}",
+                        f.language
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -831,6 +975,60 @@ url = "http://127.0.0.1:8080"
             Path::new("gateway.toml"),
             Path::new("/etc/kufatilia-gateway"),
         )
+    }
+
+    fn escalation(lines: &str) -> Result<Config, ConfigError> {
+        parse(&format!("{MINIMAL}[escalation]\n{lines}\n"))
+    }
+
+    #[test]
+    fn escalation_defaults_and_focal_points_are_checked_naming_the_key() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(
+            c.escalation.urgent_types,
+            ["armed_group", "violence", "accident"]
+        );
+        assert_eq!(c.escalation.offline_after, Duration::from_secs(1800));
+        assert!(c.escalation.focal_points.is_empty());
+        let fp = |number: &str, language: &str| {
+            format!(
+                "[[escalation.focal_point]]\npartner = \"ong\"\nnumber = {number:?}\nlanguage = {language:?}\n"
+            )
+        };
+        let c = escalation(&format!(
+            "offline_after = \"2s\"\n{}{}",
+            fp("+243810000001", "fr"),
+            fp("+243810000002", "sw")
+        ))
+        .unwrap();
+        assert_eq!(c.escalation.focal_points.len(), 2);
+        assert_eq!(c.escalation.focal_points[0].label(), "…001");
+        for (lines, key) in [
+            (fp("0810000001", "fr"), "escalation.focal_point[0].number"),
+            (
+                fp("+243810000001", "de"),
+                "escalation.focal_point[0].language",
+            ),
+            (
+                format!("{}{}", fp("+243810000001", "fr"), fp("+243810000001", "en")),
+                "escalation.focal_point[1].number",
+            ),
+            (
+                "offline_after = \"0s\"".to_string(),
+                "escalation.offline_after",
+            ),
+            (
+                "max_parts_per_day = 0".to_string(),
+                "escalation.max_parts_per_day",
+            ),
+            (
+                "info_max_parts = 11".to_string(),
+                "escalation.info_max_parts",
+            ),
+        ] {
+            let e = escalation(&lines).unwrap_err().to_string();
+            assert!(e.contains(key), "{lines}: {e}");
+        }
     }
 
     #[test]

@@ -137,6 +137,39 @@ pub struct IncidentRecord {
     /// line. Absent (older gateways) means false.
     #[serde(default)]
     pub flood: bool,
+    /// An urgent report the gateway could not deliver in time (`escalation.offline_after`,
+    /// default 30 min without a successful request): each partner focal point it texted
+    /// meanwhile, and whether they took it (`ACK`). Empty when nothing was escalated; absent
+    /// from older gateways.
+    #[serde(default)]
+    pub escalations: Vec<Escalation>,
+}
+
+/// One focal point texted about an incident while the platform was out of reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The partner organisation, as in the gateway's config.
+    pub partner: String,
+    /// The focal point's name in the gateway's config, or their masked number ("…001").
+    pub focal_point: String,
+    /// `sent`: the SMS was queued on the gateway; `refused`: the gateway's escalation budget
+    /// (or its policy on that number) stopped it, see `refused_reason`.
+    pub state: EscalationState,
+    /// When the gateway decided it, RFC 3339, gateway clock.
+    pub at: String,
+    #[serde(default)]
+    pub refused_reason: Option<String>,
+    /// When this focal point answered `ACK` (took the report), RFC 3339, gateway clock.
+    #[serde(default)]
+    pub acknowledged_at: Option<String>,
+}
+
+word_enum! {
+    /// What became of an escalation SMS.
+    pub enum EscalationState ("escalation state") {
+        Sent = "sent",
+        Refused = "refused",
+    }
 }
 
 word_enum! {
@@ -243,6 +276,9 @@ pub struct QueueDepths {
     /// decides on the box (`kufatilia-gateway unconfirmed`).
     #[serde(default)]
     pub unconfirmed_sms: u64,
+    /// Urgent reports texted to partner focal points that none of them has taken (`ACK`) yet.
+    #[serde(default)]
+    pub escalations_pending: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -629,6 +665,12 @@ impl IncidentRecord {
                 "must hold the received PDUs",
             ));
         }
+        for (i, e) in self.escalations.iter().enumerate() {
+            check_time(&format!("escalations[{i}].at"), &e.at)?;
+            if let Some(t) = &e.acknowledged_at {
+                check_time(&format!("escalations[{i}].acknowledged_at"), t)?;
+            }
+        }
         Ok(())
     }
 }
@@ -773,6 +815,20 @@ mod tests {
             err.to_string(),
             "\"delivered\" is not a known outbound state"
         );
+    }
+
+    #[test]
+    fn every_escalation_state_round_trips_through_its_word() {
+        for &state in EscalationState::ALL {
+            assert_eq!(state.as_str().parse(), Ok(state));
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(
+                serde_json::from_value::<EscalationState>(json).unwrap(),
+                state
+            );
+        }
+        assert!("queued".parse::<EscalationState>().is_err());
     }
 
     #[test]

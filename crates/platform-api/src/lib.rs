@@ -13,11 +13,11 @@ pub mod sign;
 
 pub use api::{
     BATCHES_PATH, Batch, BatchAck, ContractViolation, DecodeStatus, ErrorBody, ErrorCode,
-    HEARTBEAT_PATH, Heartbeat, HeartbeatAck, IncidentRecord, MAX_BATCH_INCIDENTS, MAX_BODY_BYTES,
-    ModemHealth, OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH, OutboundMessage, OutboundPull,
-    OutboundPullRequest, OutboundState, OutboundStatus, OutboundStatusAck, OutboundStatusReport,
-    QuarantinedBatch, QueueDepths, Recipient, SCHEMA_VERSION, UNKNOWN_REPORTER, UnknownWord,
-    parse_batch, parse_heartbeat, rfc3339,
+    Escalation, EscalationState, HEARTBEAT_PATH, Heartbeat, HeartbeatAck, IncidentRecord,
+    MAX_BATCH_INCIDENTS, MAX_BODY_BYTES, ModemHealth, OUTBOUND_PULL_PATH, OUTBOUND_STATUS_PATH,
+    OutboundMessage, OutboundPull, OutboundPullRequest, OutboundState, OutboundStatus,
+    OutboundStatusAck, OutboundStatusReport, QuarantinedBatch, QueueDepths, Recipient,
+    SCHEMA_VERSION, UNKNOWN_REPORTER, UnknownWord, parse_batch, parse_heartbeat, rfc3339,
 };
 #[cfg(any(test, feature = "samples"))]
 pub use samples::{sample_batch, sample_incident};

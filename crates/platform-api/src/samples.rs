@@ -24,6 +24,7 @@ pub fn sample_incident(id: &str) -> IncidentRecord {
         decode_status: DecodeStatus::Ok,
         raw_pdus: vec!["0791".to_string()],
         flood: false,
+        escalations: Vec::new(),
     }
 }
 

@@ -58,6 +58,8 @@ pub struct QueueDepths {
     pub last_message_ms: Option<i64>,
     /// Messages received in the last hour, all numbers together (the intake alarm's measure).
     pub messages_last_hour: u64,
+    /// Urgent reports texted to focal points that none of them has taken (`ACK`) yet.
+    pub escalations_pending: u64,
 }
 
 impl QueueDepths {
@@ -473,6 +475,7 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
         last_message_ms: conn
             .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,
         messages_last_hour: messages_since(conn, now - 3_600_000)?,
+        escalations_pending: super::escalations::pending_count(conn)?,
     })
 }
 

@@ -11,6 +11,10 @@
 //! A platform message for a reporter goes through the same guard ([`apply_outbound`]): the
 //! daemon's policy on the number it resolves to, then its own limits (parts per message,
 //! messages per number per day, parts per day), refused the same way.
+//!
+//! So does an SMS to a partner's focal point ([`apply_escalation`]): an urgent report while the
+//! platform is out of reach, or a report's text asked for with `INFO`. The same policy on the
+//! number, then the escalations' own budget of SMS parts per 24 hours.
 
 use std::sync::Arc;
 
@@ -41,6 +45,15 @@ pub struct OutboundGuard {
     pub max_parts: u32,
     pub max_per_recipient_per_day: u32,
     pub max_parts_per_day: u32,
+    pub recipient_check: RecipientCheck,
+}
+
+/// The limits on SMS to focal points (`[escalation]`) and the policy on who may get one.
+#[derive(Clone)]
+pub struct EscalationGuard {
+    pub max_parts_per_day: u32,
+    /// Whether texts are folded into GSM-7 when sent (`sms.transliterate`): what they cost.
+    pub transliterate: bool,
     pub recipient_check: RecipientCheck,
 }
 
@@ -170,6 +183,69 @@ pub(crate) fn apply_outbound(
             Ok(ReplyVerdict::Refused { kind, reason })
         }
     }
+}
+
+/// The guard for an SMS of `parts` parts to a focal point (an escalation or an `INFO` answer
+/// about `incident_id`): queues `out`, or records why not and returns the refusal.
+pub(crate) fn apply_escalation(
+    conn: &Connection,
+    out: &NewOutgoing,
+    incident_id: i64,
+    parts: u32,
+    guard: &EscalationGuard,
+    now: i64,
+) -> Result<ReplyVerdict, StoreError> {
+    let refused = match (guard.recipient_check)(&out.recipient) {
+        Some(refused) => Some(refused),
+        None => {
+            let spent = escalation_parts_spent(conn, guard.transliterate, now)?;
+            (spent + u64::from(parts) > u64::from(guard.max_parts_per_day)).then(|| {
+                (
+                    RefusalKind::EscalationBudget,
+                    format!(
+                        "the escalations' budget is spent: {spent} SMS parts in the last 24 h, \
+                         this one {parts} more (budget escalation.max_parts_per_day = {})",
+                        guard.max_parts_per_day
+                    ),
+                )
+            })
+        }
+    };
+    match refused {
+        None => Ok(ReplyVerdict::Queued(insert_outgoing(
+            conn,
+            out,
+            Some(incident_id),
+            now,
+        )?)),
+        Some((kind, reason)) => {
+            record_refusal(conn, &out.recipient, kind, &reason, now)?;
+            Ok(ReplyVerdict::Refused { kind, reason })
+        }
+    }
+}
+
+/// SMS parts queued for focal points in the last 24 hours. Counted from the texts themselves
+/// (at most the budget's worth of rows), so a text cut to fit is counted as it went.
+fn escalation_parts_spent(
+    conn: &Connection,
+    transliterate: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let texts = crate::query_all(
+        conn,
+        "SELECT text FROM outgoing WHERE kind IN (?1, ?2) AND created_at_ms > ?3",
+        params![
+            ReplyKind::Escalation,
+            ReplyKind::EscalationInfo,
+            now - ECHO_WINDOW_MS
+        ],
+        |r| r.get::<_, String>(0),
+    )?;
+    Ok(texts
+        .iter()
+        .map(|t| pdu::sms_cost(t, transliterate).parts as u64)
+        .sum())
 }
 
 fn record_refusal(

@@ -39,6 +39,8 @@ pub struct IncidentRow {
     pub survey_answers: std::collections::BTreeMap<String, String>,
     /// The sender was over the intake quota when this came: kept, not answered.
     pub flood: bool,
+    /// The focal points texted about it while the platform was out of reach, oldest first.
+    pub escalations: Vec<super::EscalationRow>,
 }
 
 /// One incident with its reply and forwarding state, for people (`demo`, `status`, `export`).
@@ -188,6 +190,7 @@ pub(super) fn load_incidents(
                         .and_then(|j| serde_json::from_str(&j).ok())
                         .unwrap_or_default(),
                     flood: r.get(15)?,
+                    escalations: Vec::new(),
                 },
                 r.get::<_, i64>(13)?,
             ))
@@ -200,6 +203,7 @@ pub(super) fn load_incidents(
         row.raw_pdus = pdus
             .query_map([*message_id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        row.escalations = super::escalations::escalations_of(conn, row.id)?;
     }
     Ok(rows.into_iter().map(|(row, _)| row).collect())
 }

@@ -130,6 +130,10 @@ text_enum! {
         Platform = "platform",
         /// A technician's test SMS (`send`).
         Test = "test",
+        /// An urgent report texted to a focal point while the platform is out of reach.
+        Escalation = "escalation",
+        /// A report's text, sent to a focal point who asked with `INFO`.
+        EscalationInfo = "escalation_info",
     }
 }
 
@@ -145,15 +149,25 @@ impl ReplyKind {
     pub(crate) fn counts_per_sender(self) -> bool {
         !matches!(
             self,
-            ReplyKind::Question | ReplyKind::Test | ReplyKind::Platform
+            ReplyKind::Question
+                | ReplyKind::Test
+                | ReplyKind::Platform
+                | ReplyKind::Escalation
+                | ReplyKind::EscalationInfo
         )
     }
 
-    /// Counts against the replies' daily budget: every SMS but a technician's test and a
+    /// Counts against the replies' daily budget: every SMS but a technician's test, a
     /// platform message (which has its own budget, in parts: `outbound.max_parts_per_day`), so
-    /// the platform cannot starve the acknowledgements.
+    /// the platform cannot starve the acknowledgements, and an escalation (its own budget too).
     pub(crate) fn counts_against_budget(self) -> bool {
-        !matches!(self, ReplyKind::Test | ReplyKind::Platform)
+        !matches!(
+            self,
+            ReplyKind::Test
+                | ReplyKind::Platform
+                | ReplyKind::Escalation
+                | ReplyKind::EscalationInfo
+        )
     }
 }
 
@@ -189,6 +203,8 @@ text_enum! {
         /// The sender sent more than `intake.max_reports_per_sender_per_hour` messages in the
         /// last hour: the report is kept and flagged, not answered.
         Flood = "flood",
+        /// The escalations' 24-hour budget of parts (`escalation.max_parts_per_day`).
+        EscalationBudget = "escalation_budget",
         /// Recorded before refusals had a kind, or by a newer version with a kind this one
         /// does not know; never written.
         Other = "other",
@@ -221,6 +237,16 @@ text_enum! {
         Sent = "sent",
         /// Given up after the last attempt.
         Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// What became of one escalation (`escalations.state`).
+    pub enum EscalationState {
+        /// The SMS to the focal point is queued (its sending is the outgoing row's).
+        Queued = "queued",
+        /// The guard refused it (budget, policy): logged, never tried again for this report.
+        Refused = "refused",
     }
 }
 
@@ -361,6 +387,7 @@ mod tests {
         round_trip::<ReceivedState>(&conn);
         round_trip::<RecipientKind>(&conn);
         round_trip::<OutboundState>(&conn);
+        round_trip::<EscalationState>(&conn);
         round_trip::<AddressKind>(&conn);
         round_trip::<DeliveryState>(&conn);
     }
@@ -445,6 +472,7 @@ mod tests {
                 strings::<DeliveryState>(),
             ),
             ("outbound", "state", strings::<OutboundState>()),
+            ("escalations", "state", strings::<EscalationState>()),
         ];
         let lists = check_lists(&conn);
         assert_eq!(

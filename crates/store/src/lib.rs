@@ -8,6 +8,7 @@
 //! durable commit per SMS affordable on an SD card.
 
 mod batches;
+mod escalations;
 mod guard;
 mod incidents;
 mod inspect;
@@ -29,13 +30,18 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batches::{ForwardingPause, PendingBatch, QuarantinedBatch, QueueDepths};
+pub use escalations::{
+    EscalatedReport, EscalationOutcome, EscalationRow, NewEscalation, UrgentPending,
+};
 pub use guard::{
-    OutboundGuard, RecipientCheck, RefusalCounts, ReplyGuard, ReplyPlan, ReplyVerdict,
+    EscalationGuard, OutboundGuard, RecipientCheck, RefusalCounts, ReplyGuard, ReplyPlan,
+    ReplyVerdict,
 };
 pub use incidents::{IncidentDraft, IncidentRow, IncidentSummary};
 pub use inspect::{QuarantineEntry, SavedModemStatus, StoreReader};
 pub use kinds::{
-    DecodeStatus, OutboundState, OutgoingState, RecipientKind, RefusalKind, ReplyKind,
+    DecodeStatus, EscalationState, OutboundState, OutgoingState, RecipientKind, RefusalKind,
+    ReplyKind,
 };
 pub use outbound::{OutboundOutcome, UnreportedOutbound};
 pub use outgoing::{

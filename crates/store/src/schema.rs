@@ -320,6 +320,26 @@ UPDATE batches SET state = 'pending', quarantined_at_ms = NULL
    AND (last_status IN (401, 403, 404, 405, 407) OR last_status BETWEEN 300 AND 399);
 "#,
     ),
+    // Issue 19: urgent reports texted to the partners' focal points while the platform is out
+    // of reach. One row per report and focal point, unique, so no report is ever escalated
+    // twice to one person, even across a crash between the decision and the commit.
+    M::up(
+        r#"
+CREATE TABLE escalations (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER NOT NULL REFERENCES incidents(id),
+    focal_point     TEXT    NOT NULL,            -- the focal point's number (a partner's, not a reporter's)
+    partner         TEXT    NOT NULL,
+    label           TEXT    NOT NULL,            -- how the platform is told who it was
+    state           TEXT    NOT NULL CHECK (state IN ('queued', 'refused')),
+    outgoing_id     INTEGER REFERENCES outgoing(id),
+    reason          TEXT,                        -- why the guard refused it
+    created_at_ms   INTEGER NOT NULL,
+    acked_at_ms     INTEGER,                     -- when this focal point answered ACK
+    UNIQUE (incident_id, focal_point)
+);
+"#,
+    ),
 ];
 
 /// Brings the schema to the newest version.

@@ -7,5 +7,6 @@
     unreachable_pub
 )]
 
+mod escalations;
 mod sending;
 mod stages;
