@@ -96,6 +96,7 @@ fn batch(gateway: &str, id: &str, n: u32) -> Batch {
             decode_status: DecodeStatus::Ok,
             raw_pdus: vec!["07913358000000F0040B913348214365F700005230419062958008C13A".into()],
             flood: false,
+            escalations: Vec::new(),
         }],
     }
 }
