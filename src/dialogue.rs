@@ -411,6 +411,7 @@ pub struct TemplateCost {
 /// gateway's transliteration. Errors name each text that needs more than one SMS, unless
 /// `replies.allow_multipart` is set.
 pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCost>, Vec<String>) {
+    let mut errors = check_template_words(keywords);
     let reference = format!("{}-000000", config.reference_prefix);
     let mut texts: Vec<(String, String)> = Vec::new();
     for (name, set) in [
@@ -457,7 +458,6 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
         }
     }
     let mut costs = Vec::new();
-    let mut errors = Vec::new();
     for (name, text) in texts {
         let cost = pdu::sms_cost(&text, config.sms.transliterate);
         if cost.parts > 1 && !config.replies.allow_multipart {
@@ -475,6 +475,149 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
         });
     }
     (costs, errors)
+}
+
+/// Placeholders of the reply templates (`reply::render` fills them).
+const REPLY_PLACEHOLDERS: &[&str] = &["reference", "type", "keywords"];
+/// Placeholders of a survey question (`question` fills it).
+const QUESTION_PLACEHOLDERS: &[&str] = &["menu"];
+
+/// One text of the keyword table a reporter may get, with what may fill it.
+struct TableText<'a> {
+    /// Where it is, e.g. `replies.ack.fr`.
+    name: String,
+    /// A line of the file at or before it (its section), to find its line.
+    section: String,
+    language: &'a str,
+    text: &'a str,
+    placeholders: &'static [&'static str],
+}
+
+/// Every text of the table a reporter may get, in every language: refused when empty, or when
+/// it holds a `{placeholder}` nothing fills (it would reach the reporter as written). Each error
+/// names the file, the line, the text and the closest placeholder.
+fn check_template_words(keywords: &Keywords) -> Vec<String> {
+    let mut texts: Vec<TableText<'_>> = Vec::new();
+    for (name, set) in [
+        ("ack", &keywords.replies.ack),
+        ("unknown", &keywords.replies.unknown),
+        ("help", &keywords.replies.help),
+    ] {
+        for (lang, text) in set {
+            texts.push(TableText {
+                name: format!("replies.{name}.{lang}"),
+                section: format!("[replies.{name}]"),
+                language: lang,
+                text,
+                placeholders: REPLY_PLACEHOLDERS,
+            });
+        }
+    }
+    for t in &keywords.types {
+        for (lang, text) in &t.label {
+            texts.push(TableText {
+                name: format!("type {:?} label.{lang}", t.id),
+                section: format!("id = {:?}", t.id),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+    }
+    for info in &keywords.info {
+        for (lang, text) in &info.reply {
+            texts.push(TableText {
+                name: format!("info {:?} reply.{lang}", info.id),
+                section: format!("id = {:?}", info.id),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+    }
+    if let Some(survey) = &keywords.survey {
+        for (lang, text) in &survey.invalid {
+            texts.push(TableText {
+                name: format!("survey.invalid.{lang}"),
+                section: "[survey]".into(),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+        for (i, step) in survey.steps.iter().enumerate() {
+            for (lang, text) in &step.question {
+                texts.push(TableText {
+                    name: format!("survey.steps[{i}] ({}) question.{lang}", step.id),
+                    section: format!("id = {:?}", step.id),
+                    language: lang,
+                    text,
+                    placeholders: QUESTION_PLACEHOLDERS,
+                });
+            }
+        }
+    }
+    let file = keywords.origin.display();
+    let mut errors = Vec::new();
+    for t in texts {
+        let at = |needle: &str| {
+            keywords
+                .line_of(&t.section, needle)
+                .map_or_else(|| file.to_string(), |line| format!("{file} line {line}"))
+        };
+        if t.text.trim().is_empty() {
+            errors.push(format!(
+                "{}: {} is empty: write the text a reporter gets in this language",
+                at(&format!("{} = \"", t.language)),
+                t.name
+            ));
+            continue;
+        }
+        for word in placeholders_in(t.text) {
+            if t.placeholders.contains(&word) {
+                continue;
+            }
+            let known = t
+                .placeholders
+                .iter()
+                .map(|p| format!("{{{p}}}"))
+                .collect::<Vec<_>>();
+            let fix = match closest(word, t.placeholders) {
+                Some(p) => format!("did you mean {{{p}}}?"),
+                None if known.is_empty() => "this text takes no placeholder".into(),
+                None => format!("it takes {}", known.join(", ")),
+            };
+            let placeholder = format!("{{{word}}}");
+            let line = if keywords.line_of(&t.section, t.text).is_some() {
+                at(t.text)
+            } else {
+                at(&placeholder)
+            };
+            errors.push(format!(
+                "{line}: {} has the unknown placeholder {placeholder}, which would reach the reporter as written: {fix}",
+                t.name
+            ));
+        }
+    }
+    errors
+}
+
+/// The words between braces in a text: `{reference}` gives `reference`.
+fn placeholders_in(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(word, _)| word))
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+/// The placeholder nearest to a mistyped one, if it is near enough to be meant.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&word.to_lowercase(), k), *k))
+        .filter(|(d, k)| *d <= 3.min(k.len() / 2 + 1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
