@@ -43,6 +43,8 @@ pub struct Daemon {
     /// The platform client every stage shares (its clock offset with it).
     pub client: Arc<PlatformClient>,
     stages: Stages,
+    /// Held while this daemon runs, so `send` can tell (`crate::running`).
+    _running: crate::running::RunLock,
 }
 
 impl Daemon {
@@ -59,6 +61,7 @@ impl Daemon {
             warn_unsigned(&config);
         }
         let store = open_store(&config)?;
+        let running = crate::running::hold(&config.database);
         let started = Instant::now();
         let reporter = reporter_id(&config, &store).await?;
         let keywords = Arc::new(keywords);
@@ -101,6 +104,7 @@ impl Daemon {
             modems,
             client,
             stages,
+            _running: running,
         })
     }
 

@@ -156,11 +156,12 @@ enum Command {
     /// Decode one SMS PDU (hex, as a modem prints it) into JSON.
     #[command(
         name = "decode-pdu",
-        after_help = "Example:\n  kufatilia-gateway decode-pdu 07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+        after_help = "Examples:\n  kufatilia-gateway decode-pdu 07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07\n  kufatilia-gateway decode-pdu < pdus.txt      (one PDU a line; `-` reads standard input too)"
     )]
     DecodePdu {
-        /// The PDU in hex, with the SMSC part first.
-        hex: String,
+        /// The PDU in hex, with the SMSC part first; `-` or nothing reads one PDU a line from
+        /// standard input.
+        hex: Option<String>,
     },
     /// Run the reference platform receiver (for tests, demos and platform developers).
     #[cfg(feature = "demo")]
@@ -235,7 +236,7 @@ fn main() -> ExitCode {
         Command::Doctor { config, record } => doctor(config, record),
         #[cfg(feature = "demo")]
         Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
-        Command::DecodePdu { hex } => decode_pdu(&hex),
+        Command::DecodePdu { hex } => decode_pdu(hex.as_deref()),
         Command::Status {
             config,
             json,
@@ -497,23 +498,50 @@ fn export(config: &Path, since: &str, format: ops::ExportFormat, reveal: ops::Re
     })
 }
 
-fn decode_pdu(hex: &str) -> ExitCode {
-    match pdu::decode(hex) {
-        Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
+/// Decodes the PDU given, or each non-empty line of standard input (`-` or no argument).
+fn decode_pdu(hex: Option<&str>) -> ExitCode {
+    let input = match hex {
+        Some(h) if h != "-" => h.to_string(),
+        _ => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                eprintln!("error: cannot read standard input: {e}");
+                return ExitCode::from(exit::DATA);
             }
+            text
+        }
+    };
+    let pdus: Vec<&str> = input
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if pdus.is_empty() {
+        eprintln!("error: no PDU given: write it after decode-pdu, or pipe one PDU a line into it");
+        return ExitCode::from(exit::USAGE);
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (i, hex) in pdus.iter().enumerate() {
+        let which = if pdus.len() > 1 {
+            format!(" (line {})", i + 1)
+        } else {
+            String::new()
+        };
+        match pdu::decode(hex) {
+            Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: cannot print the decoded PDU{which}: {e}");
+                    return ExitCode::from(exit::SOFTWARE);
+                }
+            },
             Err(e) => {
-                eprintln!("error: cannot print the decoded PDU: {e}");
-                ExitCode::from(exit::SOFTWARE)
+                eprintln!("error: not a valid SMS PDU{which}: {e}");
+                code = ExitCode::from(exit::DATA);
             }
-        },
-        Err(e) => {
-            eprintln!("error: not a valid SMS PDU: {e}");
-            ExitCode::from(exit::DATA)
         }
     }
+    code
 }
 
 #[cfg(feature = "demo")]
