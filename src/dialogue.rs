@@ -50,6 +50,9 @@ pub(crate) struct Incoming {
     pub(crate) reference: String,
     /// Whether the sender may get a reply at all.
     pub(crate) may_reply: Result<(), NoReply>,
+    /// An operator's or a service's message (`ReplyPolicy::is_service_message`): kept, never
+    /// an incident, never answered.
+    pub(crate) service: bool,
 }
 
 /// What the message did, for the log.
@@ -61,6 +64,7 @@ pub(crate) enum Action {
     SurveyStarted,
     SurveyAnswer,
     SurveyDone,
+    Service,
 }
 
 impl Action {
@@ -72,6 +76,7 @@ impl Action {
             Action::SurveyStarted => "survey started",
             Action::SurveyAnswer => "survey answer",
             Action::SurveyDone => "survey complete",
+            Action::Service => "service message (operator): not forwarded",
         }
     }
 }
@@ -83,6 +88,25 @@ pub(crate) fn plan(
     session: Option<SessionState>,
 ) -> (TurnPlan, Action) {
     let msg = &m.message;
+    if m.service {
+        // An operator's promotion or notice: kept on the box, but no incident for the platform
+        // and no reply (recorded as refused, with the sender's kind).
+        let reply = match &m.may_reply {
+            Err(why) => ReplyPlan::Refused {
+                recipient: msg.sender.clone().unwrap_or_default(),
+                kind: why.kind(),
+                reason: why.to_string(),
+            },
+            Ok(()) => ReplyPlan::None,
+        };
+        return (
+            TurnPlan {
+                write: TurnWrite::Handled,
+                reply,
+            },
+            Action::Service,
+        );
+    }
     let decoded = msg.decode_status != DecodeStatus::Undecodable;
     // Only a reporter we may answer can hold a survey: a robot gets no questions.
     let survey = keywords
@@ -101,8 +125,8 @@ pub(crate) fn plan(
         }
     }
     let lang = m.reading.language.as_str();
-    // Help and info from a number we never answer (an operator's promo starting with "aide")
-    // are kept as reports, so nothing from outside goes unforwarded.
+    // Help and info from a number we never answer (a blocked number) are kept as reports, so
+    // nothing a reporter sent goes unforwarded.
     let answerable = decoded && m.may_reply.is_ok();
     let (write, template, kind, action) = match (&m.reading.intent, answerable) {
         (Intent::Help, true) => (
@@ -700,6 +724,7 @@ mod tests {
             reading: k.read(text),
             reference: "K7-0001".into(),
             may_reply: Ok(()),
+            service: false,
         };
         match plan(k, &m, None) {
             (

@@ -69,8 +69,22 @@ enum Command {
     },
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
     #[cfg(feature = "demo")]
-    #[command(after_help = "Example:\n  kufatilia-gateway demo")]
-    Demo,
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway demo\n  kufatilia-gateway demo --platform-url http://127.0.0.1:8787 --token-file platform.token --secret-file platform.secret\n\nWith --platform-url the reports go to that receiver (yours) instead of the built-in one;\nits token and signing secret are read from the files named (docs/platform-api.md)."
+    )]
+    Demo {
+        /// Forward to this platform receiver instead of starting the reference one (its base
+        /// URL, as `platform.url`: https://, or http:// on this machine).
+        #[arg(long, value_name = "URL")]
+        platform_url: Option<String>,
+        /// File holding the bearer token your receiver expects (with --platform-url).
+        #[arg(long, value_name = "FILE", requires = "platform_url")]
+        token_file: Option<PathBuf>,
+        /// File holding the HMAC secret your receiver checks signatures with (with
+        /// --platform-url).
+        #[arg(long, value_name = "FILE", requires = "platform_url")]
+        secret_file: Option<PathBuf>,
+    },
     /// Show the box's state: modems, queues, quarantined batches, last reports.
     #[command(
         after_help = "Examples:\n  kufatilia-gateway status\n  kufatilia-gateway status --json"
@@ -235,7 +249,21 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config(config),
         Command::Doctor { config, record } => doctor(config, record),
         #[cfg(feature = "demo")]
-        Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
+        Command::Demo {
+            platform_url,
+            token_file,
+            secret_file,
+        } => {
+            let options = demo::DemoOptions {
+                platform: platform_url.map(|url| demo::OwnPlatform {
+                    url,
+                    token_file,
+                    secret_file,
+                }),
+                ..demo::DemoOptions::default()
+            };
+            with_runtime(|rt| rt.block_on(demo::run(options)))
+        }
         Command::DecodePdu { hex } => decode_pdu(hex.as_deref()),
         Command::Status {
             config,
