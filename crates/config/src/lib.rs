@@ -4,8 +4,8 @@
 //! reading it is a technician with the file open in an editor, not a developer.
 
 pub mod secrets;
-// Shared with the keyword table's loader (crates/intake), which is a leaf and cannot depend on
-// this crate: one text, compiled into both.
+/// Serde's errors in a technician's words. Shared with the keyword table's loader
+/// (crates/intake), a leaf that cannot depend on this crate: one text, compiled into both.
 mod toml_words;
 use toml_words::explain_serde_error;
 
@@ -850,7 +850,7 @@ fn show_duration(d: Duration) -> String {
         return "0s".into();
     }
     for (size, unit) in units {
-        if ms % size == 0 {
+        if ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }

@@ -1,9 +1,10 @@
-//! Serde and toml errors in a technician's words: an unknown key with the closest known key
-//! suggested, a wrong value described as the file writes values ("a whole number", "a duration
-//! in quotes"), never as Rust types (`usize`, `Duration`).
-//!
-//! Compiled into `config` and `intake` both (`#[path]`): the two files a technician edits
-//! explain their errors alike, and the leaf crates stay without workspace dependencies.
+// Serde and toml errors in a technician's words: an unknown key with the closest known key
+// suggested, a wrong value described as the file writes values ("a whole number", "a duration
+// in quotes"), never as Rust types (`usize`, `Duration`).
+//
+// Compiled into `config` (as a module) and `intake` (through `include!`, so no `//!` here):
+// the two files a technician edits explain their errors alike, and the leaf crates stay
+// without workspace dependencies.
 
 /// Serde's message made for a technician: an unknown key gets the closest known key as a
 /// suggestion, and a value of the wrong kind is described in the file's words ("a whole

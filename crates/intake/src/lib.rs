@@ -12,9 +12,11 @@ use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-// The same words for a wrong key or value as gateway.toml's (one text, compiled into both).
-#[path = "../../config/src/toml_words.rs"]
-mod toml_words;
+/// The same words for a wrong key or value as gateway.toml's: one text, compiled into both
+/// (this crate and `config` are leaves, neither uses the other).
+mod toml_words {
+    include!("../../config/src/toml_words.rs");
+}
 
 /// Type given to a message in which no keyword was found.
 pub const UNKNOWN_TYPE: &str = "unknown";
