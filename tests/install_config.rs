@@ -35,6 +35,15 @@ async fn the_shipped_config_filled_as_install_md_says_delivers_to_a_signing_plat
     .unwrap();
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     let shipped = include_str!("../config/gateway.toml");
+    // Only what step 4 of install.md tells the technician to set, and of that only what differs
+    // on this machine (gateway_id and operator are already as the example says).
+    let install = include_str!("../docs/install.md");
+    assert!(
+        install
+            .contains("Set at least `gateway_id` (e.g. `\"goma-01\"`), the `[[modem]]` `device`"),
+        "install.md's step 4 changed: check what this test fills"
+    );
+    assert!(install.contains("and the platform `url`"));
     let mut text = shipped.to_string();
     for (from, to) in [
         (
