@@ -553,8 +553,11 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     let (costs, errors) = crate::dialogue::check_templates(config, keywords);
     for c in &costs {
         r.lines.push(format!(
-            "  {}: {} SMS ({:?}, {} characters)",
-            c.name, c.cost.parts, c.cost.encoding, c.characters
+            "  {}: {} SMS ({}, {} characters)",
+            c.name,
+            c.cost.parts,
+            c.cost.encoding.as_str(),
+            c.characters
         ));
         if c.cost.parts > 1 && config.replies.allow_multipart {
             r.warnings.push(format!(

@@ -486,10 +486,10 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
         let cost = pdu::sms_cost(&text, config.sms.transliterate);
         if cost.parts > 1 && !config.replies.allow_multipart {
             errors.push(format!(
-                "{name} costs {} SMS ({} characters, {:?}); shorten it to fit one SMS or set replies.allow_multipart = true",
+                "{name} costs {} SMS ({} characters, {}); shorten it to fit one SMS or set replies.allow_multipart = true",
                 cost.parts,
                 text.chars().count(),
-                cost.encoding
+                cost.encoding.as_str()
             ));
         }
         costs.push(TemplateCost {

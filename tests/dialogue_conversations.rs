@@ -321,12 +321,14 @@ async fn help_once_an_hour_and_info_replies() {
         1,
         "help and info are no incidents"
     );
-    // From a number never answered, "aide" is kept and forwarded as a report.
+    // From an operator, "aide" is a service message: kept, no reply, no incident.
     r.sim.inject("Airtel", "AIDE: rechargez avec *555#");
-    wait_until_async("the promo recorded", || async {
-        r.incidents_from("Airtel").await == 1
+    wait_until_async("the promo handled", || async {
+        r.refusals(RefusalKind::Alphanumeric).await == 1
     })
     .await;
+    assert_eq!(r.incidents_from("Airtel").await, 0);
+    assert!(r.sent_to("Airtel").is_empty());
     r.stop().await;
 }
 
