@@ -44,6 +44,8 @@ pub struct Daemon {
     /// The platform client every stage shares (its clock offset with it).
     pub client: Arc<PlatformClient>,
     stages: Stages,
+    /// Held while this daemon runs, so `send` can tell (`crate::running`).
+    _running: crate::running::RunLock,
 }
 
 impl Daemon {
@@ -60,6 +62,7 @@ impl Daemon {
             warn_unsigned(&config);
         }
         let store = open_store(&config)?;
+        let running = crate::running::hold(&config.database);
         let started = Instant::now();
         let reporter = reporter_id(&config, &store).await?;
         let keywords = Arc::new(keywords);
@@ -115,6 +118,7 @@ impl Daemon {
             modems,
             client,
             stages,
+            _running: running,
         })
     }
 
@@ -572,8 +576,11 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     let (costs, errors) = crate::dialogue::check_templates(config, keywords);
     for c in &costs {
         r.lines.push(format!(
-            "  {}: {} SMS ({:?}, {} characters)",
-            c.name, c.cost.parts, c.cost.encoding, c.characters
+            "  {}: {} SMS ({}, {} characters)",
+            c.name,
+            c.cost.parts,
+            c.cost.encoding.as_str(),
+            c.characters
         ));
         if c.cost.parts > 1 && config.replies.allow_multipart {
             r.warnings.push(format!(

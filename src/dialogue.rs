@@ -50,6 +50,9 @@ pub(crate) struct Incoming {
     pub(crate) reference: String,
     /// Whether the sender may get a reply at all.
     pub(crate) may_reply: Result<(), NoReply>,
+    /// An operator's or a service's message (`ReplyPolicy::is_service_message`): kept, never
+    /// an incident, never answered.
+    pub(crate) service: bool,
 }
 
 /// What the message did, for the log.
@@ -61,6 +64,7 @@ pub(crate) enum Action {
     SurveyStarted,
     SurveyAnswer,
     SurveyDone,
+    Service,
 }
 
 impl Action {
@@ -72,6 +76,7 @@ impl Action {
             Action::SurveyStarted => "survey started",
             Action::SurveyAnswer => "survey answer",
             Action::SurveyDone => "survey complete",
+            Action::Service => "service message (operator): not forwarded",
         }
     }
 }
@@ -83,6 +88,25 @@ pub(crate) fn plan(
     session: Option<SessionState>,
 ) -> (TurnPlan, Action) {
     let msg = &m.message;
+    if m.service {
+        // An operator's promotion or notice: kept on the box, but no incident for the platform
+        // and no reply (recorded as refused, with the sender's kind).
+        let reply = match &m.may_reply {
+            Err(why) => ReplyPlan::Refused {
+                recipient: msg.sender.clone().unwrap_or_default(),
+                kind: why.kind(),
+                reason: why.to_string(),
+            },
+            Ok(()) => ReplyPlan::None,
+        };
+        return (
+            TurnPlan {
+                write: TurnWrite::Handled,
+                reply,
+            },
+            Action::Service,
+        );
+    }
     let decoded = msg.decode_status != DecodeStatus::Undecodable;
     // Only a reporter we may answer can hold a survey: a robot gets no questions.
     let survey = keywords
@@ -101,8 +125,8 @@ pub(crate) fn plan(
         }
     }
     let lang = m.reading.language.as_str();
-    // Help and info from a number we never answer (an operator's promo starting with "aide")
-    // are kept as reports, so nothing from outside goes unforwarded.
+    // Help and info from a number we never answer (a blocked number) are kept as reports, so
+    // nothing a reporter sent goes unforwarded.
     let answerable = decoded && m.may_reply.is_ok();
     let (write, template, kind, action) = match (&m.reading.intent, answerable) {
         (Intent::Help, true) => (
@@ -411,6 +435,7 @@ pub struct TemplateCost {
 /// gateway's transliteration. Errors name each text that needs more than one SMS, unless
 /// `replies.allow_multipart` is set.
 pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCost>, Vec<String>) {
+    let mut errors = check_template_words(keywords);
     let reference = format!("{}-000000", config.reference_prefix);
     let mut texts: Vec<(String, String)> = Vec::new();
     for (name, set) in [
@@ -457,15 +482,14 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
         }
     }
     let mut costs = Vec::new();
-    let mut errors = Vec::new();
     for (name, text) in texts {
         let cost = pdu::sms_cost(&text, config.sms.transliterate);
         if cost.parts > 1 && !config.replies.allow_multipart {
             errors.push(format!(
-                "{name} costs {} SMS ({} characters, {:?}); shorten it to fit one SMS or set replies.allow_multipart = true",
+                "{name} costs {} SMS ({} characters, {}); shorten it to fit one SMS or set replies.allow_multipart = true",
                 cost.parts,
                 text.chars().count(),
-                cost.encoding
+                cost.encoding.as_str()
             ));
         }
         costs.push(TemplateCost {
@@ -475,6 +499,149 @@ pub fn check_templates(config: &Config, keywords: &Keywords) -> (Vec<TemplateCos
         });
     }
     (costs, errors)
+}
+
+/// Placeholders of the reply templates (`reply::render` fills them).
+const REPLY_PLACEHOLDERS: &[&str] = &["reference", "type", "keywords"];
+/// Placeholders of a survey question (`question` fills it).
+const QUESTION_PLACEHOLDERS: &[&str] = &["menu"];
+
+/// One text of the keyword table a reporter may get, with what may fill it.
+struct TableText<'a> {
+    /// Where it is, e.g. `replies.ack.fr`.
+    name: String,
+    /// A line of the file at or before it (its section), to find its line.
+    section: String,
+    language: &'a str,
+    text: &'a str,
+    placeholders: &'static [&'static str],
+}
+
+/// Every text of the table a reporter may get, in every language: refused when empty, or when
+/// it holds a `{placeholder}` nothing fills (it would reach the reporter as written). Each error
+/// names the file, the line, the text and the closest placeholder.
+fn check_template_words(keywords: &Keywords) -> Vec<String> {
+    let mut texts: Vec<TableText<'_>> = Vec::new();
+    for (name, set) in [
+        ("ack", &keywords.replies.ack),
+        ("unknown", &keywords.replies.unknown),
+        ("help", &keywords.replies.help),
+    ] {
+        for (lang, text) in set {
+            texts.push(TableText {
+                name: format!("replies.{name}.{lang}"),
+                section: format!("[replies.{name}]"),
+                language: lang,
+                text,
+                placeholders: REPLY_PLACEHOLDERS,
+            });
+        }
+    }
+    for t in &keywords.types {
+        for (lang, text) in &t.label {
+            texts.push(TableText {
+                name: format!("type {:?} label.{lang}", t.id),
+                section: format!("id = {:?}", t.id),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+    }
+    for info in &keywords.info {
+        for (lang, text) in &info.reply {
+            texts.push(TableText {
+                name: format!("info {:?} reply.{lang}", info.id),
+                section: format!("id = {:?}", info.id),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+    }
+    if let Some(survey) = &keywords.survey {
+        for (lang, text) in &survey.invalid {
+            texts.push(TableText {
+                name: format!("survey.invalid.{lang}"),
+                section: "[survey]".into(),
+                language: lang,
+                text,
+                placeholders: &[],
+            });
+        }
+        for (i, step) in survey.steps.iter().enumerate() {
+            for (lang, text) in &step.question {
+                texts.push(TableText {
+                    name: format!("survey.steps[{i}] ({}) question.{lang}", step.id),
+                    section: format!("id = {:?}", step.id),
+                    language: lang,
+                    text,
+                    placeholders: QUESTION_PLACEHOLDERS,
+                });
+            }
+        }
+    }
+    let file = keywords.origin.display();
+    let mut errors = Vec::new();
+    for t in texts {
+        let at = |needle: &str| {
+            keywords
+                .line_of(&t.section, needle)
+                .map_or_else(|| file.to_string(), |line| format!("{file} line {line}"))
+        };
+        if t.text.trim().is_empty() {
+            errors.push(format!(
+                "{}: {} is empty: write the text a reporter gets in this language",
+                at(&format!("{} = \"", t.language)),
+                t.name
+            ));
+            continue;
+        }
+        for word in placeholders_in(t.text) {
+            if t.placeholders.contains(&word) {
+                continue;
+            }
+            let known = t
+                .placeholders
+                .iter()
+                .map(|p| format!("{{{p}}}"))
+                .collect::<Vec<_>>();
+            let fix = match closest(word, t.placeholders) {
+                Some(p) => format!("did you mean {{{p}}}?"),
+                None if known.is_empty() => "this text takes no placeholder".into(),
+                None => format!("it takes {}", known.join(", ")),
+            };
+            let placeholder = format!("{{{word}}}");
+            let line = if keywords.line_of(&t.section, t.text).is_some() {
+                at(t.text)
+            } else {
+                at(&placeholder)
+            };
+            errors.push(format!(
+                "{line}: {} has the unknown placeholder {placeholder}, which would reach the reporter as written: {fix}",
+                t.name
+            ));
+        }
+    }
+    errors
+}
+
+/// The words between braces in a text: `{reference}` gives `reference`.
+fn placeholders_in(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(word, _)| word))
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+/// The placeholder nearest to a mistyped one, if it is near enough to be meant.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&word.to_lowercase(), k), *k))
+        .filter(|(d, k)| *d <= 3.min(k.len() / 2 + 1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
@@ -557,6 +724,7 @@ mod tests {
             reading: k.read(text),
             reference: "K7-0001".into(),
             may_reply: Ok(()),
+            service: false,
         };
         match plan(k, &m, None) {
             (

@@ -90,6 +90,7 @@ enum Check {
     Record,
     Intake,
     Escalation,
+    Modems,
 }
 
 impl Check {
@@ -113,6 +114,7 @@ impl Check {
             Check::Record => "record",
             Check::Intake => "intake",
             Check::Escalation => "escalation",
+            Check::Modems => "modems",
         }
     }
 }
@@ -164,11 +166,17 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
     }
     print_screen(&mut report, "platform", screen);
     if config.modems.is_empty() {
-        report
-            .problems
-            .push("no [[modem]] in the config: add one (see `ls -l /dev/serial/by-id/`)".into());
+        // Said on a screen of its own, so the count at the end matches the fixes printed.
+        let mut screen = Screen::default();
+        screen.problem(
+            Check::Modems,
+            "NONE in the config: the gateway would receive nothing",
+            "add a [[modem]] section with its `device` (find it with `ls -l /dev/serial/by-id/`)",
+        );
+        print_screen(&mut report, "modems", screen);
     }
     let several = config.modems.len() > 1;
+    let mut modem_results: Vec<(String, usize)> = Vec::new();
     for m in &config.modems {
         let mut screen = Screen::default();
         let record = opts.record.as_ref().map(|file| {
@@ -184,11 +192,37 @@ pub async fn run(config: &Config, opts: &DoctorOptions) -> DoctorReport {
         let heading = format!("modem {} ({})", m.name, m.device.display());
         screen.print(&heading, &mut report.text);
         let _ = writeln!(report.text);
+        modem_results.push((m.name.clone(), screen.problems.len()));
         report.problems.extend(
             screen
                 .problems
                 .into_iter()
                 .map(|p| format!("{}: {p}", m.name)),
+        );
+    }
+    if several {
+        // One line over all the modems: a technician with several reads the summary first.
+        let ready: Vec<&str> = modem_results
+            .iter()
+            .filter(|(_, n)| *n == 0)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let not: Vec<String> = modem_results
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name} ({n} to fix)"))
+            .collect();
+        let mut line = format!("{} of {} ready", ready.len(), modem_results.len());
+        if !ready.is_empty() {
+            line.push_str(&format!(": {}", ready.join(", ")));
+        }
+        if !not.is_empty() {
+            line.push_str(&format!("; not ready: {}", not.join(", ")));
+        }
+        let _ = writeln!(
+            report.text,
+            "== modems ==\n  {:<10} {line}\n",
+            Check::Modems.label()
         );
     }
     let mut screen = Screen::default();

@@ -23,6 +23,7 @@ mod outbound;
 mod pipeline;
 mod platform;
 mod reply;
+mod running;
 
 pub use dialogue::{TemplateCost, check_templates};
 pub use forward::{Forwarder, ReporterId};

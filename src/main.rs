@@ -69,8 +69,22 @@ enum Command {
     },
     /// Run the whole path on a simulated modem and a local platform, and print what happens.
     #[cfg(feature = "demo")]
-    #[command(after_help = "Example:\n  kufatilia-gateway demo")]
-    Demo,
+    #[command(
+        after_help = "Examples:\n  kufatilia-gateway demo\n  kufatilia-gateway demo --platform-url http://127.0.0.1:8787 --token-file platform.token --secret-file platform.secret\n\nWith --platform-url the reports go to that receiver (yours) instead of the built-in one;\nits token and signing secret are read from the files named (docs/platform-api.md)."
+    )]
+    Demo {
+        /// Forward to this platform receiver instead of starting the reference one (its base
+        /// URL, as `platform.url`: https://, or http:// on this machine).
+        #[arg(long, value_name = "URL")]
+        platform_url: Option<String>,
+        /// File holding the bearer token your receiver expects (with --platform-url).
+        #[arg(long, value_name = "FILE", requires = "platform_url")]
+        token_file: Option<PathBuf>,
+        /// File holding the HMAC secret your receiver checks signatures with (with
+        /// --platform-url).
+        #[arg(long, value_name = "FILE", requires = "platform_url")]
+        secret_file: Option<PathBuf>,
+    },
     /// Show the box's state: modems, queues, quarantined batches, last reports.
     #[command(
         after_help = "Examples:\n  kufatilia-gateway status\n  kufatilia-gateway status --json"
@@ -156,11 +170,12 @@ enum Command {
     /// Decode one SMS PDU (hex, as a modem prints it) into JSON.
     #[command(
         name = "decode-pdu",
-        after_help = "Example:\n  kufatilia-gateway decode-pdu 07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+        after_help = "Examples:\n  kufatilia-gateway decode-pdu 07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07\n  kufatilia-gateway decode-pdu < pdus.txt      (one PDU a line; `-` reads standard input too)"
     )]
     DecodePdu {
-        /// The PDU in hex, with the SMSC part first.
-        hex: String,
+        /// The PDU in hex, with the SMSC part first; `-` or nothing reads one PDU a line from
+        /// standard input.
+        hex: Option<String>,
     },
     /// Run the reference platform receiver (for tests, demos and platform developers).
     #[cfg(feature = "demo")]
@@ -254,8 +269,22 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config(config),
         Command::Doctor { config, record } => doctor(config, record),
         #[cfg(feature = "demo")]
-        Command::Demo => with_runtime(|rt| rt.block_on(demo::run(demo::DemoOptions::default()))),
-        Command::DecodePdu { hex } => decode_pdu(&hex),
+        Command::Demo {
+            platform_url,
+            token_file,
+            secret_file,
+        } => {
+            let options = demo::DemoOptions {
+                platform: platform_url.map(|url| demo::OwnPlatform {
+                    url,
+                    token_file,
+                    secret_file,
+                }),
+                ..demo::DemoOptions::default()
+            };
+            with_runtime(|rt| rt.block_on(demo::run(options)))
+        }
+        Command::DecodePdu { hex } => decode_pdu(hex.as_deref()),
         Command::Status {
             config,
             json,
@@ -546,23 +575,50 @@ fn export(config: &Path, since: &str, format: ops::ExportFormat, reveal: ops::Re
     })
 }
 
-fn decode_pdu(hex: &str) -> ExitCode {
-    match pdu::decode(hex) {
-        Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
+/// Decodes the PDU given, or each non-empty line of standard input (`-` or no argument).
+fn decode_pdu(hex: Option<&str>) -> ExitCode {
+    let input = match hex {
+        Some(h) if h != "-" => h.to_string(),
+        _ => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                eprintln!("error: cannot read standard input: {e}");
+                return ExitCode::from(exit::DATA);
             }
+            text
+        }
+    };
+    let pdus: Vec<&str> = input
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if pdus.is_empty() {
+        eprintln!("error: no PDU given: write it after decode-pdu, or pipe one PDU a line into it");
+        return ExitCode::from(exit::USAGE);
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (i, hex) in pdus.iter().enumerate() {
+        let which = if pdus.len() > 1 {
+            format!(" (line {})", i + 1)
+        } else {
+            String::new()
+        };
+        match pdu::decode(hex) {
+            Ok(p) => match serde_json::to_string_pretty(&pdu::to_json(&p)) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: cannot print the decoded PDU{which}: {e}");
+                    return ExitCode::from(exit::SOFTWARE);
+                }
+            },
             Err(e) => {
-                eprintln!("error: cannot print the decoded PDU: {e}");
-                ExitCode::from(exit::SOFTWARE)
+                eprintln!("error: not a valid SMS PDU{which}: {e}");
+                code = ExitCode::from(exit::DATA);
             }
-        },
-        Err(e) => {
-            eprintln!("error: not a valid SMS PDU: {e}");
-            ExitCode::from(exit::DATA)
         }
     }
+    code
 }
 
 /// A stub credential file: mode 0600 and owned by the user running the stub, or refused.

@@ -449,6 +449,16 @@ pub async fn send(
     if text.trim().is_empty() {
         return Err(UsageError("the text is empty".into()).into());
     }
+    // Queued now, an SMS would go out whenever the gateway next starts, long after the
+    // technician stopped waiting for it: nothing is queued unless a gateway runs.
+    if !crate::running::is_running(&config.database) {
+        anyhow::bail!(
+            "the gateway is not running (on {}), so nothing was queued: start it with \
+             `sudo systemctl start kufatilia-gateway` (or `kufatilia-gateway run --config FILE`), \
+             check it with `systemctl status kufatilia-gateway`, then send again",
+            config.database.display()
+        );
+    }
     let store = Store::open(&config.database)?;
     let id = store
         .queue_outgoing(NewOutgoing {

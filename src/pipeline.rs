@@ -166,6 +166,10 @@ impl Pipeline {
         let incoming = Incoming {
             reference: reply::reference(&self.reference_prefix, m.id),
             may_reply: self.policy.check(m.sender.as_deref(), m.sender_kind),
+            service: m.decode_status != store::DecodeStatus::Undecodable
+                && self
+                    .policy
+                    .is_service_message(m.sender.as_deref(), m.sender_kind, &m.text),
             reading,
             message: m,
         };

@@ -123,6 +123,82 @@ impl ReplyPolicy {
     }
 }
 
+impl ReplyPolicy {
+    /// Whether a message is an operator's or a service's (a promotion, a balance notice), never
+    /// a reporter's: its sender is a name ("Vodacom") or a short code ("4040"), or a number in
+    /// neither international nor national form with a promotion's text. It is kept on the box
+    /// but is no incident: no reply, nothing forwarded. Apart from `replies.enabled`, which
+    /// says nothing about who sent it.
+    pub(crate) fn is_service_message(
+        &self,
+        sender: Option<&str>,
+        sender_kind: Option<AddressKind>,
+        text: &str,
+    ) -> bool {
+        let Some(sender) = sender.filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        if sender_kind == Some(AddressKind::Alphanumeric) || sender.chars().any(char::is_alphabetic)
+        {
+            return true;
+        }
+        let digits = sender.chars().filter(char::is_ascii_digit).count();
+        if digits <= self.short_code_max_digits {
+            return true;
+        }
+        sender_kind == Some(AddressKind::Other) && looks_like_promotion(text)
+    }
+}
+
+/// Words of operators' promotions and notices, in the three languages (normalised: lower case,
+/// no accents).
+const PROMOTION_WORDS: &[&str] = &[
+    "bonus",
+    "promo",
+    "promotion",
+    "offre",
+    "forfait",
+    "tapez",
+    "composez",
+    "recharge",
+    "solde",
+    "credit",
+    "internet",
+    "mb",
+    "go",
+    "gb",
+    "dial",
+    "bundle",
+    "airtime",
+    "balance",
+    "kifurushi",
+    "salio",
+    "bando",
+    "piga",
+];
+
+/// A text that reads like an operator's promotion: a USSD code to dial (`*123#`), or two of
+/// its words.
+fn looks_like_promotion(text: &str) -> bool {
+    let ussd = text.split_whitespace().any(|w| {
+        let w = w.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != '#');
+        w.starts_with('*')
+            && w.ends_with('#')
+            && w.len() >= 3
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+    });
+    let words = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| {
+            let w = w.to_lowercase();
+            let w = w.trim_start_matches(|c: char| c.is_ascii_digit());
+            PROMOTION_WORDS.contains(&w)
+        })
+        .count();
+    ussd || words >= 2
+}
+
 /// Values for a reply template's placeholders.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TemplateValues<'a> {
@@ -204,6 +280,24 @@ own_number = "+243810000000"
             Err(NoReply::Blocked)
         );
         assert_eq!(p.check(None, None), Err(NoReply::NoSender));
+    }
+
+    /// Operators' names and short codes send service messages whatever they say; a number in
+    /// an odd form only with a promotion's text; a reporter's number never.
+    #[test]
+    fn operators_and_promotions_are_service_messages() {
+        let p = policy();
+        use AddressKind::*;
+        let promo = "Vodacom: Bonus 500MB pour 1000 FC seulement! Tapez *123# avant minuit.";
+        assert!(p.is_service_message(Some("Vodacom"), Some(Alphanumeric), promo));
+        assert!(p.is_service_message(Some("Vodacom"), Some(Alphanumeric), "AJALI"));
+        assert!(p.is_service_message(Some("4040"), Some(Other), "Votre solde est de 200 FC"));
+        assert!(p.is_service_message(Some("1234567890"), Some(Other), promo));
+        assert!(p.is_service_message(Some("1234567890"), Some(Other), "Piga *100# salio"));
+        assert!(!p.is_service_message(Some("1234567890"), Some(Other), "AJALI mgodi wa Kalimbi"));
+        assert!(!p.is_service_message(Some("+243812345678"), Some(International), promo));
+        assert!(!p.is_service_message(Some("0812345678"), Some(National), "Bonus offre"));
+        assert!(!p.is_service_message(None, None, promo));
     }
 
     #[test]

@@ -96,6 +96,45 @@ fn decode_pdu_prints_json_and_rejects_garbage_with_65() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid SMS PDU"));
 }
 
+/// `decode-pdu -` and `decode-pdu` with no argument read standard input, one PDU a line, so a
+/// modem's listing can be piped in.
+#[test]
+fn decode_pdu_reads_standard_input() {
+    use std::io::Write;
+    const HELLO: &str = "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37";
+    for args in [&["decode-pdu", "-"][..], &["decode-pdu"][..]] {
+        let mut child = gateway()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{HELLO}\n\n  {HELLO}  \n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&stdout)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(docs.len(), 2, "{stdout}");
+        assert!(docs.iter().all(|d| d["text"] == "hellohello"), "{stdout}");
+    }
+    let out = gateway()
+        .arg("decode-pdu")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no PDU given"));
+}
+
 #[test]
 fn a_wrong_command_line_exits_64() {
     let out = gateway().arg("frobnicate").output().unwrap();

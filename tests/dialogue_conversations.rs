@@ -321,12 +321,14 @@ async fn help_once_an_hour_and_info_replies() {
         1,
         "help and info are no incidents"
     );
-    // From a number never answered, "aide" is kept and forwarded as a report.
+    // From an operator, "aide" is a service message: kept, no reply, no incident.
     r.sim.inject("Airtel", "AIDE: rechargez avec *555#");
-    wait_until_async("the promo recorded", || async {
-        r.incidents_from("Airtel").await == 1
+    wait_until_async("the promo handled", || async {
+        r.refusals(RefusalKind::Alphanumeric).await == 1
     })
     .await;
+    assert_eq!(r.incidents_from("Airtel").await, 0);
+    assert!(r.sent_to("Airtel").is_empty());
     r.stop().await;
 }
 
@@ -407,14 +409,11 @@ async fn the_daily_budget_holds_for_all_numbers_together() {
     r.sim
         .inject("Vodacom", "Vodacom: Bonus 500MB pour 1000 FC! Tapez *123#");
     r.sim.inject("4040", "Votre solde est de 200 FC");
+    // The operator's promotion and balance notice are service messages: no incident.
     wait_until_async("every message handled", || async {
-        r.daemon()
-            .store
-            .incident_summaries(0, 100)
-            .await
-            .unwrap()
-            .len()
-            == 7
+        let d = r.daemon().store.queue_depths().await.unwrap();
+        let incidents = r.daemon().store.incident_summaries(0, 100).await.unwrap();
+        d.unhandled_messages == 0 && d.undecoded == 0 && incidents.len() == 5
     })
     .await;
     wait_until("three replies on the line", || r.sim.sent().len() == 3).await;
@@ -423,6 +422,13 @@ async fn the_daily_budget_holds_for_all_numbers_together() {
     assert_eq!(r.refusals(RefusalKind::ShortCode).await, 1);
     let counts = r.daemon().store.reply_refusal_counts(0).await.unwrap();
     assert_eq!(counts.total, 4);
-    wait_until("every report forwarded", || r.stub().incidents().len() == 7).await;
+    wait_until("every report forwarded", || r.stub().incidents().len() == 5).await;
+    let incidents = r.daemon().store.incident_summaries(0, 100).await.unwrap();
+    assert!(
+        incidents
+            .iter()
+            .all(|i| !matches!(i.sender.as_deref(), Some("Vodacom" | "4040"))),
+        "{incidents:?}"
+    );
     r.stop().await;
 }

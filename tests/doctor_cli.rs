@@ -207,6 +207,57 @@ async fn missing_busy_locked_and_offline_each_say_their_fix_and_exit_69() {
     assert!(busy.command_log().is_empty(), "{:?}", busy.command_log());
 }
 
+/// The count at the end is the fixes printed above it, one "* " line each.
+fn count_matches_fixes(out: &str) {
+    let fixes = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("* "))
+        .count();
+    let said = out
+        .lines()
+        .find_map(|l| l.strip_suffix(" problem(s) to fix"))
+        .map(|n| n.trim().parse::<usize>().unwrap())
+        .unwrap_or(0);
+    assert_eq!(said, fixes, "{out}");
+}
+
+/// No modem: a screen says so, with the fix, and the count at the end is that one problem. Two
+/// modems: a screen each, a summary naming the ready one and the other, and the count right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_modem_and_two_modems_each_get_a_true_screen_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = platform(dir.path()).await;
+    let port = stub.addr().port();
+    let (code, out) = doctor(dir.path(), "", port).await;
+    assert_eq!(code, 69, "{out}");
+    assert!(out.contains("== modems =="), "{out}");
+    assert!(out.contains("NONE in the config"), "{out}");
+    assert!(out.contains("add a [[modem]] section"), "{out}");
+    assert!(out.contains("1 problem(s) to fix"), "{out}");
+    count_matches_fixes(&out);
+
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let modems = [
+        modem_section("vodacom", &sim.device_path(), "operator = \"Vodacom\""),
+        modem_section("airtel", &dir.path().join("usb-Nothing-if00"), ""),
+    ]
+    .concat();
+    let (code, out) = doctor(dir.path(), &modems, port).await;
+    assert_eq!(code, 69, "{out}");
+    assert!(out.contains("== modem vodacom"), "{out}");
+    assert!(out.contains("== modem airtel"), "{out}");
+    assert!(!out.contains("NONE in the config"), "{out}");
+    assert!(
+        out.contains("1 of 2 ready: vodacom; not ready: airtel (1 to fix)"),
+        "{out}"
+    );
+    assert!(out.contains("1 problem(s) to fix"), "{out}");
+    count_matches_fixes(&out);
+    let vodacom = &out[out.find("== modem vodacom").unwrap()..out.find("== modem airtel").unwrap()];
+    assert!(vodacom.contains("-> all good"), "{out}");
+    stub.shutdown().await;
+}
+
 /// A full disk and an SMS whose outcome was lost: the doctor names both, with what to do, and
 /// exits 69; with room again and the SMS decided, its database screen is all good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,7 +56,8 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     }
     r.sim
         .inject("Vodacom", "Vodacom: Bonus 500MB pour 1000 FC! Tapez *123#");
-    let total = REPORTS.len() + 1;
+    // The operator's promotion is a service message: kept on the box, no incident, no reply.
+    let total = REPORTS.len();
     wait_until(
         "every report on the platform and every ack on the line",
         || r.stub().incidents().len() == total && r.sim.sent().len() == REPORTS.len(),
@@ -86,6 +87,12 @@ async fn twenty_reports_in_three_languages_flow_end_to_end() {
     assert!(
         sent.iter().all(|s| s.to != "Vodacom"),
         "a promo never gets a reply"
+    );
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s.sender.as_deref() != Some("Vodacom")),
+        "a promo is no incident"
     );
 
     let platform = r.stub().incidents();
@@ -139,15 +146,18 @@ async fn the_demo_runs_end_to_end() {
         kufatilia_gateway::demo::DemoOptions {
             timeout: Duration::from_secs(90),
             gap: Duration::from_millis(10),
+            platform: None,
         },
         false,
     )
     .await
     .unwrap();
-    let n = kufatilia_gateway::demo::DEMO_MESSAGES.len();
+    // Every message but the operator's promotion, a service message, is a report.
+    let n = kufatilia_gateway::demo::demo_reports();
+    assert_eq!(n, kufatilia_gateway::demo::DEMO_MESSAGES.len() - 1);
     assert_eq!(outcome.incidents.len(), n);
     assert_eq!(outcome.platform_incidents, n);
-    assert_eq!(outcome.replies_on_the_line, n - 1, "all but the promo");
+    assert_eq!(outcome.replies_on_the_line, n, "all but the promo");
     assert_eq!(outcome.sim_left, 0);
     // The last phase: the platform stopped, the urgent report texted to the focal point once.
     assert_eq!(outcome.escalations.len(), 1, "{:?}", outcome.escalations);
@@ -167,4 +177,52 @@ async fn the_demo_runs_end_to_end() {
         "parts joined: {}",
         long.text
     );
+}
+
+/// `demo --platform-url` sends the demo's reports to a receiver of the developer's own (here the
+/// reference one, run as a platform team would run theirs), signed with the files given.
+#[cfg(feature = "demo")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_forwards_to_a_platform_of_ones_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = platform_stub::PlatformStub::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        platform_stub::StubConfig::single(
+            dir.path().join("platform.db"),
+            "their-token",
+            Some(b"their-secret"),
+        ),
+    )
+    .await
+    .unwrap();
+    config::secrets::write_secret(&dir.path().join("token"), b"their-token").unwrap();
+    config::secrets::write_secret(&dir.path().join("secret"), b"their-secret").unwrap();
+    let url = stub.url();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_kufatilia-gateway"))
+                .current_dir(&dir)
+                .args(["demo", "--platform-url", &url])
+                .args(["--token-file", "token", "--secret-file", "secret"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("(yours)"), "{stdout}");
+    assert!(stdout.contains("your receiver accepted batch"), "{stdout}");
+    assert_eq!(
+        stub.incidents().len(),
+        kufatilia_gateway::demo::demo_reports()
+    );
+    stub.shutdown().await;
 }

@@ -35,6 +35,15 @@ async fn the_shipped_config_filled_as_install_md_says_delivers_to_a_signing_plat
     .unwrap();
     let sim = SimModem::start(SimConfig::default()).await.unwrap();
     let shipped = include_str!("../config/gateway.toml");
+    // Only what step 4 of install.md tells the technician to set, and of that only what differs
+    // on this machine (gateway_id and operator are already as the example says).
+    let install = include_str!("../docs/install.md");
+    assert!(
+        install
+            .contains("Set at least `gateway_id` (e.g. `\"goma-01\"`), the `[[modem]]` `device`"),
+        "install.md's step 4 changed: check what this test fills"
+    );
+    assert!(install.contains("and the platform `url`"));
     let mut text = shipped.to_string();
     for (from, to) in [
         (
@@ -179,12 +188,82 @@ fn check_config_run_and_doctor_refuse_the_same_configs_with_the_same_words() {
         ),
     ];
     for (what, platform, message) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("keywords.toml"),
+        refused_alike(
+            what,
+            platform,
             include_str!("../config/keywords.toml"),
-        )
-        .unwrap();
+            message,
+        );
+    }
+}
+
+/// A reply template with a placeholder nothing fills, or with no text, is refused by
+/// `check-config`, `run` and `doctor` alike, in every language, with the file, the line and the
+/// placeholder meant.
+#[test]
+fn a_template_with_a_mistyped_placeholder_or_no_text_is_refused_with_its_line() {
+    let shipped = include_str!("../config/keywords.toml");
+    let line_of = |needle: &str| {
+        shipped
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap()
+    };
+    let platform = "url = \"http://127.0.0.1:9\"\ntoken_file = \"token\"";
+    let fr_ack = "fr = \"Merci. Votre rapport {reference} est bien reçu. Nous suivons.\"";
+    let en_help = "en = \"Send a word and the details: {keywords}\"";
+    let sw_question = "Tuma namba: {menu}";
+    let prices = "Prix du jour Goma";
+    for (what, from, to, message) in [
+        (
+            "{referense} in French",
+            fr_ack,
+            fr_ack.replace("{reference}", "{referense}"),
+            format!(
+                "keywords.toml line {}: replies.ack.fr has the unknown placeholder {{referense}}, which would reach the reporter as written: did you mean {{reference}}?",
+                line_of(fr_ack)
+            ),
+        ),
+        (
+            "an empty help text in English",
+            en_help,
+            "en = \"  \"".to_string(),
+            format!(
+                "keywords.toml line {}: replies.help.en is empty",
+                line_of(en_help)
+            ),
+        ),
+        (
+            "{manu} in a survey question",
+            sw_question,
+            "Tuma namba: {manu}".to_string(),
+            format!(
+                "keywords.toml line {}: survey.steps[1] (type) question.sw has the unknown placeholder {{manu}}, which would reach the reporter as written: did you mean {{menu}}?",
+                line_of(sw_question)
+            ),
+        ),
+        (
+            "a placeholder in an info reply, which nothing fills",
+            prices,
+            format!("{prices} {{reference}}"),
+            format!(
+                "keywords.toml line {}: info \"prices\" reply.fr has the unknown placeholder {{reference}}, which would reach the reporter as written: this text takes no placeholder",
+                line_of(prices)
+            ),
+        ),
+    ] {
+        assert!(shipped.contains(from), "{what}");
+        refused_alike(what, platform, &shipped.replacen(from, &to, 1), &message);
+    }
+}
+
+/// `check-config` and `run` refuse the config with the same `error:` lines and exit 78;
+/// `doctor` names the problem and does not say all is good.
+fn refused_alike(what: &str, platform: &str, keywords: &str, message: &str) {
+    {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("keywords.toml"), keywords).unwrap();
         secrets::write_secret(&dir.path().join("token"), TOKEN.as_bytes()).unwrap();
         secrets::write_secret(&dir.path().join("secret"), SECRET.as_bytes()).unwrap();
         secrets::write_secret(&dir.path().join("empty"), b"").unwrap();

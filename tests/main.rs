@@ -15,6 +15,7 @@ mod architecture;
 mod at_client_pty;
 mod cli;
 mod dialogue_conversations;
+mod docs_commands;
 mod doctor_cli;
 mod end_to_end;
 mod escalation;

@@ -117,6 +117,40 @@ async fn status_send_and_export_work_beside_the_daemon() {
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(64));
+    let database = r.config_path.parent().unwrap().join("gateway.db");
+    let mut r = r;
+    r.stop_daemon().await;
+
+    // The gateway stopped: `send` says so and how to start it, queues nothing, exits 69.
+    let queued = || {
+        store::StoreReader::open(&database)
+            .unwrap()
+            .queue_depths()
+            .unwrap()
+            .queued_sms
+    };
+    let queued_before = queued();
+    let stopped = gateway()
+        .args([
+            "send",
+            "--modem",
+            "vodacom",
+            "+243990000777",
+            "x",
+            "--config",
+        ])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("the gateway is not running"), "{stderr}");
+    assert!(stderr.contains("nothing was queued"), "{stderr}");
+    assert!(
+        stderr.contains("systemctl start kufatilia-gateway"),
+        "{stderr}"
+    );
+    assert_eq!(queued(), queued_before);
     r.stop().await;
 }
 

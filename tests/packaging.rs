@@ -307,3 +307,61 @@ fn purging_the_package_removes_the_database_keys_and_secrets_and_says_so() {
     }
     assert!(said.contains("journal"), "{said}");
 }
+
+/// The release workflow runs `cross/release.sh` on a tag and publishes what it writes; the
+/// script builds the targets whose Debian architectures install.md names, and the workflow
+/// installs those targets' Rust standard libraries and cross linkers and uploads those names.
+#[test]
+fn the_release_workflow_and_script_agree_on_targets_and_files() {
+    let workflow = read(".github/workflows/release.yml");
+    let script = read("cross/release.sh");
+    let install = read("docs/install.md");
+    let list = |name: &str| -> Vec<String> {
+        let line = script
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}=(")))
+            .unwrap_or_else(|| panic!("cross/release.sh sets no {name}"));
+        line[name.len() + 2..line.find(')').unwrap()]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let targets = list("targets");
+    let arches = list("arches");
+    assert_eq!(
+        targets,
+        ["aarch64-unknown-linux-gnu", "armv7-unknown-linux-gnueabihf"]
+    );
+    assert_eq!(arches, ["arm64", "armhf"]);
+    assert!(workflow.contains("tags: [\"v*\"]"), "a tag starts it");
+    assert!(
+        workflow.contains("cross/release.sh --out dist"),
+        "{workflow}"
+    );
+    assert!(workflow.contains("cargo install --locked cargo-deb"));
+    for t in &targets {
+        assert!(workflow.contains(t.as_str()), "the workflow adds {t}");
+        assert!(
+            read("cross/build.sh").contains(t.as_str()),
+            "cross/build.sh builds {t}"
+        );
+    }
+    for gcc in ["gcc-aarch64-linux-gnu", "gcc-arm-linux-gnueabihf"] {
+        assert!(workflow.contains(gcc), "the workflow installs {gcc}");
+        assert!(install.contains(gcc), "install.md installs {gcc}");
+    }
+    for a in &arches {
+        let file = format!("dist/kufatilia-gateway_*_{a}.deb");
+        assert!(workflow.contains(&file), "the workflow uploads {file}");
+        assert!(
+            install.contains(&format!("kufatilia-gateway_X.Y.Z-1_{a}.deb")),
+            "install.md names the {a} package"
+        );
+    }
+    assert!(workflow.contains("dist/SHA256SUMS") && script.contains("> SHA256SUMS"));
+    assert!(install.contains("cross/release.sh") && install.contains("SHA256SUMS"));
+    // The workflow's tag is the version the packages carry: the script refuses another.
+    assert!(script.contains("GITHUB_REF_NAME") && script.contains("v$version"));
+    // Not part of CI: the release build takes longer than CI's budget.
+    assert!(!read(".ci/run").contains("release.sh"));
+}

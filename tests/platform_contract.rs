@@ -715,3 +715,9 @@ async fn the_cli_server_serves_until_stopped_and_keeps_what_it_stored() {
     assert_eq!(reopened.incidents(), sent.incidents);
     reopened.shutdown().await;
 }
+
+/// `platform.batch_max` is bounded by the contract's limit on a batch, not by a number of its own.
+#[test]
+fn the_config_bounds_batch_max_at_the_contracts_limit() {
+    assert_eq!(config::MAX_BATCH, platform_api::MAX_BATCH_INCIDENTS);
+}

@@ -460,12 +460,14 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
     let r = rig(
         20,
         SECRET,
-        "[replies]\nmax_per_day = 2\n\n\
+        "[replies]\nmax_per_day = 2\nblock_list = [\"+243899000009\"]\n\n\
          [outbound]\nmax_parts = 2\nmax_per_recipient_per_day = 2\nmax_parts_per_day = 3\n",
     )
     .await;
     let reporter = sender(1);
-    let robot = "4040";
+    // A blocked number's report is kept and forwarded, never answered. (An operator's short
+    // code sends service messages, which are no incidents the platform could answer.)
+    let robot = "+243899000009";
     r.sim.inject(&reporter, "AJALI mgodi wa Kalimbi");
     r.sim.inject(robot, "AJALI promo ya bure");
     wait_until("both reports on the platform, one ack", || {
@@ -483,7 +485,7 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
     let (from_reporter, from_robot) = (of("Kalimbi"), of("promo"));
     let sent_to = |number: &str| r.sim.sent().iter().filter(|s| s.to == number).count();
 
-    // An operator's robot "reported": the platform cannot make the gateway answer it.
+    // A blocked robot "reported": the platform cannot make the gateway answer it.
     let (state, detail) = platform_message(
         &r,
         Recipient::Incident(from_robot.id.clone()),
@@ -491,7 +493,7 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
     )
     .await;
     assert_eq!(state, MessageState::Undeliverable);
-    assert!(detail.contains("short_code"), "{detail}");
+    assert!(detail.contains("blocked"), "{detail}");
     assert!(
         !detail.contains(robot),
         "the number stays on the box: {detail}"
@@ -556,7 +558,7 @@ async fn platform_messages_go_through_the_reply_guard_with_their_own_budget() {
             .map_or(0, |(_, n)| *n)
     };
     // The robot's ack and the platform's message to it.
-    assert_eq!(count(RefusalKind::ShortCode), 2);
+    assert_eq!(count(RefusalKind::Blocked), 2);
     assert_eq!(count(RefusalKind::TooLong), 1);
     assert_eq!(count(RefusalKind::RecipientDailyLimit), 1);
     assert_eq!(count(RefusalKind::PlatformBudget), 1);

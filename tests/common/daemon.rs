@@ -352,6 +352,13 @@ impl Gateway {
         self.daemon = Some(self.rig.daemon().await);
     }
 
+    /// Stops the daemon only: its files, the modem and the stub stay.
+    pub async fn stop_daemon(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.stop().await;
+        }
+    }
+
     /// Stops the daemon, then the stub.
     pub async fn stop(mut self) {
         if let Some(d) = self.daemon.take() {

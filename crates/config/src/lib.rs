@@ -4,6 +4,10 @@
 //! reading it is a technician with the file open in an editor, not a developer.
 
 pub mod secrets;
+/// Serde's errors in a technician's words. Shared with the keyword table's loader
+/// (crates/intake), a leaf that cannot depend on this crate: one text, compiled into both.
+mod toml_words;
+use toml_words::explain_serde_error;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +16,10 @@ use serde::Deserialize;
 
 /// Serial speeds a GSM modem's AT port accepts.
 pub const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200];
+
+/// Most incidents in one batch the platform contract allows (`platform_api::MAX_BATCH_INCIDENTS`;
+/// a test holds the two equal): the bound of `platform.batch_max`.
+pub const MAX_BATCH: usize = 1000;
 
 /// A configuration problem, with the key it is about.
 #[derive(Debug, thiserror::Error)]
@@ -585,15 +593,10 @@ impl Config {
     /// What the types alone cannot check; the error names the key.
     fn validate(&self) -> Result<(), Invalid> {
         self.check_names()?;
-        self.check_intervals()?;
+        self.check_durations()?;
+        self.check_numbers()?;
         self.check_modems()?;
         self.check_platform()?;
-        if self.replies.max_per_sender_per_hour == 0 {
-            return invalid(
-                "replies.max_per_sender_per_hour",
-                "must be at least 1 (set replies.enabled = false to stop replies)",
-            );
-        }
         self.check_outbound()?;
         self.check_escalation()?;
         Ok(())
@@ -603,20 +606,6 @@ impl Config {
     /// which is checked with it (`daemon::check`).
     fn check_escalation(&self) -> Result<(), Invalid> {
         let e = &self.escalation;
-        if e.offline_after < Duration::from_secs(1) {
-            return invalid(
-                "escalation.offline_after",
-                "must be at least 1s (e.g. \"30min\")",
-            );
-        }
-        for (key, value, max) in [
-            ("escalation.max_parts_per_day", e.max_parts_per_day, 10_000),
-            ("escalation.info_max_parts", e.info_max_parts, 10),
-        ] {
-            if value == 0 || value > max {
-                return invalid(key, format!("must be between 1 and {max} (it is {value})"));
-            }
-        }
         let mut numbers = std::collections::HashSet::new();
         for (i, f) in e.focal_points.iter().enumerate() {
             let key = |k: &str| format!("escalation.focal_point[{i}].{k}");
@@ -653,6 +642,192 @@ impl Config {
         Ok(())
     }
 
+    /// Every duration key against the range where it does its job: zero spins a loop or gives
+    /// up at once, a huge value is never. The message names the key, the value and the range.
+    fn check_durations(&self) -> Result<(), Invalid> {
+        const MS: Duration = Duration::from_millis(1);
+        const S: Duration = Duration::from_secs(1);
+        const MIN: Duration = Duration::from_secs(60);
+        const H: Duration = Duration::from_secs(3600);
+        const DAY: Duration = Duration::from_secs(86_400);
+        let p = &self.platform;
+        let mut checks: Vec<(String, Duration, Duration, Duration)> = vec![
+            (
+                "platform.flush_after".into(),
+                p.flush_after,
+                Duration::ZERO,
+                H,
+            ),
+            // Below a second no HTTPS request over mobile data can finish.
+            ("platform.timeout".into(), p.timeout, S, 10 * MIN),
+            (
+                "platform.low_speed_time".into(),
+                p.low_speed_time,
+                S,
+                10 * MIN,
+            ),
+            ("platform.retry_max".into(), p.retry_max, 100 * MS, DAY),
+            (
+                "platform.heartbeat_interval".into(),
+                p.heartbeat_interval,
+                100 * MS,
+                DAY,
+            ),
+            (
+                "platform.outbound_poll_interval".into(),
+                p.outbound_poll_interval,
+                100 * MS,
+                DAY,
+            ),
+            (
+                "sms.reassembly_timeout".into(),
+                self.sms.reassembly_timeout,
+                S,
+                7 * DAY,
+            ),
+            (
+                "sms.clock_warning_after".into(),
+                self.sms.clock_warning_after,
+                S,
+                7 * DAY,
+            ),
+            // The wait doubles at each failure up to an hour: a longer first wait is no retry.
+            ("sms.retry_after".into(), self.sms.retry_after, 100 * MS, H),
+            (
+                "dialogue.session_timeout".into(),
+                self.dialogue.session_timeout,
+                S,
+                30 * DAY,
+            ),
+            (
+                "escalation.offline_after".into(),
+                self.escalation.offline_after,
+                S,
+                7 * DAY,
+            ),
+        ];
+        if let Some(v) = self.sms.validity {
+            // What the SMS validity period field can say (TS 23.040 9.2.3.12.1): 5 minutes to
+            // 63 weeks.
+            checks.push(("sms.validity".into(), v, 5 * MIN, 63 * 7 * DAY));
+        }
+        for (i, m) in self.modems.iter().enumerate() {
+            let key = |k: &str| format!("modem[{i}].{k}");
+            checks.push((key("sweep_interval"), m.sweep_interval, 100 * MS, H));
+            checks.push((key("send_gap"), m.send_gap, Duration::ZERO, 10 * MIN));
+            checks.push((key("fallback_after"), m.fallback_after, 100 * MS, DAY));
+        }
+        for (key, value, min, max) in checks {
+            if value < min || value > max {
+                return invalid(
+                    &key,
+                    format!(
+                        "{} is out of range: write a duration from {} to {}",
+                        show_duration(value),
+                        show_duration(min),
+                        show_duration(max),
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every plain number key against the range where it does its job.
+    fn check_numbers(&self) -> Result<(), Invalid> {
+        let r = &self.replies;
+        let e = &self.escalation;
+        let checks: [(&str, u64, u64, u64, &str); 9] = [
+            // The contract's limit: a receiver refuses a batch of more (docs/platform-api.md).
+            (
+                "platform.batch_max",
+                self.platform.batch_max as u64,
+                1,
+                MAX_BATCH as u64,
+                "",
+            ),
+            // 16 KiB holds several long reports; 16 MiB is the contract's largest request body.
+            (
+                "platform.batch_max_bytes",
+                self.platform.batch_max_bytes as u64,
+                16 * 1024,
+                16 * 1024 * 1024,
+                " (bytes)",
+            ),
+            (
+                "platform.quarantine_after",
+                u64::from(self.platform.quarantine_after),
+                1,
+                100,
+                "",
+            ),
+            (
+                "escalation.max_parts_per_day",
+                u64::from(e.max_parts_per_day),
+                1,
+                10_000,
+                "",
+            ),
+            (
+                "escalation.info_max_parts",
+                u64::from(e.info_max_parts),
+                1,
+                10,
+                "",
+            ),
+            // A phone number has at least 9 significant digits: more would call reporters
+            // short codes and never answer them.
+            (
+                "replies.short_code_max_digits",
+                r.short_code_max_digits as u64,
+                0,
+                8,
+                "",
+            ),
+            (
+                "replies.max_per_sender_per_hour",
+                u64::from(r.max_per_sender_per_hour),
+                1,
+                100,
+                " (set replies.enabled = false to stop replies)",
+            ),
+            (
+                "replies.max_per_day",
+                u64::from(r.max_per_day),
+                1,
+                100_000,
+                " (set replies.enabled = false to stop replies)",
+            ),
+            // Ten years; 0 keeps everything for ever.
+            (
+                "privacy.retention_days",
+                u64::from(self.privacy.retention_days),
+                0,
+                3650,
+                " (0 keeps everything for ever)",
+            ),
+        ];
+        for (key, value, min, max, note) in checks {
+            if value < min || value > max {
+                return invalid(
+                    key,
+                    format!("{value} is out of range: write a number from {min} to {max}{note}"),
+                );
+            }
+        }
+        for (i, m) in self.modems.iter().enumerate() {
+            if let Some(b) = m.low_balance_below
+                && !(b.is_finite() && b >= 0.0)
+            {
+                return invalid(
+                    &format!("modem[{i}].low_balance_below"),
+                    format!("{b} is out of range: write a balance of 0 or more (e.g. 500)"),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The platform messages' limits: zero would refuse every message without saying why the
     /// platform's messages stopped, and a huge value is no limit at all.
     fn check_outbound(&self) -> Result<(), Invalid> {
@@ -679,7 +854,10 @@ impl Config {
             ),
         ] {
             if value == 0 || value > max {
-                return invalid(key, format!("must be between 1 and {max} (it is {value})"));
+                return invalid(
+                    key,
+                    format!("{value} is out of range: write a number from 1 to {max}"),
+                );
             }
         }
         Ok(())
@@ -716,26 +894,6 @@ impl Config {
         Ok(())
     }
 
-    /// Periods a loop waits between rounds: zero would spin it.
-    fn check_intervals(&self) -> Result<(), Invalid> {
-        for (key, period) in [
-            (
-                "platform.heartbeat_interval",
-                self.platform.heartbeat_interval,
-            ),
-            (
-                "platform.outbound_poll_interval",
-                self.platform.outbound_poll_interval,
-            ),
-            ("sms.retry_after", self.sms.retry_after),
-        ] {
-            if period < Duration::from_millis(100) {
-                return invalid(key, "must be at least 100ms (e.g. \"5min\")");
-            }
-        }
-        Ok(())
-    }
-
     /// Each modem on its own, then the fallbacks, which name other modems.
     fn check_modems(&self) -> Result<(), Invalid> {
         let mut names = std::collections::HashSet::new();
@@ -752,9 +910,6 @@ impl Config {
                     &key("baud"),
                     format!("{} is not a modem speed; use one of {BAUD_RATES:?}", m.baud),
                 );
-            }
-            if m.send_gap > Duration::from_secs(600) {
-                return invalid(&key("send_gap"), "more than 10 minutes between sends");
             }
             if let Some(code) = &m.balance_ussd {
                 check_ussd_code(code).or_else(|message| invalid(&key("balance_ussd"), message))?;
@@ -827,9 +982,6 @@ impl Config {
                  `allow_unsigned = true` only for a platform that checks no signature",
             );
         }
-        if self.platform.batch_max == 0 || self.platform.batch_max > 10_000 {
-            return invalid("platform.batch_max", "must be between 1 and 10000");
-        }
         let key_id = &self.platform.key_id;
         if key_id.is_empty()
             || key_id.len() > 64
@@ -841,23 +993,6 @@ impl Config {
                 "platform.key_id",
                 "must be 1 to 64 letters, digits, '-', '_' or '.', as the platform named the \
                  secret (e.g. \"k1\")",
-            );
-        }
-        // 16 KiB holds several long reports; 16 MiB is the contract's largest request body.
-        if !(16 * 1024..=16 * 1024 * 1024).contains(&self.platform.batch_max_bytes) {
-            return invalid(
-                "platform.batch_max_bytes",
-                "must be between 16384 (16 KiB) and 16777216 (16 MiB, the contract's limit)",
-            );
-        }
-        if !(1..=100).contains(&self.platform.quarantine_after) {
-            return invalid("platform.quarantine_after", "must be between 1 and 100");
-        }
-        let low = self.platform.low_speed_time;
-        if low < Duration::from_secs(1) || low > Duration::from_secs(600) {
-            return invalid(
-                "platform.low_speed_time",
-                "must be between 1s and 10m (e.g. \"10s\")",
             );
         }
         Ok(())
@@ -916,47 +1051,32 @@ fn check_ussd_code(code: &str) -> Result<(), String> {
     }
 }
 
+/// A duration as a technician writes it in the file ("500ms", "90s", "10min", "2h", "7days").
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let units: [(u128, &str); 5] = [
+        (7 * 86_400_000, "weeks"),
+        (86_400_000, "days"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1000, "s"),
+    ];
+    if ms == 0 {
+        return "0s".into();
+    }
+    for (size, unit) in units {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// A failed check: the key and what is wrong with its value.
 type Invalid = (String, String);
 
 fn invalid(key: &str, message: impl Into<String>) -> Result<(), Invalid> {
     Err((key.to_string(), message.into()))
-}
-
-/// Adds a suggestion to serde's "unknown field" message when a known key is close.
-fn explain_serde_error(message: &str) -> String {
-    let message = message.trim();
-    let location = message
-        .lines()
-        .next()
-        .and_then(|l| l.find(" at line ").map(|i| l[i + 4..].to_string()))
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
-    let Some(start) = message.find("unknown field `") else {
-        return message.to_string();
-    };
-    let rest = &message[start + "unknown field `".len()..];
-    let Some((unknown, expected)) = rest.split_once('`') else {
-        return message.to_string();
-    };
-    let candidates: Vec<&str> = expected
-        .split('`')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s)
-        .collect();
-    let best = candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(unknown, c), c))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d);
-    match best {
-        Some((_, c)) => format!("unknown key `{unknown}`{location}; did you mean `{c}`?"),
-        None => format!(
-            "unknown key `{unknown}`{location}; known keys here: {}",
-            candidates.join(", ")
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -1178,6 +1298,130 @@ url = "http://127.0.0.1:8080"
         let text = MINIMAL.replace("[platform]", "[platform]\nbatch_max = \"lots\"");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("platform.batch_max"), "{e}");
+    }
+
+    /// Every numeric and duration key is bounded: the message names the key, the value and
+    /// the range, in the file's words.
+    #[test]
+    fn every_harmful_value_is_refused_with_key_value_and_range() {
+        let modem = "[[modem]]\nname = \"a\"\ndevice = \"/dev/ttyUSB0\"\n";
+        let cases: &[(&str, &str, &str)] = &[
+            ("[platform]", "timeout = \"0s\"", "platform.timeout"),
+            ("[platform]", "timeout = \"2h\"", "platform.timeout"),
+            ("[platform]", "batch_max = 1001", "platform.batch_max"),
+            ("[platform]", "batch_max = 10000", "platform.batch_max"),
+            ("[platform]", "batch_max = 0", "platform.batch_max"),
+            (
+                "[platform]",
+                "flush_after = \"2days\"",
+                "platform.flush_after",
+            ),
+            ("[platform]", "retry_max = \"0s\"", "platform.retry_max"),
+            (
+                "[platform]",
+                "heartbeat_interval = \"0s\"",
+                "platform.heartbeat_interval",
+            ),
+            (
+                "[platform]",
+                "outbound_poll_interval = \"0s\"",
+                "platform.outbound_poll_interval",
+            ),
+            (
+                "[replies]",
+                "short_code_max_digits = 20",
+                "replies.short_code_max_digits",
+            ),
+            (
+                "[replies]",
+                "max_per_sender_per_hour = 0",
+                "replies.max_per_sender_per_hour",
+            ),
+            ("[replies]", "max_per_day = 0", "replies.max_per_day"),
+            ("[sms]", "validity = \"1s\"", "sms.validity"),
+            (
+                "[sms]",
+                "reassembly_timeout = \"0s\"",
+                "sms.reassembly_timeout",
+            ),
+            (
+                "[sms]",
+                "clock_warning_after = \"0s\"",
+                "sms.clock_warning_after",
+            ),
+            ("[sms]", "retry_after = \"5h\"", "sms.retry_after"),
+            (
+                "[dialogue]",
+                "session_timeout = \"0s\"",
+                "dialogue.session_timeout",
+            ),
+            (
+                "[privacy]",
+                "retention_days = 100000",
+                "privacy.retention_days",
+            ),
+            ("", "sweep_interval = \"0s\"", "modem[0].sweep_interval"),
+            ("", "send_gap = \"1h\"", "modem[0].send_gap"),
+            ("", "fallback_after = \"0s\"", "modem[0].fallback_after"),
+            ("", "low_balance_below = -5", "modem[0].low_balance_below"),
+        ];
+        for (section, line, key) in cases {
+            let text = if section.is_empty() {
+                format!("{MINIMAL}{modem}{line}\n")
+            } else if *section == "[platform]" {
+                MINIMAL.replace("[platform]", &format!("[platform]\n{line}"))
+            } else {
+                format!("{MINIMAL}{section}\n{line}\n")
+            };
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}`")), "{line}: {e}");
+            assert!(e.contains("out of range: write a"), "{line}: {e}");
+            let value = line.split(" = ").nth(1).unwrap().trim_matches('"');
+            assert!(e.contains(value), "{line}: the value is named: {e}");
+        }
+        let e = MINIMAL.replace("[platform]", "[platform]\ntimeout = \"0s\"");
+        let e = parse(&e).unwrap_err().to_string();
+        assert!(e.contains("from 1s to 10min"), "{e}");
+    }
+
+    /// A value of the wrong kind is described as the file writes it, never as a Rust type.
+    #[test]
+    fn a_wrong_kind_of_value_reads_like_the_file_not_like_rust() {
+        let rust_words = [
+            "usize",
+            "u32",
+            "u64",
+            "f64",
+            "Duration",
+            "invalid type",
+            "struct",
+        ];
+        for (line, says) in [
+            ("batch_max = \"lots\"", "is not a whole number"),
+            ("batch_max = -3", "is not a whole number"),
+            ("timeout = 30", "is not a duration in quotes"),
+            ("timeout = \"5 minutes please\"", "a duration in quotes"),
+            ("timeout = \"5 minuts\"", "a duration in quotes"),
+            ("allow_unsigned = \"yes\"", "is not true or false"),
+            ("token_file = 3", "is not text in quotes"),
+        ] {
+            let text = MINIMAL.replace("[platform]", &format!("[platform]\n{line}"));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(says), "{line}: {e}");
+            for w in rust_words {
+                assert!(!e.contains(w), "{line}: {w} in {e}");
+            }
+        }
+        let e = parse(&format!("{MINIMAL}[sms]\nvalidity = 5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sms.validity") && !e.contains("Duration"), "{e}");
+        let e = parse(&format!(
+            "{MINIMAL}[[modem]]\nname = \"a\"\ndevice = \"/dev/x\"\nlow_balance_below = \"x\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("is not a number") && !e.contains("f64"), "{e}");
     }
 
     #[test]

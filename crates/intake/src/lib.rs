@@ -12,6 +12,12 @@ use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+/// The same words for a wrong key or value as gateway.toml's: one text, compiled into both
+/// (this crate and `config` are leaves, neither uses the other).
+mod toml_words {
+    include!("../../config/src/toml_words.rs");
+}
+
 /// Type given to a message in which no keyword was found.
 pub const UNKNOWN_TYPE: &str = "unknown";
 
@@ -182,6 +188,10 @@ pub struct Keywords {
     phrases: Vec<Phrase>,
     /// Words that introduce a place ("karibu na", "pres de", "at"), normalised.
     location_words: Vec<Vec<String>>,
+    /// The file the table came from, to name it in errors.
+    pub origin: PathBuf,
+    /// Its text, to give the line of a text an error is about.
+    source: String,
 }
 
 /// What a message asks for.
@@ -234,11 +244,40 @@ impl Keywords {
             path: origin.to_path_buf(),
             message,
         };
-        let file: KeywordsFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| invalid(format!("(syntax) {}", e.to_string().trim())))?;
+        let file: KeywordsFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let message = toml_words::explain_serde_error(&e.into_inner().to_string());
+            if key == "." {
+                invalid(message)
+            } else {
+                invalid(format!("`{key}`: {message}"))
+            }
+        })?;
         file.check().map_err(invalid)?;
         let phrases = file.phrases().map_err(invalid)?;
         let location_words = file.location_words().map_err(invalid)?;
-        Ok(file.into_keywords(phrases, location_words))
+        let mut keywords = file.into_keywords(phrases, location_words);
+        keywords.origin = origin.to_path_buf();
+        keywords.source = text.to_string();
+        Ok(keywords)
+    }
+
+    /// The line (from 1) of the first line holding `needle` at or after the first line holding
+    /// `after` (the whole file when `after` is not found); spaces are ignored in both, so
+    /// `fr = ""` finds `fr=""`.
+    pub fn line_of(&self, after: &str, needle: &str) -> Option<usize> {
+        let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let (after, needle) = (squeeze(after), squeeze(needle));
+        let lines: Vec<String> = self.source.lines().map(squeeze).collect();
+        let start = lines.iter().position(|l| l.contains(&after)).unwrap_or(0);
+        lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| l.contains(&needle))
+            .map(|(i, _)| i + 1)
     }
 
     /// Reads one message.
@@ -368,6 +407,9 @@ impl Keywords {
             while j < ws.len() && ARTICLES.contains(&ws[j].norm.as_str()) {
                 j += 1;
             }
+            if n == 1 && !self.is_place_after_one_letter(description, &ws, i, j) {
+                continue;
+            }
             let mut end = j;
             while end < ws.len() && end - j < PLACE_MAX_WORDS {
                 if STOP_WORDS.contains(&ws[end].norm.as_str()) {
@@ -390,6 +432,32 @@ impl Keywords {
             }
         }
         None
+    }
+
+    /// French "à" is written "a" on most phones, and "a" is also "has" ("il y a un problème",
+    /// "il a vu"): an unaccented one-letter location word counts only when a name follows it
+    /// (a capital letter) and no subject comes before it. Written "à", it always counts.
+    fn is_place_after_one_letter(
+        &self,
+        description: &str,
+        ws: &[Word],
+        i: usize,
+        j: usize,
+    ) -> bool {
+        let w = &ws[i];
+        if w.norm.chars().count() != 1 {
+            return true;
+        }
+        let raw = &description[w.start..w.end];
+        if raw.to_lowercase() != w.norm {
+            return true;
+        }
+        if i > 0 && SUBJECTS.contains(&ws[i - 1].norm.as_str()) {
+            return false;
+        }
+        ws.get(j)
+            .and_then(|next| description[next.start..].chars().next())
+            .is_some_and(char::is_uppercase)
     }
 
     fn exact_match(&self, words: &[Word]) -> Option<(usize, usize, usize)> {
@@ -649,6 +717,8 @@ impl KeywordsFile {
             survey: self.survey,
             phrases,
             location_words,
+            origin: PathBuf::new(),
+            source: String::new(),
         }
     }
 }
@@ -707,6 +777,8 @@ impl PhraseTable<'_> {
 const PLACE_MAX_WORDS: usize = 4;
 /// Skipped between a location word and the place.
 const ARTICLES: &[&str] = &["the", "le", "la", "les", "l", "du"];
+/// Words before "a" that make it the verb ("il y a", "elle a"), not the place word "à".
+const SUBJECTS: &[&str] = &["y", "il", "elle", "on", "qui", "ils", "elles", "j", "tu"];
 /// Words that cannot end a place.
 const CONNECTORS: &[&str] = &["de", "du", "des", "wa", "ya", "of", "la", "le", "the"];
 /// Words that end a place ("at Bisie since this morning").
@@ -1053,6 +1125,68 @@ mod tests {
             let text = shipped.replacen(from, to, 1);
             let e = Keywords::parse(&text, Path::new("k.toml")).unwrap_err();
             assert_eq!(e.to_string(), format!("k.toml: {expected}"));
+        }
+    }
+
+    /// The French verb "a" ("il y a", "il a vu") is no place; "à" and "a" before a name are.
+    #[test]
+    fn french_a_is_a_place_only_before_a_name() {
+        let k = kw();
+        let place = |text: &str| k.read(text).location;
+        assert_eq!(place("Accident, il y a deux blesses"), None);
+        assert_eq!(place("Accident il y a un probleme a la mine"), None);
+        assert_eq!(place("Violence, le chef a frappe un creuseur"), None);
+        assert_eq!(
+            place("Taxe: il a demande 5000 FC a Nyabibwe").as_deref(),
+            Some("Nyabibwe")
+        );
+        assert_eq!(place("BARRIERE a Nyabibwe").as_deref(), Some("Nyabibwe"));
+        assert_eq!(
+            place("Barrière à Nyabibwe, on paie").as_deref(),
+            Some("Nyabibwe")
+        );
+        assert_eq!(
+            place("accident à la mine de kalimbi").as_deref(),
+            Some("mine de kalimbi")
+        );
+        assert_eq!(
+            place("accident au puits de Lemera").as_deref(),
+            Some("puits de Lemera")
+        );
+        assert_eq!(
+            place("AJALI karibu na Kalimbi, watu wawili").as_deref(),
+            Some("Kalimbi")
+        );
+    }
+
+    /// An unknown key in keywords.toml is refused with the closest known key, as in
+    /// gateway.toml; a wrong kind of value is said in the file's words.
+    #[test]
+    fn an_unknown_key_gets_a_suggestion() {
+        let shipped = include_str!("../../../config/keywords.toml");
+        for (from, to, expected) in [
+            (
+                "default_language = ",
+                "default_langage = ",
+                "did you mean `default_language`?",
+            ),
+            (
+                "menu = 2\n",
+                "menu = 2\nlable = { sw = \"x\" }\n",
+                "did you mean `label`?",
+            ),
+            (
+                "menu = 2\n",
+                "menu = \"two\"\n",
+                "\"two\" is not a whole number",
+            ),
+        ] {
+            let e = Keywords::parse(&shipped.replacen(from, to, 1), Path::new("k.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("k.toml: "), "{e}");
+            assert!(e.contains(expected), "{e}");
+            assert!(!e.contains("u32"), "{e}");
         }
     }
 
