@@ -295,7 +295,7 @@ fn platform_api_commands_run_as_printed() {
     let scene = Scene::new(dir.path());
     let doc = DOCS[2].1;
     let signature = doc
-        .split("X-Kufatilia-Signature: v1=")
+        .split("X-Kufatilia-Signature: v2=")
         .nth(1)
         .map(|rest| rest[..64].to_string())
         .unwrap();
