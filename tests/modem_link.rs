@@ -331,18 +331,17 @@ async fn a_refused_send_stays_queued_for_a_later_retry() {
     link.stop().await;
 }
 
-#[tokio::test]
-async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    // The reset re-enumerates the modem: it comes back under its stable name only.
+/// A ready link named "airtel" whose failed sends would be due again after 100 ms: only the
+/// link's judgement keeps a send back. The simulator has a stable name, so a reset that
+/// re-enumerates it finds it again.
+async fn retrying_at_once(dir: &Path) -> (Store, SimModem, Running) {
+    let store = Store::open(&dir.join("gateway.db")).unwrap();
     let sim = SimModem::start(SimConfig {
-        link: Some(dir.path().join("modem")),
+        link: Some(dir.join("modem")),
         ..SimConfig::default()
     })
     .await
     .unwrap();
-    // A failed send would be due again at once: only the link's judgement keeps it back.
     let options = ModemOptions {
         send_retry_after: Duration::from_millis(100),
         ..crate::common::link::fast()
@@ -353,6 +352,13 @@ async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
         options,
     ));
     link.wait_state(LinkState::Ready).await;
+    (store, sim, link)
+}
+
+#[tokio::test]
+async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sim, mut link) = retrying_at_once(dir.path()).await;
     sim.set_faults(|f| f.hang_after_next_send = true);
     let first = queue(&store, "airtel", "+243812345678", "Asante. K7-0001").await;
     eventually("the first reply handed to the network", || async {
@@ -387,20 +393,9 @@ async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
 #[tokio::test]
 async fn a_long_sms_refused_after_its_first_part_is_not_sent_again() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
-    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let (store, sim, mut link) = retrying_at_once(dir.path()).await;
     // Every second AT+CMGS is refused: the second part of each try.
     sim.set_faults(|f| f.fail_every_nth_send = Some((2, 38)));
-    let options = ModemOptions {
-        send_retry_after: Duration::from_millis(100),
-        ..crate::common::link::fast()
-    };
-    let mut link = spawn(ModemLink::new(
-        modem_config("airtel", &sim.device_path()),
-        store.clone(),
-        options,
-    ));
-    link.wait_state(LinkState::Ready).await;
     let long = "Asante. Ripoti yako K7-0003 imepokelewa. ".repeat(5);
     let id = queue(&store, "airtel", "+243812345678", &long).await;
     eventually("the failure recorded", || async {
