@@ -239,15 +239,18 @@ async fn a_replayed_request_with_a_stale_timestamp_is_refused() {
     let stub = start_stub(&dir, Some(SECRET)).await;
     let body = serde_json::to_vec(&batch("b-1", 1..2)).unwrap();
     let old = sign::unix_now() - 3600;
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/batches", stub.url()))
-        .header("authorization", sign::bearer(TOKEN))
-        .header(sign::TIMESTAMP_HEADER, old.to_string())
-        .header(sign::SIGNATURE_HEADER, sign::signature(SECRET, old, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = {
+        kufatilia_gateway::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(format!("{}/v1/batches", stub.url()))
+    .header("authorization", sign::bearer(TOKEN))
+    .header(sign::TIMESTAMP_HEADER, old.to_string())
+    .header(sign::SIGNATURE_HEADER, sign::signature(SECRET, old, &body))
+    .body(body)
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let error: ErrorBody = response.json().await.unwrap();
     assert_eq!(error.code.as_str(), "timestamp_out_of_window");
@@ -452,16 +455,19 @@ async fn outbound_messages_go_round_trip() {
             "Kesi yako inafuatiliwa.",
         )
         .expect("queued");
-    let response = reqwest::Client::new()
-        .post(format!("{}/admin/outbound", stub.url()))
-        .header("authorization", sign::bearer(TOKEN))
-        .json(&serde_json::json!({
-            "to": { "reporter": sent.incidents[1].reporter },
-            "text": "Votre cas est suivi."
-        }))
-        .send()
-        .await
-        .unwrap();
+    let response = {
+        kufatilia_gateway::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(format!("{}/admin/outbound", stub.url()))
+    .header("authorization", sign::bearer(TOKEN))
+    .json(&serde_json::json!({
+        "to": { "reporter": sent.incidents[1].reporter },
+        "text": "Votre cas est suivi."
+    }))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let by_reporter: platform_api::OutboundMessage = response.json().await.unwrap();
     // Nobody can be messaged who never reported.
@@ -612,7 +618,10 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
 async fn unknown_paths_and_unauthenticated_admin_calls_get_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let stub = start_stub(&dir, None).await;
-    let http = reqwest::Client::new();
+    let http = {
+        kufatilia_gateway::install_tls_provider();
+        reqwest::Client::new()
+    };
     let response = http
         .get(format!("{}/v2/nothing", stub.url()))
         .send()
