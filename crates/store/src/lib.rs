@@ -63,6 +63,9 @@ pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
+/// Page size of a new database, in bytes.
+const PAGE_SIZE: i64 = 1024;
+
 /// The writer connection's page cache, in KiB (negative `cache_size`: KiB, not pages).
 const CACHE_KIB: i64 = -512;
 
@@ -284,6 +287,12 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     };
     let conn = Connection::open(path).map_err(open)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+    // A new database gets 1 KiB pages (SQLite's default is 4 KiB): every commit writes each page
+    // it changed to the WAL, and a report changes a few rows in a few tables and indexes, so the
+    // page size is most of what reaches the SD card per report (docs/benchmarks.md, "SD-card
+    // wear"). An existing database keeps its page size (this is a no-op on it).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
+        .map_err(open)?;
     // WAL keeps readers (the `status` command) off the writer's back; FULL makes each commit
     // durable before the modem is told to delete its copy.
     conn.pragma_update(None, "journal_mode", "WAL")
