@@ -785,7 +785,7 @@ async fn latency_run(
         }
         // The sent list is copied out of the simulator: every 10 ms is plenty for acknowledgements
         // that take seconds, and leaves the simulated modem's lock to the daemon's exchanges.
-        let look_at_acks = polls % 10 == 0;
+        let look_at_acks = polls.is_multiple_of(10);
         polls += 1;
         for (m, sim) in sims.iter().enumerate().filter(|_| look_at_acks) {
             let sent = sim.sent();

@@ -564,6 +564,16 @@ pub fn check(config: &Config, keywords: &Keywords) -> CheckReport {
     r
 }
 
+/// Returns to the system the heap the start-up freed (the built-in TLS roots as DER copies, the
+/// parsed configuration, the migrations): malloc keeps freed memory for later, and a daemon
+/// that then allocates little would carry it resident for ever (docs/benchmarks.md).
+fn give_back_start_up_memory() {
+    // SAFETY: malloc_trim only releases free memory of the malloc arenas; any thread may call it.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{LINK_SILENCE, LinkWatch, last_report_note};
@@ -602,15 +612,5 @@ mod tests {
             last_report_note(Some(datetime!(2026-11-28 10:05 UTC)), now),
             ""
         );
-    }
-}
-
-/// Returns to the system the heap the start-up freed (the built-in TLS roots as DER copies, the
-/// parsed configuration, the migrations): malloc keeps freed memory for later, and a daemon
-/// that then allocates little would carry it resident for ever (docs/benchmarks.md).
-fn give_back_start_up_memory() {
-    // SAFETY: malloc_trim only releases free memory of the malloc arenas; any thread may call it.
-    unsafe {
-        nix::libc::malloc_trim(0);
     }
 }
