@@ -3,7 +3,9 @@
 //! One dedicated thread owns the only read-write connection; async tasks send it jobs over a
 //! channel. The thread runs every job that is waiting in one transaction (each job in its own
 //! savepoint, so one failing job does not undo the others) and answers the jobs only after the
-//! commit: an `Ok` from any write method means the data is on disk (WAL, `synchronous=FULL`).
+//! commit: an `Ok` from a durable write method means the data is on disk (WAL,
+//! `synchronous=FULL`); from a lazy one, that it is committed and will be on disk by the next
+//! durable commit (below).
 //! Grouping the jobs this way gives one fsync for many messages under load, which is what makes a
 //! durable commit per SMS affordable on an SD card.
 //!
