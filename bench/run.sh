@@ -19,9 +19,9 @@
 # --pi      adds pi-size
 #
 # Installs gammu-smsd and smstools (apt-get) when they are missing, and linux-perf to count
-# fsyncs. Takes about an hour on a 2-core machine (peers about 35 min, the rest builds and the
-# other sections), 25 min more with --pi; run it on a quiet machine, since the figures are only
-# as good as that.
+# fsyncs. Takes about 1 h 30 on a 2-core machine (peers about an hour: the peers' and our
+# acknowledgements are paced, and the flood's 1000 take about 8 min), 25 min more with --pi; run
+# it on a quiet machine, since the figures are only as good as that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
