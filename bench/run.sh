@@ -5,8 +5,11 @@
 #   bench/run.sh [--quick] [--pi] [SECTION...]
 #
 # SECTION (default: all but pi-size):
-#   peers     receive latency, CPU and peak RSS beside gammu-smsd and smstools on the same
-#             simulated modem (200 messages), then the idle cost of each (60 s, one idle modem)
+#   peers     the same job beside gammu-smsd and smstools on the same simulated modem (200
+#             reports, each stored and acknowledged): receive and report-to-ack latency, CPU per
+#             report, peak RSS, bytes and fsyncs per report; ours also with 4 modems and under a
+#             flood of 1000; then the idle cost of each (60 s, one idle modem) and our start-up
+#             time to READY=1
 #   pipeline  raw PDU to durable commit + queued reply + queued forward, messages per second
 #   drain     100,000 stored incidents forwarded to the reference receiver on loopback
 #   decode    PDU decoding (criterion)
@@ -15,8 +18,10 @@
 # --quick   one run of each and a 20 s idle window, to try the script (figures not for the doc)
 # --pi      adds pi-size
 #
-# Installs gammu-smsd and smstools (apt-get) when they are missing. Takes about 25 min on a
-# 2-core machine; run it on a quiet machine, since the figures are only as good as that.
+# Installs gammu-smsd and smstools (apt-get) when they are missing, and linux-perf to count
+# fsyncs. Takes about 1 h 30 on a 2-core machine (peers about an hour: the peers' and our
+# acknowledgements are paced, and the flood's 1000 take about 8 min), 25 min more with --pi; run
+# it on a quiet machine, since the figures are only as good as that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; runs=1; idle=20 ;;
     --pi) pi=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     peers|pipeline|drain|decode|size|pi-size) sections+=("$1") ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -79,7 +84,9 @@ if wants peers; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gammu-smsd smstools
     systemctl disable --now gammu-smsd smstools 2>/dev/null || true
   fi
-  echo "== receive latency and idle cost beside gammu-smsd and smstools"
+  # perf counts the daemons' fsyncs (syscall tracepoints); without it they read "n/a".
+  command -v perf >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf || true
+  echo "== the same job beside gammu-smsd and smstools, then the idle cost"
   {
     echo "Measured $(stamp) by \`bench/run.sh\` (\`cargo bench --bench peers -- --runs $runs --idle-secs $idle\`)."
     echo

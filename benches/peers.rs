@@ -1,12 +1,17 @@
-//! Kufatilia Gateway beside gammu-smsd and smstools, on the same simulated modem: receive latency
-//! (from the message landing in the SIM, announced by `+CMTI`, to the message stored: our store,
-//! their inbox file), CPU seconds and peak RSS of each daemon over the run, then the idle cost of
-//! each with one idle modem.
+//! Kufatilia Gateway beside gammu-smsd and smstools, on the same simulated modem and the same job:
+//! every report stored and acknowledged by SMS. For each daemon: receive latency (from the
+//! message landing in the SIM, announced by `+CMTI`, to the message stored: our store, their inbox
+//! file), report-to-acknowledgement time (to the `AT+CMGS` of the reply reaching the modem), CPU
+//! seconds (children included) and peak RSS once every acknowledgement has gone out, and what
+//! reached the disk per report (bytes and fsyncs); then the idle cost and, for ours, the start-up
+//! time to `READY=1` (systemd notify). Ours also runs with 4 modems at once and under a flood.
 //!
 //! Each daemon is a separate process opening the simulator's pty exactly as it would open a USB
-//! modem; this harness runs the simulator, injects the messages and watches for them to be stored,
-//! polling every millisecond (far below the latencies measured). Every daemon runs with its
-//! packaged defaults; only the device and the directories are set.
+//! modem; this harness runs the simulator, injects the messages and watches for them to be stored
+//! and acknowledged, polling every millisecond (far below the latencies measured). Every daemon
+//! runs with its packaged defaults; only the device and the directories are set, and the peers
+//! acknowledge as their users script it: gammu-smsd's `RunOnReceive` calling
+//! `gammu-smsd-inject`, smstools' `eventhandler` writing the reply into `outgoing/`.
 //!
 //! Run by `bench/run.sh`, or by hand:
 //! `cargo bench --bench peers -- --gateway target/release/kufatilia-gateway --runs 3`.
@@ -46,6 +51,14 @@ struct Args {
     /// Gap between two injected messages, in milliseconds.
     #[arg(long, default_value_t = 100)]
     gap_ms: u64,
+    /// Modems of our 4-modem run (0: none); each gets `--messages` reports, one every `--gap-ms`.
+    #[arg(long, default_value_t = 4)]
+    modems: usize,
+    /// Reports of the flood run on one modem for ours (0: none), injected every `--flood-gap-ms`.
+    #[arg(long, default_value_t = 1000)]
+    flood: usize,
+    #[arg(long, default_value_t = 10)]
+    flood_gap_ms: u64,
     /// Length of each idle measurement, in seconds (0: no idle measurement).
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
@@ -110,6 +123,8 @@ struct Running {
     peer: Peer,
     dir: PathBuf,
     child: Child,
+    /// The child is `perf stat` counting the daemon's fsyncs: its own pid is not the daemon's.
+    counted: Option<Instant>,
     /// Our store, once the daemon created it.
     db: Option<rusqlite::Connection>,
     last_message_id: i64,
@@ -118,14 +133,46 @@ struct Running {
 
 const TOKEN: &str = "bench-token";
 
+/// What the peers answer to a report: about the length of ours.
+const PEER_ACK: &str = "Asante, ripoti yako imepokelewa. Tutaifuatilia. Kumbukumbu itafuata.";
+
+/// What a run needs of the daemon beyond its defaults.
+#[derive(Clone, Default)]
+struct Setup {
+    /// Lines added to our `[[modem]]` sections (e.g. a shorter `send_gap` for the flood).
+    modem_extra: String,
+    /// Lines added to our `[replies]` section (the daily budget, for runs above 300 reports).
+    replies_extra: String,
+    /// Count fsyncs with `perf stat` around the daemon.
+    count_fsyncs: bool,
+    /// Wait for `READY=1` on a notify socket (ours): start-up time and RSS then.
+    notify: bool,
+}
+
+/// The syscalls counted as the daemon's flushes to the card.
+const FSYNC_EVENTS: &str = "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,syscalls:sys_enter_sync_file_range,syscalls:sys_enter_msync";
+
+/// Whether `perf` can count syscalls here (root, or a permissive perf_event_paranoid).
+fn perf_counts_syscalls() -> bool {
+    std::env::var_os("PEERS_NO_PERF").is_none()
+        && Command::new("perf")
+            .args(["stat", "-x,", "-e", FSYNC_EVENTS, "--", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
 fn start(
     peer: Peer,
     dir: &Path,
-    device: &Path,
+    devices: &[PathBuf],
     gateway: &Path,
     platform_url: &str,
+    setup: &Setup,
 ) -> anyhow::Result<Running> {
     let log = std::fs::File::create(dir.join("daemon.log"))?;
+    let device = &devices[0];
     let mut cmd = match peer {
         Peer::Kufatilia => {
             secrets::write_secret(&dir.join("token"), TOKEN.as_bytes())?;
@@ -133,14 +180,19 @@ fn start(
                 dir.join("keywords.toml"),
                 include_str!("../config/keywords.toml"),
             )?;
-            std::fs::write(
-                dir.join("gateway.toml"),
-                format!(
-                    "gateway_id = \"bench\"\ndatabase = \"gateway.db\"\n\n[[modem]]\nname = \"sim\"\n\
-                     device = {device:?}\n\n[platform]\nurl = {platform_url:?}\ntoken_file = \"token\"\n\n\
-                     [privacy]\npseudonym_secret_file = \"pseudonym.key\"\n"
-                ),
-            )?;
+            let mut conf = String::from("gateway_id = \"bench\"\ndatabase = \"gateway.db\"\n\n");
+            for (i, d) in devices.iter().enumerate() {
+                conf += &format!(
+                    "[[modem]]\nname = \"sim{i}\"\ndevice = {d:?}\n{}\n",
+                    setup.modem_extra
+                );
+            }
+            conf += &format!(
+                "[platform]\nurl = {platform_url:?}\ntoken_file = \"token\"\n\n\
+                 [privacy]\npseudonym_secret_file = \"pseudonym.key\"\n\n[replies]\n{}\n",
+                setup.replies_extra
+            );
+            std::fs::write(dir.join("gateway.toml"), conf)?;
             let mut c = Command::new(gateway);
             c.arg("run").arg("--config").arg(dir.join("gateway.toml"));
             c
@@ -149,12 +201,26 @@ fn start(
             for d in ["inbox", "outbox", "sent", "error"] {
                 std::fs::create_dir_all(dir.join(d))?;
             }
+            // As gammu-smsd's manual scripts it: RunOnReceive gets SMS_MESSAGES and
+            // SMS_n_NUMBER in its environment, and queues the answer with gammu-smsd-inject.
+            let script = dir.join("ack.sh");
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\ni=1\nwhile [ \"$i\" -le \"${{SMS_MESSAGES:-0}}\" ]; do\n\
+                     \teval \"num=\\$SMS_${{i}}_NUMBER\"\n\
+                     \tgammu-smsd-inject -c {} TEXT \"$num\" -text {PEER_ACK:?} >/dev/null 2>&1\n\
+                     \ti=$((i + 1))\ndone\n",
+                    dir.join("smsdrc").display()
+                ),
+            )?;
+            make_executable(&script)?;
             std::fs::write(
                 dir.join("smsdrc"),
                 format!(
                     "[gammu]\ndevice = {}\nconnection = at\n{}\n[smsd]\nservice = files\n\
                      inboxpath = {}/\noutboxpath = {}/\nsentsmspath = {}/\nerrorsmspath = {}/\n\
-                     logfile = {}\ndebuglevel = {}\n",
+                     logfile = {}\ndebuglevel = {}\nrunonreceive = {}\n",
                     device.display(),
                     if std::env::var_os("PEERS_KEEP").is_some() {
                         format!(
@@ -174,6 +240,7 @@ fn start(
                     } else {
                         0
                     },
+                    script.display(),
                 ),
             )?;
             let mut c = Command::new("gammu-smsd");
@@ -181,14 +248,31 @@ fn start(
             c
         }
         Peer::Smstools => {
-            for d in ["incoming", "outgoing", "checked", "failed", "sent"] {
+            for d in ["incoming", "outgoing", "checked", "failed", "sent", "tmp"] {
                 std::fs::create_dir_all(dir.join(d))?;
             }
+            // As smstools' manual scripts it: the eventhandler gets RECEIVED and the message
+            // file, and drops the answer into outgoing/ in one rename.
+            let script = dir.join("ack.sh");
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\n[ \"$1\" = RECEIVED ] || exit 0\n\
+                     from=$(sed -n 's/^From: //p' \"$2\" | head -n 1)\n\
+                     tmp=$(mktemp {tmp}/ack.XXXXXX)\n\
+                     printf 'To: %s\\n\\n%s\\n' \"$from\" {PEER_ACK:?} > \"$tmp\"\n\
+                     mv \"$tmp\" {out}/\n",
+                    tmp = dir.join("tmp").display(),
+                    out = dir.join("outgoing").display(),
+                ),
+            )?;
+            make_executable(&script)?;
             std::fs::write(
                 dir.join("smsd.conf"),
                 format!(
                     "devices = GSM1\nincoming = {}\noutgoing = {}\nchecked = {}\nfailed = {}\n\
-                     sent = {}\nlogfile = {}\nloglevel = 5\ninfofile = {}\npidfile = {}\n\n\
+                     sent = {}\nlogfile = {}\nloglevel = {}\ninfofile = {}\npidfile = {}\n\
+                     eventhandler = {}\n\n\
                      [GSM1]\ndevice = {}\nincoming = yes\n",
                     dir.join("incoming").display(),
                     dir.join("outgoing").display(),
@@ -196,8 +280,14 @@ fn start(
                     dir.join("failed").display(),
                     dir.join("sent").display(),
                     dir.join("smsd.log").display(),
+                    if std::env::var_os("PEERS_KEEP").is_some() {
+                        7
+                    } else {
+                        5
+                    },
                     dir.join("smsd.working").display(),
                     dir.join("smsd.pid").display(),
+                    script.display(),
                     device.display(),
                 ),
             )?;
@@ -209,26 +299,95 @@ fn start(
             c
         }
     };
+    if setup.count_fsyncs {
+        let mut wrapped = Command::new("perf");
+        wrapped
+            .args(["stat", "-x,", "-I", "100", "-e", FSYNC_EVENTS, "-o"])
+            .arg(dir.join("fsyncs.csv"))
+            .arg("--")
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        cmd = wrapped;
+    }
+    let notify = if setup.notify {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path)?;
+        cmd.env("NOTIFY_SOCKET", &path);
+        Some(socket)
+    } else {
+        None
+    };
     use std::os::unix::process::CommandExt;
     cmd.current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .process_group(0);
+    let spawned = Instant::now();
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", peer.label()))?;
-    Ok(Running {
+    let mut run = Running {
         peer,
         dir: dir.to_owned(),
         child,
+        counted: setup.count_fsyncs.then_some(spawned),
         db: None,
         last_message_id: 0,
         seen_files: Default::default(),
-    })
+    };
+    if let Some(socket) = notify {
+        run.wait_notify_ready(&socket, spawned)?;
+    }
+    Ok(run)
+}
+
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Start-up of one daemon: from spawn to `READY=1`, and its RSS then.
+#[derive(Clone, Copy)]
+struct StartUp {
+    ms: f64,
+    rss_kib: u64,
 }
 
 impl Running {
+    /// Waits for `READY=1` on the notify socket and records the start-up in `startup.txt`.
+    fn wait_notify_ready(
+        &mut self,
+        socket: &std::os::unix::net::UnixDatagram,
+        spawned: Instant,
+    ) -> anyhow::Result<()> {
+        socket.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket
+                .recv(&mut buf)
+                .context("no READY=1 on the notify socket within 60 s")?;
+            let ms = spawned.elapsed().as_secs_f64() * 1e3;
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == "READY=1")
+            {
+                let rss = status_kib(&self.pids(), "VmRSS:");
+                std::fs::write(self.dir.join("startup.txt"), format!("{ms} {rss}"))?;
+                return Ok(());
+            }
+        }
+    }
+
+    fn startup(&self) -> Option<StartUp> {
+        let text = std::fs::read_to_string(self.dir.join("startup.txt")).ok()?;
+        let mut f = text.split_whitespace();
+        Some(StartUp {
+            ms: f.next()?.parse().ok()?,
+            rss_kib: f.next()?.parse().ok()?,
+        })
+    }
+
     /// Tokens of the messages stored since the last call.
     fn newly_stored(&mut self) -> Vec<usize> {
         match self.peer {
@@ -288,8 +447,34 @@ impl Running {
         found
     }
 
+    /// The daemon's processes (without `perf` when it counts around it).
     fn pids(&self) -> Vec<u32> {
-        process_tree(self.child.id())
+        let mut pids = process_tree(self.child.id());
+        if self.counted.is_some() {
+            pids.retain(|p| *p != self.child.id());
+        }
+        pids
+    }
+
+    /// Fsyncs counted between two instants (perf's 100 ms intervals that end between them).
+    fn fsyncs_between(&self, from: Instant, to: Instant) -> Option<u64> {
+        let spawned = self.counted?;
+        let text = std::fs::read_to_string(self.dir.join("fsyncs.csv")).ok()?;
+        let (a, b) = (
+            from.duration_since(spawned).as_secs_f64(),
+            to.duration_since(spawned).as_secs_f64() + 0.1,
+        );
+        Some(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| {
+                    let mut f = l.split(',');
+                    let t: f64 = f.next()?.trim().parse().ok()?;
+                    let n: u64 = f.next()?.trim().parse().ok()?;
+                    (t > a && t <= b).then_some(n)
+                })
+                .sum(),
+        )
     }
 
     fn stop(mut self) {
@@ -389,6 +574,38 @@ fn status_kib(pids: &[u32], field: &str) -> u64 {
         .sum()
 }
 
+/// What the processes (their reaped children included, which the kernel adds to the parent
+/// when it reaps them) wrote so far: bytes handed to `write` and bytes sent to the disk.
+#[derive(Clone, Copy, Default)]
+struct Io {
+    wchar: u64,
+    write_bytes: u64,
+}
+
+fn io(pids: &[u32]) -> Io {
+    let mut sum = Io::default();
+    for p in pids {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/io")) else {
+            continue;
+        };
+        for l in text.lines() {
+            let mut f = l.split(':');
+            let (Some(k), Some(v)) = (
+                f.next(),
+                f.next().and_then(|v| v.trim().parse::<u64>().ok()),
+            ) else {
+                continue;
+            };
+            match k {
+                "wchar" => sum.wchar += v,
+                "write_bytes" => sum.write_bytes += v,
+                _ => {}
+            }
+        }
+    }
+    sum
+}
+
 /// Waits until the daemon has set the modem up and looked at its storage once.
 fn wait_ready(sim: &SimModem, run: &mut Running) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -425,16 +642,34 @@ fn wait_ready(sim: &SimModem, run: &mut Running) -> anyhow::Result<()> {
 }
 
 struct RunResult {
+    reports: usize,
     latencies_ms: Vec<f64>,
+    ack_ms: Vec<f64>,
     stored: usize,
+    acked: usize,
     cpu_s: f64,
     peak_rss_kib: u64,
+    io: Io,
+    fsyncs: Option<u64>,
+}
+
+impl RunResult {
+    fn cpu_ms_per_report(&self) -> f64 {
+        self.cpu_s * 1e3 / self.reports as f64
+    }
+    fn kb_per_report(&self) -> f64 {
+        self.io.write_bytes as f64 / 1024.0 / self.reports as f64
+    }
+    fn fsyncs_per_report(&self) -> Option<f64> {
+        Some(self.fsyncs? as f64 / self.reports as f64)
+    }
 }
 
 struct IdleResult {
     cpu_s: f64,
     rss_kib: u64,
     peak_rss_kib: u64,
+    startup: Option<StartUp>,
 }
 
 /// A directory for one daemon run; kept (and named on stderr) when `PEERS_KEEP` is set, to read
@@ -448,61 +683,85 @@ fn run_dir() -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-async fn new_sim(dir: &Path) -> anyhow::Result<SimModem> {
+async fn new_sim(dir: &Path, i: usize) -> anyhow::Result<SimModem> {
     Ok(SimModem::start(SimConfig {
         // Room for the whole burst: the measured time is the daemon's, not a full SIM's.
         slots: 255,
         me_slots: 255,
-        link: Some(dir.join("modem")),
+        link: Some(dir.join(format!("modem{i}"))),
         ..SimConfig::default()
     })
     .await?)
 }
 
-/// A fresh simulated modem and the daemon started on it, once it is ready.
+/// Fresh simulated modems and the daemon started on them, once it is ready.
 async fn launch(
     peer: Peer,
     args: &Args,
     stub_url: &str,
-) -> anyhow::Result<(tempfile::TempDir, SimModem, Running)> {
+    modems: usize,
+    setup: &Setup,
+) -> anyhow::Result<(tempfile::TempDir, Vec<SimModem>, Running)> {
     let dir = run_dir()?;
-    let sim = new_sim(dir.path()).await?;
-    let mut run = start(
-        peer,
-        dir.path(),
-        &sim.device_path(),
-        &args.gateway,
-        stub_url,
-    )?;
-    tokio::task::block_in_place(|| wait_ready(&sim, &mut run))?;
-    Ok((dir, sim, run))
+    let mut sims = Vec::new();
+    for i in 0..modems {
+        sims.push(new_sim(dir.path(), i).await?);
+    }
+    let devices: Vec<PathBuf> = sims.iter().map(SimModem::device_path).collect();
+    let mut run = tokio::task::block_in_place(|| {
+        start(peer, dir.path(), &devices, &args.gateway, stub_url, setup)
+    })?;
+    for sim in &sims {
+        tokio::task::block_in_place(|| wait_ready(sim, &mut run))?;
+    }
+    Ok((dir, sims, run))
 }
 
+/// The digits of a phone number: the peers write it without the `+`.
+fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// One run: `per_modem` reports on each of `modems` simulated modems, one every `gap` on each,
+/// each from its own number; waits until every report is stored and acknowledged.
+#[allow(clippy::too_many_arguments)]
 async fn latency_run(
     peer: Peer,
     args: &Args,
     stub_url: &str,
-    sim_number: usize,
+    run_number: usize,
+    modems: usize,
+    per_modem: usize,
+    gap: Duration,
+    setup: &Setup,
 ) -> anyhow::Result<RunResult> {
-    let (_dir, sim, mut run) = launch(peer, args, stub_url).await?;
+    let (_dir, sims, mut run) = launch(peer, args, stub_url, modems, setup).await?;
+    let total = modems * per_modem;
+    let number = |i: usize| format!("+2438{:04}{:05}", run_number % 10_000, i);
+    let by_number: HashMap<String, usize> = (0..total).map(|i| (digits(&number(i)), i)).collect();
 
     let pids = run.pids();
     let cpu_before = cpu_seconds(&pids);
+    let io_before = io(&pids);
     let smsc = "+243990000001";
-    let mut injected_at: Vec<Option<Instant>> = vec![None; args.messages];
-    let mut stored_at: Vec<Option<Instant>> = vec![None; args.messages];
-    let gap = Duration::from_millis(args.gap_ms);
+    let mut injected_at: Vec<Option<Instant>> = vec![None; total];
+    let mut stored_at: Vec<Option<Instant>> = vec![None; total];
+    let mut acked_at: Vec<Option<Instant>> = vec![None; total];
+    let mut sent_seen = vec![0usize; modems];
     let started = Instant::now();
     let mut next = 0;
-    let mut stored = 0;
-    let deadline_after_last = Duration::from_secs(120);
+    let (mut stored, mut acked) = (0, 0);
+    // Acknowledgements are paced (ours: `send_gap`, 0.5 s by default): room for all of them.
+    let deadline_after_last =
+        Duration::from_secs(120) + Duration::from_millis(600) * per_modem as u32;
     let mut last_injected = None;
+    let mut polls = 0u64;
     loop {
-        if next < args.messages && started.elapsed() >= gap * next as u32 {
-            let from = format!("+24381{:03}{:04}", sim_number % 1000, next);
+        // Message i goes to modem i % modems; each modem gets one every `gap`.
+        while next < total && started.elapsed() >= gap * (next / modems) as u32 {
             let text = format!("{} kb{next:04}", REPORTS[next % REPORTS.len()]);
             let pdus = modem_sim::encode_deliver(
-                &from,
+                &number(next),
                 &text,
                 time::OffsetDateTime::now_utc(),
                 smsc,
@@ -511,54 +770,89 @@ async fn latency_run(
             .map_err(anyhow::Error::msg)?;
             injected_at[next] = Some(Instant::now());
             for p in pdus {
-                sim.inject_pdu(&p);
+                sims[next % modems].inject_pdu(&p);
             }
             next += 1;
-            if next == args.messages {
+            if next == total {
                 last_injected = Some(Instant::now());
             }
         }
         for t in run.newly_stored() {
-            if t < args.messages && stored_at[t].is_none() {
+            if t < total && stored_at[t].is_none() {
                 stored_at[t] = Some(Instant::now());
                 stored += 1;
             }
         }
-        if stored == args.messages {
+        // The sent list is copied out of the simulator: every 10 ms is plenty for acknowledgements
+        // that take seconds, and leaves the simulated modem's lock to the daemon's exchanges.
+        let look_at_acks = polls.is_multiple_of(10);
+        polls += 1;
+        for (m, sim) in sims.iter().enumerate().filter(|_| look_at_acks) {
+            let sent = sim.sent();
+            for s in &sent[sent_seen[m].min(sent.len())..] {
+                if let Some(&i) = by_number.get(&digits(&s.to))
+                    && acked_at[i].is_none()
+                {
+                    acked_at[i] = Some(Instant::now());
+                    acked += 1;
+                }
+            }
+            sent_seen[m] = sent.len();
+        }
+        if stored == total && acked == total {
             break;
         }
         if last_injected.is_some_and(|l| l.elapsed() > deadline_after_last) {
             eprintln!(
-                "  {} stored {stored} of {} messages within {:?} of the last one",
+                "  {} stored {stored} and acknowledged {acked} of {total} reports within {:?} of the last one",
                 peer.label(),
-                args.messages,
                 deadline_after_last
             );
             break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    let done = Instant::now();
     let pids = run.pids();
     let cpu_s = cpu_seconds(&pids) - cpu_before;
+    let io_after = io(&pids);
     let peak_rss_kib = status_kib(&pids, "VmHWM:");
+    // perf writes an interval 100 ms after it ends.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let fsyncs = run.fsyncs_between(started, done);
     run.stop();
-    drop(sim);
-    let mut latencies_ms: Vec<f64> = injected_at
-        .iter()
-        .zip(&stored_at)
-        .filter_map(|(i, s)| Some(s.as_ref()?.duration_since(*i.as_ref()?).as_secs_f64() * 1e3))
-        .collect();
-    latencies_ms.sort_by(f64::total_cmp);
+    drop(sims);
+    let spans = |to: &[Option<Instant>]| {
+        let mut v: Vec<f64> = injected_at
+            .iter()
+            .zip(to)
+            .filter_map(|(i, s)| Some(s.as_ref()?.duration_since(*i.as_ref()?).as_secs_f64() * 1e3))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
     Ok(RunResult {
-        latencies_ms,
+        reports: total,
+        latencies_ms: spans(&stored_at),
+        ack_ms: spans(&acked_at),
         stored,
+        acked,
         cpu_s,
         peak_rss_kib,
+        io: Io {
+            wchar: io_after.wchar.saturating_sub(io_before.wchar),
+            write_bytes: io_after.write_bytes.saturating_sub(io_before.write_bytes),
+        },
+        fsyncs,
     })
 }
 
 async fn idle_run(peer: Peer, args: &Args, stub_url: &str) -> anyhow::Result<IdleResult> {
-    let (_dir, _sim, run) = launch(peer, args, stub_url).await?;
+    let setup = Setup {
+        notify: peer == Peer::Kufatilia,
+        ..Setup::default()
+    };
+    let (_dir, _sims, run) = launch(peer, args, stub_url, 1, &setup).await?;
     // Past start-up (first heartbeat, first sweep) before the window opens.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let pids = run.pids();
@@ -567,24 +861,19 @@ async fn idle_run(peer: Peer, args: &Args, stub_url: &str) -> anyhow::Result<Idl
     let pids = run.pids();
     if std::env::var_os("PEERS_KEEP").is_some() {
         for p in &pids {
-            let _ = std::fs::copy(
-                format!("/proc/{p}/status"),
-                run.dir.join(format!("status.{p}")),
-            );
-            let _ = std::fs::copy(
-                format!("/proc/{p}/smaps_rollup"),
-                run.dir.join(format!("smaps_rollup.{p}")),
-            );
-            let _ = std::fs::copy(
-                format!("/proc/{p}/smaps"),
-                run.dir.join(format!("smaps.{p}")),
-            );
+            for what in ["status", "smaps_rollup", "smaps"] {
+                let _ = std::fs::copy(
+                    format!("/proc/{p}/{what}"),
+                    run.dir.join(format!("{what}.{p}")),
+                );
+            }
         }
     }
     let result = IdleResult {
         cpu_s: cpu_seconds(&pids) - before,
         rss_kib: status_kib(&pids, "VmRSS:"),
         peak_rss_kib: status_kib(&pids, "VmHWM:"),
+        startup: run.startup(),
     };
     run.stop();
     Ok(result)
@@ -626,22 +915,58 @@ fn machine() -> String {
 }
 
 fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
+    if ms.is_nan() {
+        "-".into()
+    } else if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)
     } else {
         format!("{ms:.1} ms")
     }
 }
 
-struct PeerSummary {
+/// A labelled set of runs (one daemon, one kind of run) and its medians.
+struct Summary {
+    label: String,
     peer: Peer,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    stored: String,
-    cpu_s: f64,
-    peak_rss_kib: u64,
     runs: Vec<RunResult>,
+}
+
+impl Summary {
+    fn med(&self, f: impl Fn(&RunResult) -> f64) -> f64 {
+        median(self.runs.iter().map(f).collect())
+    }
+    fn pct(&self, which: fn(&RunResult) -> &Vec<f64>, p: f64) -> f64 {
+        self.med(|r| percentile(which(r), p))
+    }
+}
+
+fn stored(r: &RunResult) -> &Vec<f64> {
+    &r.latencies_ms
+}
+fn acks(r: &RunResult) -> &Vec<f64> {
+    &r.ack_ms
+}
+
+fn describe(r: &RunResult) -> String {
+    format!(
+        "receive {} / {} / {}, ack {} / {} / {}, {} stored and {} acknowledged of {}, {:.2} CPU s \
+         ({:.2} ms per report), peak RSS {:.1} MiB, {:.1} KiB written per report, {} fsyncs per report",
+        fmt_ms(percentile(&r.latencies_ms, 50.0)),
+        fmt_ms(percentile(&r.latencies_ms, 95.0)),
+        fmt_ms(percentile(&r.latencies_ms, 99.0)),
+        fmt_ms(percentile(&r.ack_ms, 50.0)),
+        fmt_ms(percentile(&r.ack_ms, 95.0)),
+        fmt_ms(percentile(&r.ack_ms, 99.0)),
+        r.stored,
+        r.acked,
+        r.reports,
+        r.cpu_s,
+        r.cpu_ms_per_report(),
+        r.peak_rss_kib as f64 / 1024.0,
+        r.kb_per_report(),
+        r.fsyncs_per_report()
+            .map_or_else(|| "n/a".into(), |f| format!("{f:.2}")),
+    )
 }
 
 fn main() -> anyhow::Result<()> {
@@ -695,6 +1020,35 @@ async fn sim_only(link: PathBuf) -> anyhow::Result<()> {
     }
 }
 
+/// Runs of one kind; `run_number` numbers them so that every report comes from its own number.
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    args: &Args,
+    url: &str,
+    run_number: &mut usize,
+    label: String,
+    peer: Peer,
+    runs: usize,
+    modems: usize,
+    per_modem: usize,
+    gap: Duration,
+    setup: Setup,
+) -> anyhow::Result<Summary> {
+    let mut rs = Vec::new();
+    for i in 0..runs {
+        eprintln!("{label}: run {}/{runs}", i + 1);
+        *run_number += 1;
+        let r = latency_run(peer, args, url, *run_number, modems, per_modem, gap, &setup).await?;
+        eprintln!("  {}", describe(&r));
+        rs.push(r);
+    }
+    Ok(Summary {
+        label,
+        peer,
+        runs: rs,
+    })
+}
+
 async fn run_all(args: Args, peers: Vec<Peer>) -> anyhow::Result<()> {
     let machine = machine();
     let stub_dir = tempfile::tempdir()?;
@@ -704,46 +1058,74 @@ async fn run_all(args: Args, peers: Vec<Peer>) -> anyhow::Result<()> {
     )
     .await?;
     let url = stub.url();
+    let count_fsyncs = perf_counts_syscalls();
+    if !count_fsyncs {
+        eprintln!("perf cannot count syscalls here: fsyncs are not counted");
+    }
+    let gap = Duration::from_millis(args.gap_ms);
 
-    let mut summaries = Vec::new();
-    let mut sim_number = 0;
+    let mut summaries: Vec<Summary> = Vec::new();
+    let mut run_number = 0;
+    let base = Setup {
+        count_fsyncs,
+        ..Setup::default()
+    };
     for &peer in &peers {
-        let mut runs = Vec::new();
-        for i in 0..args.runs {
-            sim_number += 1;
-            eprintln!(
-                "receive latency: {} run {}/{}",
-                peer.label(),
-                i + 1,
-                args.runs
-            );
-            let r = latency_run(peer, &args, &url, sim_number).await?;
-            eprintln!(
-                "  p50 {} p95 {} p99 {}, {} stored, {:.2} CPU s, peak RSS {} KiB",
-                fmt_ms(percentile(&r.latencies_ms, 50.0)),
-                fmt_ms(percentile(&r.latencies_ms, 95.0)),
-                fmt_ms(percentile(&r.latencies_ms, 99.0)),
-                r.stored,
-                r.cpu_s,
-                r.peak_rss_kib
-            );
-            runs.push(r);
-        }
-        let med = |f: &dyn Fn(&RunResult) -> f64| median(runs.iter().map(f).collect());
-        summaries.push(PeerSummary {
+        let s = measure(
+            &args,
+            &url,
+            &mut run_number,
+            peer.label().to_owned(),
             peer,
-            p50: med(&|r| percentile(&r.latencies_ms, 50.0)),
-            p95: med(&|r| percentile(&r.latencies_ms, 95.0)),
-            p99: med(&|r| percentile(&r.latencies_ms, 99.0)),
-            stored: runs
-                .iter()
-                .map(|r| r.stored.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            cpu_s: med(&|r| r.cpu_s),
-            peak_rss_kib: med(&|r| r.peak_rss_kib as f64) as u64,
-            runs,
-        });
+            args.runs,
+            1,
+            args.messages,
+            gap,
+            base.clone(),
+        )
+        .await?;
+        summaries.push(s);
+    }
+    let mut extra = Vec::new();
+    if peers.contains(&Peer::Kufatilia) && args.modems > 1 {
+        let n = args.modems * args.messages;
+        let s = measure(
+            &args,
+            &url,
+            &mut run_number,
+            format!("Kufatilia Gateway, {} modems", args.modems),
+            Peer::Kufatilia,
+            1,
+            args.modems,
+            args.messages,
+            gap,
+            Setup {
+                replies_extra: format!("max_per_day = {}\n", n * 2),
+                ..base.clone()
+            },
+        )
+        .await?;
+        extra.push(s);
+    }
+    if peers.contains(&Peer::Kufatilia) && args.flood > 0 {
+        let s = measure(
+            &args,
+            &url,
+            &mut run_number,
+            format!("Kufatilia Gateway, flood of {}", args.flood),
+            Peer::Kufatilia,
+            1,
+            1,
+            args.flood,
+            Duration::from_millis(args.flood_gap_ms),
+            Setup {
+                modem_extra: "send_gap = \"50ms\"\n".into(),
+                replies_extra: format!("max_per_day = {}\n", args.flood * 2),
+                ..base.clone()
+            },
+        )
+        .await?;
+        extra.push(s);
     }
 
     let mut idle = Vec::new();
@@ -760,98 +1142,148 @@ async fn run_all(args: Args, peers: Vec<Peer>) -> anyhow::Result<()> {
                 );
                 let r = idle_run(peer, &args, &url).await?;
                 eprintln!(
-                    "  {:.3} CPU s, RSS {} KiB, peak {} KiB",
-                    r.cpu_s, r.rss_kib, r.peak_rss_kib
+                    "  {:.3} CPU s, RSS {} KiB, peak {} KiB, start-up {}",
+                    r.cpu_s,
+                    r.rss_kib,
+                    r.peak_rss_kib,
+                    r.startup
+                        .map_or_else(|| "-".into(), |s| format!("{:.0} ms", s.ms))
                 );
                 rs.push(r);
             }
             idle.push((peer, rs));
         }
     }
-    print_report(&args, &machine, &summaries, &idle);
+    print_report(&args, &machine, count_fsyncs, &summaries, &extra, &idle);
     Ok(())
 }
 
 fn print_report(
     args: &Args,
     machine: &str,
-    summaries: &[PeerSummary],
+    counted: bool,
+    summaries: &[Summary],
+    extra: &[Summary],
     idle: &[(Peer, Vec<IdleResult>)],
 ) {
     println!(
-        "Machine: {machine}. {} messages per run, one every {} ms, {} run(s) per daemon; \
-         each figure is the median over the runs.\n",
+        "Machine: {machine}. The same job for each daemon: {} reports per run, one every {} ms, \
+         each stored and acknowledged by SMS; {} run(s) per daemon, each figure the median over \
+         the runs. CPU (user + system, reaped children included) and peak RSS are read once \
+         every acknowledgement has gone out.\n",
         args.messages, args.gap_ms, args.runs
     );
     for s in summaries {
-        println!("- {}: {}", s.peer.label(), s.peer.version(&args.gateway));
+        println!("- {}: {}", s.label, s.peer.version(&args.gateway));
     }
     println!();
     println!(
-        "| daemon | p50 | p95 | p99 | stored per run | CPU s over the run | peak RSS |\n\
-         | --- | ---: | ---: | ---: | --- | ---: | ---: |"
+        "| daemon | receive p50 | p95 | p99 | report to ack p50 | p95 | p99 | stored, acked | CPU s | CPU per report | peak RSS |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
     );
-    for s in summaries {
+    for s in summaries.iter().chain(extra) {
         println!(
-            "| {} | {} | {} | {} | {} of {} | {:.2} | {:.1} MiB |",
-            s.peer.label(),
-            fmt_ms(s.p50),
-            fmt_ms(s.p95),
-            fmt_ms(s.p99),
-            s.stored,
-            args.messages,
-            s.cpu_s,
-            s.peak_rss_kib as f64 / 1024.0
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} ms | {:.1} MiB |",
+            s.label,
+            fmt_ms(s.pct(stored, 50.0)),
+            fmt_ms(s.pct(stored, 95.0)),
+            fmt_ms(s.pct(stored, 99.0)),
+            fmt_ms(s.pct(acks, 50.0)),
+            fmt_ms(s.pct(acks, 95.0)),
+            fmt_ms(s.pct(acks, 99.0)),
+            s.runs
+                .iter()
+                .map(|r| format!("{}+{}/{}", r.stored, r.acked, r.reports))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.med(|r| r.cpu_s),
+            s.med(RunResult::cpu_ms_per_report),
+            s.med(|r| r.peak_rss_kib as f64) / 1024.0
         );
     }
     if let Some(ours) = summaries.iter().find(|s| s.peer == Peer::Kufatilia) {
         println!();
         for s in summaries.iter().filter(|s| s.peer != Peer::Kufatilia) {
             println!(
-                "- Median receive latency: Kufatilia Gateway is {:.0}× lower than {} \
-                 (p95: {:.0}×, p99: {:.0}×).",
-                s.p50 / ours.p50,
-                s.peer.label(),
-                s.p95 / ours.p95,
-                s.p99 / ours.p99
+                "- Beside {}: receive latency {:.0}× lower (p50), report to acknowledgement {:.0}× \
+                 lower (p50), {:.1}× less CPU per report.",
+                s.label,
+                s.pct(stored, 50.0) / ours.pct(stored, 50.0),
+                s.pct(acks, 50.0) / ours.pct(acks, 50.0),
+                s.med(RunResult::cpu_ms_per_report) / ours.med(RunResult::cpu_ms_per_report),
             );
         }
     }
-    println!("\nEvery run (p50 / p95 / p99, CPU s, peak RSS):\n");
-    for s in summaries {
-        let runs: Vec<String> = s
+    println!(
+        "\nWhat reached the disk over the same runs, per report (`write_bytes` of `/proc/PID/io`: \
+         bytes sent to the block device, reaped children included; `wchar`: bytes handed to \
+         `write`; fsyncs: `fsync`, `fdatasync`, `sync_file_range` and `msync` calls counted by \
+         `perf stat` on the syscall tracepoints{}):\n",
+        if counted {
+            ""
+        } else {
+            ", not available on this machine"
+        }
+    );
+    println!(
+        "| daemon | KiB to disk per report | KiB written (wchar) per report | fsyncs per report |\n\
+         | --- | ---: | ---: | ---: |"
+    );
+    for s in summaries.iter().chain(extra) {
+        let fs: Vec<f64> = s
             .runs
             .iter()
-            .map(|r| {
-                format!(
-                    "{} / {} / {}, {:.2} s, {:.1} MiB",
-                    fmt_ms(percentile(&r.latencies_ms, 50.0)),
-                    fmt_ms(percentile(&r.latencies_ms, 95.0)),
-                    fmt_ms(percentile(&r.latencies_ms, 99.0)),
-                    r.cpu_s,
-                    r.peak_rss_kib as f64 / 1024.0
-                )
-            })
+            .filter_map(RunResult::fsyncs_per_report)
             .collect();
-        println!("- {}: {}", s.peer.label(), runs.join("; "));
+        println!(
+            "| {} | {:.1} | {:.1} | {} |",
+            s.label,
+            s.med(RunResult::kb_per_report),
+            s.med(|r| r.io.wchar as f64 / 1024.0 / r.reports as f64),
+            if fs.is_empty() {
+                "n/a".into()
+            } else {
+                format!("{:.2}", median(fs))
+            }
+        );
+    }
+    println!("\nEvery run:\n");
+    for s in summaries.iter().chain(extra) {
+        for r in &s.runs {
+            println!("- {}: {}", s.label, describe(r));
+        }
     }
     if idle.is_empty() {
         return;
     }
     println!(
-        "\nIdle cost: one idle modem, {} s window after start-up, median of {} run(s):\n",
+        "\nIdle cost: one idle modem, {} s window after start-up, median of {} run(s). Start-up: \
+         from the process started to `READY=1` on its notify socket (systemd's `Type=notify`), \
+         and its RSS then (ours; the peers do not notify):\n",
         args.idle_secs, args.runs
     );
     println!(
-        "| daemon | CPU s in the window | CPU % | RSS at the end | peak RSS |\n\
-         | --- | ---: | ---: | ---: | ---: |"
+        "| daemon | CPU s in the window | CPU % | RSS at the end | peak RSS | start-up to ready | RSS at ready |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (peer, rs) in idle {
         let cpu = median(rs.iter().map(|r| r.cpu_s).collect());
         let rss = median(rs.iter().map(|r| r.rss_kib as f64).collect());
         let peak = median(rs.iter().map(|r| r.peak_rss_kib as f64).collect());
+        let ups: Vec<StartUp> = rs.iter().filter_map(|r| r.startup).collect();
+        let (up, up_rss) = if ups.is_empty() {
+            ("-".to_owned(), "-".to_owned())
+        } else {
+            (
+                fmt_ms(median(ups.iter().map(|u| u.ms).collect())),
+                format!(
+                    "{:.1} MiB",
+                    median(ups.iter().map(|u| u.rss_kib as f64).collect()) / 1024.0
+                ),
+            )
+        };
         println!(
-            "| {} | {:.3} | {:.3} % | {:.1} MiB | {:.1} MiB |",
+            "| {} | {:.3} | {:.3} % | {:.1} MiB | {:.1} MiB | {up} | {up_rss} |",
             peer.label(),
             cpu,
             cpu / args.idle_secs as f64 * 100.0,

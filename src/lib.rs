@@ -32,4 +32,6 @@ pub use modem::{
     BalanceRequest, LinkState, ModemLink, ModemOptions, ModemStatus, Quirks, StatusHandle,
 };
 pub use pipeline::{Pipeline, decode_part};
-pub use platform::{Backoff, PlatformClient, PlatformClientConfig, PlatformError, PostError};
+pub use platform::{
+    Backoff, PlatformClient, PlatformClientConfig, PlatformError, PostError, install_tls_provider,
+};

@@ -243,6 +243,7 @@ impl RevealArgs {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -372,6 +373,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// One malloc arena for every thread. glibc gives each thread that allocates an arena of its own
+/// (the runtime, the store thread, the resolver's), each keeping its freed memory: for a
+/// daemon that allocates little and rarely at once, they only add resident memory
+/// (docs/benchmarks.md, "What holds the memory").
+fn one_malloc_arena() {
+    // SAFETY: mallopt only sets a malloc parameter; called first in main, before any thread.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// A printing command piped into `head` must end quietly when the pipe closes, as Unix filters
 /// do, instead of panicking on the failed write. Only for commands that talk to no socket: with
 /// SIGPIPE at its default a write to a closed TCP connection would kill the process.
@@ -383,9 +395,12 @@ fn die_quietly_on_closed_pipe() {
     }
 }
 
+/// One thread runs every task: the daemon's work is waiting on the modems, the store thread and
+/// the platform, and a second worker only added wake-ups across threads (futex calls, cache
+/// misses) and a stack (docs/benchmarks.md, "Where the CPU goes"). SQLite runs on the store's
+/// own thread, so a commit's fsync never holds the modem links up.
 fn with_runtime(f: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

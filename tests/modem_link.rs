@@ -358,7 +358,7 @@ async fn retrying_at_once(dir: &Path) -> (Store, SimModem, Running) {
 #[tokio::test]
 async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, sim, mut link) = retrying_at_once(dir.path()).await;
+    let (store, sim, link) = retrying_at_once(dir.path()).await;
     sim.set_faults(|f| f.hang_after_next_send = true);
     let first = queue(&store, "airtel", "+243812345678", "Asante. K7-0001").await;
     eventually("the first reply handed to the network", || async {
@@ -393,7 +393,7 @@ async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
 #[tokio::test]
 async fn a_long_sms_refused_after_its_first_part_is_not_sent_again() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, sim, mut link) = retrying_at_once(dir.path()).await;
+    let (store, sim, link) = retrying_at_once(dir.path()).await;
     // Every second AT+CMGS is refused: the second part of each try.
     sim.set_faults(|f| f.fail_every_nth_send = Some((2, 38)));
     let long = "Asante. Ripoti yako K7-0003 imepokelewa. ".repeat(5);

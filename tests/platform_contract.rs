@@ -251,7 +251,7 @@ async fn a_replayed_request_with_a_stale_timestamp_is_refused() {
         timestamp: &old,
         body: &body,
     };
-    let mut request = reqwest::Client::new()
+    let mut request = crate::common::http_client()
         .post(format!("{}/v1/batches", stub.url()))
         .header("authorization", sign::bearer(TOKEN));
     for (name, value) in sign::v2_headers(SECRET, &parts) {
@@ -468,7 +468,7 @@ async fn outbound_messages_go_round_trip() {
             "Kesi yako inafuatiliwa.",
         )
         .expect("queued");
-    let response = reqwest::Client::new()
+    let response = crate::common::http_client()
         .post(format!("{}/admin/outbound", stub.url()))
         .header("authorization", sign::bearer(ADMIN_TOKEN))
         .json(&serde_json::json!({
@@ -632,7 +632,7 @@ async fn heartbeats_are_stored_and_answered_with_the_server_clock() {
 async fn unknown_paths_and_unauthenticated_admin_calls_get_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let stub = start_stub(&dir, None).await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let response = http
         .get(format!("{}/v2/nothing", stub.url()))
         .send()

@@ -108,7 +108,7 @@ async fn replay(
     captured: &HttpRequest,
     replace: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut request = reqwest::Client::new().post(format!("{url}{path}"));
+    let mut request = crate::common::http_client().post(format!("{url}{path}"));
     for (name, value) in &captured.headers {
         if matches!(name.as_str(), "host" | "content-length") {
             continue;
@@ -251,7 +251,7 @@ async fn secrets_rotate_by_key_id_and_v1_needs_an_explicit_setting() {
         })
         .unwrap();
         let ts = sign::unix_now();
-        reqwest::Client::new()
+        crate::common::http_client()
             .post(format!("{url}/v1/outbound/pull"))
             .header("authorization", sign::bearer(GOMA_TOKEN))
             .header(sign::TIMESTAMP_HEADER, ts.to_string())

@@ -359,7 +359,7 @@ async fn the_documented_python_receiver_takes_a_real_gateway() {
     };
     let headers = sign::v2_headers(SECRET.as_bytes(), &parts);
     let send = |path: &str| {
-        let mut q = reqwest::Client::new()
+        let mut q = crate::common::http_client()
             .post(format!("{url}{path}"))
             .header("authorization", sign::bearer(TOKEN));
         for (name, value) in &headers {

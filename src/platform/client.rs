@@ -346,6 +346,7 @@ impl PlatformClient {
         if cfg.hmac_secret.as_ref().is_some_and(|s| s.is_empty()) {
             return Err(PlatformError::EmptySecret);
         }
+        install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(MAX_CONNECT_TIMEOUT))
@@ -708,6 +709,14 @@ fn check_url(url: &str) -> Result<Url, PlatformError> {
 
 /// `host` as `Url::host_str` gives it: IPv6 addresses in brackets.
 /// The Mozilla roots shipped inside the binary.
+/// Makes ring the process's TLS crypto provider, which reqwest uses for every client it builds
+/// (reqwest is built without a provider of its own: see the workspace Cargo.toml). Idempotent;
+/// any code building a `reqwest::Client` calls it first.
+pub fn install_tls_provider() {
+    // Err only when a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn built_in_roots() -> Vec<reqwest::Certificate> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()

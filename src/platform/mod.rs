@@ -7,4 +7,6 @@ mod client;
 
 pub use backoff::Backoff;
 pub(crate) use client::Diagnosis;
-pub use client::{PlatformClient, PlatformClientConfig, PlatformError, PostError};
+pub use client::{
+    PlatformClient, PlatformClientConfig, PlatformError, PostError, install_tls_provider,
+};

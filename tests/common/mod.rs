@@ -94,3 +94,10 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// An HTTP client for a test's own requests, with the TLS provider the gateway installs (the
+/// build carries no default one).
+pub fn http_client() -> reqwest::Client {
+    kufatilia_gateway::install_tls_provider();
+    reqwest::Client::new()
+}

@@ -73,7 +73,7 @@ impl QueueDepths {
 impl Store {
     /// Messages received in the last hour, all numbers together.
     pub async fn messages_last_hour(&self) -> Result<u64, StoreError> {
-        self.call(|conn| messages_since(conn, now_ms() - 3_600_000))
+        self.call_lazy(|conn| messages_since(conn, now_ms() - 3_600_000))
             .await
     }
 
@@ -165,7 +165,7 @@ impl Store {
 
     /// Number of incidents not yet in any batch (for deciding when to cut one).
     pub async fn unbatched_count(&self) -> Result<(u64, Option<i64>), StoreError> {
-        self.call(|conn| {
+        self.call_lazy(|conn| {
             Ok(conn.query_row(
                 "SELECT COUNT(*), MIN(created_at_ms) FROM incidents WHERE batch_id IS NULL",
                 [],
@@ -177,7 +177,7 @@ impl Store {
 
     /// Batches cut and waiting for a 2xx.
     pub async fn pending_batch_count(&self) -> Result<u64, StoreError> {
-        self.call(|conn| count(conn, "SELECT COUNT(*) FROM batches WHERE state = 'pending'"))
+        self.call_lazy(|conn| count(conn, "SELECT COUNT(*) FROM batches WHERE state = 'pending'"))
             .await
     }
 
@@ -306,7 +306,7 @@ impl Store {
 
     /// Work waiting in each stage.
     pub async fn queue_depths(&self) -> Result<QueueDepths, StoreError> {
-        self.call(queue_depths).await
+        self.call_lazy(queue_depths).await
     }
 }
 

@@ -157,7 +157,7 @@ impl Store {
         &self,
         statuses: Vec<(String, serde_json::Value)>,
     ) -> Result<(), StoreError> {
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             let now = now_ms();
             let mut stmt = conn.prepare_cached(
                 "INSERT INTO modem_status (name, status_json, saved_at_ms) VALUES (?1, ?2, ?3)

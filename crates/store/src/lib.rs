@@ -3,9 +3,21 @@
 //! One dedicated thread owns the only read-write connection; async tasks send it jobs over a
 //! channel. The thread runs every job that is waiting in one transaction (each job in its own
 //! savepoint, so one failing job does not undo the others) and answers the jobs only after the
-//! commit: an `Ok` from any write method means the data is on disk (WAL, `synchronous=FULL`).
+//! commit: an `Ok` from a durable write method means the data is on disk (WAL,
+//! `synchronous=FULL`); from a lazy one, that it is committed and will be on disk by the next
+//! durable commit (below).
 //! Grouping the jobs this way gives one fsync for many messages under load, which is what makes a
 //! durable commit per SMS affordable on an SD card.
+//!
+//! Two kinds of job, to spare the card: a *durable* job (`call`) is committed with
+//! `synchronous=FULL` (the WAL is fsynced before the answer); a *lazy* one (`call_lazy`) with
+//! `synchronous=NORMAL` (written to the WAL, fsynced by the next durable commit or checkpoint).
+//! The WAL is one file written in order, so a durable commit also makes every lazy commit before
+//! it durable: nothing the outside world can see (a SIM copy deleted, an SMS handed to the modem,
+//! a batch posted) ever depends on a lazy write that a power cut could still take back. A group
+//! holding at least one durable job is committed durably. Lazy jobs are only those whose loss at
+//! a power cut is harmless because they are redone from what is durable (docs/ARCHITECTURE.md,
+//! "Durability").
 
 mod batches;
 mod escalations;
@@ -59,6 +71,12 @@ pub const TEST_MAX_PAGES: &str = "KUFATILIA_TEST_MAX_PAGES";
 /// Most jobs the store thread runs in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
+/// Page size of a new database, in bytes.
+const PAGE_SIZE: i64 = 1024;
+
+/// The writer connection's page cache, in KiB (negative `cache_size`: KiB, not pages).
+const CACHE_KIB: i64 = -512;
+
 /// Prepared statements kept by the writer connection.
 const STATEMENT_CACHE: usize = 64;
 
@@ -107,9 +125,19 @@ type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion
 /// Work that must run outside any transaction (a WAL checkpoint, VACUUM), between groups.
 type Maintenance = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// How a job's commit reaches the disk (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    /// `synchronous=FULL`: on disk when answered.
+    Durable,
+    /// `synchronous=NORMAL`: in the WAL when answered, on disk at the next durable commit.
+    Lazy,
+}
+
 /// What the store thread is sent.
 enum Work {
-    Job(Job),
+    /// A job, and whether its commit must be fsynced before it is answered.
+    Job(Job, Durability),
     Maintenance(Maintenance),
 }
 
@@ -146,8 +174,27 @@ impl Store {
         })
     }
 
-    /// Runs `f` on the store thread inside a transaction and returns its result once committed.
+    /// Runs `f` on the store thread inside a transaction and returns its result once committed
+    /// and fsynced.
     async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.call_with(Durability::Durable, f).await
+    }
+
+    /// As `call`, for a write whose loss at a power cut is harmless (it is redone from durable
+    /// rows): committed without an fsync of its own, made durable by the next durable commit.
+    async fn call_lazy<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.call_with(Durability::Lazy, f).await
+    }
+
+    async fn call_with<R, F>(&self, durability: Durability, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
@@ -183,7 +230,7 @@ impl Store {
             (ok, completion)
         });
         self.jobs
-            .send(Work::Job(job))
+            .send(Work::Job(job, durability))
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -248,6 +295,12 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     };
     let conn = Connection::open(path).map_err(open)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+    // A new database gets 1 KiB pages (SQLite's default is 4 KiB): every commit writes each page
+    // it changed to the WAL, and a report changes a few rows in a few tables and indexes, so the
+    // page size is most of what reaches the SD card per report (docs/benchmarks.md, "SD-card
+    // wear"). An existing database keeps its page size (this is a no-op on it).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
+        .map_err(open)?;
     // WAL keeps readers (the `status` command) off the writer's back; FULL makes each commit
     // durable before the modem is told to delete its copy.
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -259,6 +312,11 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // What the retention purge erases is overwritten with zeros, not just unlinked: a seized
     // card read with `strings` must not give back a purged number.
     conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(open)?;
+    // SQLite's default page cache grows to 2 MiB per connection; the writer's working set (the
+    // newest rows and the indexes' top pages) fits in far less, and a bigger cache only raised
+    // the peak RSS under a flood (docs/benchmarks.md). Pages it drops stay in the OS page cache.
+    conn.pragma_update(None, "cache_size", CACHE_KIB.to_string())
         .map_err(open)?;
     // The hot statements (commit a PDU, decode it, record the incident and its reply) are
     // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
@@ -293,17 +351,25 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
+    let mut sync = SyncMode::default();
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = Vec::new();
+        let mut durable = false;
         let mut next = Some(first);
         while let Some(work) = next.take() {
             match work {
-                Work::Job(job) => jobs.push(job),
+                Work::Job(job, d) => {
+                    durable |= d == Durability::Durable;
+                    jobs.push(job);
+                }
                 Work::Maintenance(m) => {
                     // The jobs sent before it are committed first, in order.
                     if !jobs.is_empty() {
-                        run_jobs(&mut conn, std::mem::take(&mut jobs));
+                        run_group(&mut conn, &mut sync, std::mem::take(&mut jobs), durable);
+                        durable = false;
                     }
+                    // Maintenance (a checkpoint, the purge) runs as the database was opened.
+                    let _ = sync.set(&conn, true);
                     m(&mut conn);
                 }
             }
@@ -312,8 +378,48 @@ fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
             }
         }
         if !jobs.is_empty() {
-            run_jobs(&mut conn, jobs);
+            run_group(&mut conn, &mut sync, jobs, durable);
         }
+    }
+}
+
+/// Runs a group of jobs in one transaction, committed with FULL when one of them is durable.
+fn run_group(conn: &mut Connection, sync: &mut SyncMode, jobs: Vec<Job>, durable: bool) {
+    if let Err(e) = sync.set(conn, durable) {
+        if durable {
+            // A durable job must never be answered after a commit that was not fsynced.
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, "store: cannot make the commit durable");
+            for job in jobs {
+                let (_, completion) = job(Err(&e));
+                completion(Err(&e));
+            }
+            return;
+        }
+        // Staying on FULL is always safe: the lazy group just costs an fsync.
+        tracing::warn!(error = %e, "store: cannot commit without an fsync");
+    }
+    run_jobs(conn, jobs);
+}
+
+/// The writer connection's `synchronous` setting, changed only between transactions (SQLite
+/// refuses it inside one) and only when a group needs the other one.
+#[derive(Default)]
+struct SyncMode {
+    /// `Some(true)`: FULL; `Some(false)`: NORMAL; `None`: not set here yet.
+    full: Option<bool>,
+}
+
+impl SyncMode {
+    fn set(&mut self, conn: &Connection, full: bool) -> rusqlite::Result<()> {
+        if self.full == Some(full) {
+            return Ok(());
+        }
+        // Unknown until it is set again: a failure leaves FULL in doubt.
+        self.full = None;
+        conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+        self.full = Some(full);
+        Ok(())
     }
 }
 

@@ -58,12 +58,26 @@ pub enum Settle {
     Failed,
 }
 
-/// Writes and deletes a page of padding: fails when the database cannot take one more page.
+/// Pages of padding a room check adds when the database has no free page left. One, as the
+/// check always wrote: more would leave more free pages behind, room that a full disk's
+/// incoming messages would still take (`tests/fault_disk.rs` counts them).
+const ROOM_PAGES: i64 = 1;
+
+/// Fails when the database cannot take one more page. A free page inside the file (the
+/// freelist) is room without writing anything; only when none is left does it write a page of
+/// padding and delete it, which grows the file (and fails when the disk cannot take it) and
+/// leaves the page free for the next checks and writes. Writing the padding at every claim, as
+/// before, cost pages of SD-card writes per SMS (docs/benchmarks.md, "SD-card wear"); now it
+/// is written only when the database has used up its free pages.
 fn room_check(conn: &Connection) -> Result<(), StoreError> {
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    if free > 0 {
+        return Ok(());
+    }
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     conn.execute(
         "INSERT INTO room_check (pad) VALUES (zeroblob(?1))",
-        [page_size],
+        [page_size * ROOM_PAGES],
     )?;
     conn.execute("DELETE FROM room_check", [])?;
     Ok(())
@@ -108,7 +122,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let modem = modem.to_string();
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             query_all(
                 conn,
                 "SELECT o.id, o.recipient, o.text, o.attempts, o.kind, i.reference
@@ -133,8 +147,8 @@ impl Store {
 
     /// Claims a due SMS just before it is handed to the modem: the row becomes `sending` in a
     /// committed transaction (on disk, fsynced), so that a send whose outcome cannot be
-    /// recorded afterwards is never sent again by itself. The claim also writes and deletes a
-    /// page of padding: it commits only while the database can still take the page the record
+    /// recorded afterwards is never sent again by itself. The claim also checks for room
+    /// (`room_check`): it commits only while the database can still take the page the record
     /// of the send needs, so a full disk stops the sending before an SMS goes out. Returns false
     /// when the row is no longer queued (another link took it, a technician settled it).
     pub async fn claim_outgoing(&self, id: i64) -> Result<bool, StoreError> {
@@ -231,7 +245,7 @@ impl Store {
     /// The modem accepted every part; `message_references` are the TP-MRs it answered, one
     /// per part in order (kept per part, so the network's status reports can be matched).
     pub async fn mark_sent(&self, id: i64, message_references: Vec<u8>) -> Result<(), StoreError> {
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             let now = now_ms();
             let refs = message_references
                 .iter()

@@ -141,7 +141,7 @@ impl Store {
 
     /// Committed PDUs not yet decoded, oldest first.
     pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             query_all(
                 conn,
                 // `state IN ('new', 'part')` repeats the partial index's own condition, so
@@ -168,14 +168,14 @@ impl Store {
         received_id: i64,
         decoded: DecodedPart,
     ) -> Result<Option<i64>, StoreError> {
-        self.call(move |conn| record_decoded(conn, received_id, decoded))
+        self.call_lazy(move |conn| record_decoded(conn, received_id, decoded))
             .await
     }
 
     /// Joins the parts of concatenated messages whose first part is older than `timeout_ms`
     /// into a message marked `incomplete`, so a lost part never holds a report back for ever.
     pub async fn expire_incomplete(&self, timeout_ms: i64) -> Result<usize, StoreError> {
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             let cutoff = now_ms() - timeout_ms;
             let groups: Vec<(String, i64, i64)> = {
                 let mut stmt = conn.prepare_cached(
@@ -195,7 +195,7 @@ impl Store {
 
     /// Whole messages not yet turned into incidents, oldest first.
     pub async fn unhandled_messages(&self, limit: usize) -> Result<Vec<MessageRow>, StoreError> {
-        self.call(move |conn| {
+        self.call_lazy(move |conn| {
             query_all(
                 conn,
                 "SELECT id, modem, sender, sender_kind, text, parts, decode_status

@@ -101,7 +101,7 @@ impl Store {
     {
         let signals = self.signals.clone();
         let result = self
-            .call(move |conn| turn(conn, message_id, &modem, sender, settings, decide))
+            .call_lazy(move |conn| turn(conn, message_id, &modem, sender, settings, decide))
             .await?;
         if result.incident_id.is_some() || result.closed_partial.is_some() {
             signals.incidents.notify_one();
