@@ -276,6 +276,32 @@ async fn a_spent_budget_sends_nothing_and_records_why() {
         screen.contains("Escalations: 1 urgent report(s) texted to focal points"),
         "{screen}"
     );
+    // And doctor, with its fix.
+    let report = kufatilia_gateway::doctor::run(
+        &g.config(),
+        &kufatilia_gateway::doctor::DoctorOptions {
+            wake_timeout: Duration::from_millis(500),
+            ussd_timeout: Duration::from_secs(1),
+            http_timeout: Duration::from_secs(2),
+            record: None,
+        },
+    )
+    .await;
+    assert!(
+        report.text.contains(
+            "1 urgent report(s) texted to focal points while the platform was out of reach"
+        ),
+        "{}",
+        report.text
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.starts_with("escalation: make sure a focal point has them")),
+        "{:?}",
+        report.problems
+    );
     g.restart_stub().await;
     eventually("the report on the platform", || async {
         g.stub()
