@@ -331,6 +331,12 @@ async fn a_refused_send_stays_queued_for_a_later_retry() {
     link.stop().await;
 }
 
+/// The ids of the SMS left `sending` for a technician (`kufatilia-gateway unconfirmed`).
+async fn unconfirmed_ids(store: &Store) -> Vec<i64> {
+    let rows = store.unconfirmed_outgoing().await.unwrap();
+    rows.iter().map(|u| u.id).collect()
+}
+
 /// A ready link named "airtel" whose failed sends would be due again after 100 ms: only the
 /// link's judgement keeps a send back. The simulator has a stable name, so a reset that
 /// re-enumerates it finds it again.
@@ -379,14 +385,11 @@ async fn a_send_the_modem_took_but_never_answered_is_not_sent_again() {
         .filter(|s| s.text == "Asante. K7-0001")
         .count();
     assert_eq!(copies, 1, "an SMS the modem may have sent went out again");
-    let unconfirmed: Vec<i64> = store
-        .unconfirmed_outgoing()
-        .await
-        .unwrap()
-        .iter()
-        .map(|u| u.id)
-        .collect();
-    assert_eq!(unconfirmed, vec![first], "left for a technician's decision");
+    assert_eq!(
+        unconfirmed_ids(&store).await,
+        vec![first],
+        "left for a technician's decision"
+    );
     link.stop().await;
 }
 
@@ -414,14 +417,7 @@ async fn a_long_sms_refused_after_its_first_part_is_not_sent_again() {
     .await;
     let first_parts = sim.sent().iter().filter(|s| s.to.ends_with("678")).count();
     assert_eq!(first_parts, 1, "the part that went out was sent again");
-    let unconfirmed: Vec<i64> = store
-        .unconfirmed_outgoing()
-        .await
-        .unwrap()
-        .iter()
-        .map(|u| u.id)
-        .collect();
-    assert_eq!(unconfirmed, vec![id]);
+    assert_eq!(unconfirmed_ids(&store).await, vec![id]);
     link.stop().await;
 }
 
