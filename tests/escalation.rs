@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::daemon::{Gateway, Options};
 use crate::common::{eventually, wait_until};
 use modem_sim::SentSms;
-use platform_api::EscalationState;
+use platform_api::{EscalationState, IncidentRecord};
 use store::{RefusalKind, StoreReader};
 
 const REPORTER: &str = "+243812345601";
@@ -64,6 +64,23 @@ async fn reference_of_reply(g: &Gateway) -> String {
 /// without the reporter's number; an unknown number's ACK is ignored as a command; a focal
 /// point's ACK is recorded and its INFO answered within the cap; the platform learns all of it
 /// once it is back.
+/// Starts the platform again and returns the report with `reference` once it is there.
+async fn platform_back(g: &mut Gateway, reference: &str) -> IncidentRecord {
+    g.restart_stub().await;
+    eventually("the report on the platform", || async {
+        g.stub()
+            .incidents()
+            .iter()
+            .any(|i| i.reference == reference)
+    })
+    .await;
+    g.stub()
+        .incidents()
+        .into_iter()
+        .find(|i| i.reference == reference)
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_down_texts_each_focal_point_once_and_takes_their_answers() {
     let mut g = Gateway::start(options("1s", "info_max_parts = 2")).await;
@@ -162,20 +179,7 @@ async fn the_platform_down_texts_each_focal_point_once_and_takes_their_answers()
     }
 
     // The platform comes back and learns who was texted and who took it.
-    g.restart_stub().await;
-    eventually("the report on the platform", || async {
-        g.stub()
-            .incidents()
-            .iter()
-            .any(|i| i.reference == reference)
-    })
-    .await;
-    let incident = g
-        .stub()
-        .incidents()
-        .into_iter()
-        .find(|i| i.reference == reference)
-        .unwrap();
+    let incident = platform_back(&mut g, &reference).await;
     let e = &incident.escalations;
     assert_eq!(e.len(), 2, "{e:?}");
     assert_eq!(
@@ -209,14 +213,7 @@ async fn the_platform_back_before_the_delay_texts_nobody() {
     g.sim
         .inject(REPORTER, "AJALI mgodi wa Kalimbi, watu wawili wamejeruhiwa");
     let reference = reference_of_reply(&g).await;
-    g.restart_stub().await;
-    eventually("the report on the platform", || async {
-        g.stub()
-            .incidents()
-            .iter()
-            .any(|i| i.reference == reference)
-    })
-    .await;
+    platform_back(&mut g, &reference).await;
     // Delivered: the stage no longer sees it. A few of its rounds later, nobody was texted.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(sent_to(&g, AMANI).is_empty() && sent_to(&g, BAHATI).is_empty());
@@ -302,14 +299,7 @@ async fn a_spent_budget_sends_nothing_and_records_why() {
         "{:?}",
         report.problems
     );
-    g.restart_stub().await;
-    eventually("the report on the platform", || async {
-        g.stub()
-            .incidents()
-            .iter()
-            .any(|i| i.reference == reference)
-    })
-    .await;
+    let incident = platform_back(&mut g, &reference).await;
     eventually("a heartbeat counting the escalation", || async {
         g.stub()
             .heartbeats()
@@ -317,12 +307,6 @@ async fn a_spent_budget_sends_nothing_and_records_why() {
             .any(|h| h.queues.escalations_pending == 1)
     })
     .await;
-    let incident = g
-        .stub()
-        .incidents()
-        .into_iter()
-        .find(|i| i.reference == reference)
-        .unwrap();
     let states: Vec<EscalationState> = incident.escalations.iter().map(|e| e.state).collect();
     assert_eq!(states, [EscalationState::Sent, EscalationState::Refused]);
     assert!(
