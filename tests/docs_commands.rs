@@ -24,7 +24,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use modem_sim::{SimConfig, SimModem};
 use platform_stub::{PlatformStub, StubConfig};
@@ -235,7 +235,7 @@ impl Scene {
             "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{}\n",
             self.rewrite(&b.body)
         );
-        let mut child = Command::new("bash")
+        let child = Command::new("bash")
             .args(["-e", "-o", "pipefail", "-c", &script])
             .current_dir(&self.root)
             .stdin(Stdio::null())
@@ -243,15 +243,7 @@ impl Scene {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = crate::common::output_within(child, Duration::from_secs(240));
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(
             out.status.success(),

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::daemon::{SECRET, TOKEN, exactly_once, start_daemon};
 use config::Config;
@@ -110,22 +110,14 @@ async fn the_shipped_config_filled_as_install_md_says_delivers_to_a_signing_plat
 
 /// Runs `run` until it exits (it must: every config here is refused), with a bound.
 fn run_exits(config: &Path) -> (Option<i32>, String) {
-    let mut child = gateway()
+    let child = gateway()
         .args(["run", "--config"])
         .arg(config)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::common::output_within(child, Duration::from_secs(60));
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into(),

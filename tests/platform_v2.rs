@@ -362,8 +362,7 @@ async fn batches_keep_to_their_byte_limit() {
     })
     .await;
     let (proxy, wire) = recording_proxy(rig.addr).await;
-    let config = std::fs::read_to_string(&rig.config_path).unwrap();
-    std::fs::write(&rig.config_path, config.replace(&rig.stub().url(), &proxy)).unwrap();
+    rig.send_platform_requests_to(&proxy);
     let r = Gateway::on(rig).await;
     let long = "shimo limeanguka na watu wengi wamekwama ndani ".repeat(12);
     for i in 0..10 {

@@ -80,8 +80,7 @@ async fn every_request_of_a_real_run_matches_the_openapi_document() {
     })
     .await;
     let (proxy, wire) = recording_proxy(rig.addr).await;
-    let config = std::fs::read_to_string(&rig.config_path).unwrap();
-    std::fs::write(&rig.config_path, config.replace(&rig.stub().url(), &proxy)).unwrap();
+    rig.send_platform_requests_to(&proxy);
     let r = Gateway::on(rig).await;
     for i in 0..4 {
         r.sim.inject(
@@ -316,8 +315,7 @@ async fn the_documented_python_receiver_takes_a_real_gateway() {
     let gateway_id = rig.config().gateway_id;
     let receiver = start_python_receiver(rig.dir.path(), &gateway_id);
     let url = format!("http://127.0.0.1:{}", receiver.port);
-    let config = std::fs::read_to_string(&rig.config_path).unwrap();
-    std::fs::write(&rig.config_path, config.replace(&rig.stub().url(), &url)).unwrap();
+    rig.send_platform_requests_to(&url);
     let r = Gateway::on(rig).await;
     for i in 0..5 {
         r.sim.inject(

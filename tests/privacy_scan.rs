@@ -168,9 +168,7 @@ async fn scenario(extra: &str) -> Run {
     })
     .await;
     let (proxy, wire) = recording_proxy(rig.addr).await;
-    let config = std::fs::read_to_string(&rig.config_path).unwrap();
-    let config = config.replace(&rig.stub().url(), &proxy);
-    std::fs::write(&rig.config_path, config).unwrap();
+    rig.send_platform_requests_to(&proxy);
     let gw = rig.spawn_binary();
     let deadline = Instant::now() + BOUND;
 

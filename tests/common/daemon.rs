@@ -182,6 +182,13 @@ impl Rig {
         Config::load(&self.config_path).expect("the rig's gateway.toml loads")
     }
 
+    /// Points the rig's gateway at `url` instead of its stub (a recording proxy in front of
+    /// it, or another receiver).
+    pub fn send_platform_requests_to(&self, url: &str) {
+        let config = std::fs::read_to_string(&self.config_path).unwrap();
+        std::fs::write(&self.config_path, config.replace(&self.stub().url(), url)).unwrap();
+    }
+
     /// The daemon in this process, on the rig's config.
     pub async fn daemon(&self) -> Daemon {
         start_daemon(self.config()).await

@@ -101,3 +101,17 @@ pub fn http_client() -> reqwest::Client {
     kufatilia_gateway::install_tls_provider();
     reqwest::Client::new()
 }
+
+/// Waits for `child` to exit and returns its output; a child still running after `bound` is
+/// killed, so a command that hangs fails its test instead of holding the whole run.
+pub fn output_within(mut child: std::process::Child, bound: Duration) -> std::process::Output {
+    let deadline = std::time::Instant::now() + bound;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
