@@ -25,6 +25,19 @@ use store::{
 
 /// Rows taken from the store per step.
 const STEP: usize = 256;
+
+/// What one pass over the waiting rows did.
+struct Pass {
+    /// Rows handled.
+    done: usize,
+    /// A full step was taken: more may be waiting.
+    more: bool,
+}
+
+/// Least time between two counts of the last hour's messages for the intake alarm: counting
+/// after every report was a store round trip per report for an alarm about hours.
+const INTAKE_CHECK: Duration = Duration::from_secs(10);
+
 /// How often waiting parts are checked against the reassembly timeout.
 const EXPIRY_CHECK: Duration = Duration::from_secs(60);
 
@@ -42,6 +55,8 @@ pub struct Pipeline {
     alarm_reports_per_hour: u32,
     /// Whether the intake alarm is raised, so it is logged once per change.
     alarm: Arc<AtomicBool>,
+    /// When the intake was last counted.
+    intake_checked: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     /// The focal points' answers to escalations, read before any report (none configured:
     /// `None`).
     commands: Option<Commands>,
@@ -63,12 +78,20 @@ impl Pipeline {
             max_reports_per_sender_per_hour: config.intake.max_reports_per_sender_per_hour,
             alarm_reports_per_hour: config.intake.alarm_reports_per_hour,
             alarm: Arc::new(AtomicBool::new(false)),
+            intake_checked: Arc::default(),
             commands: Commands::new(config),
         }
     }
 
     /// Raises or lowers the intake alarm from the messages of the last hour; logs each change.
     async fn watch_intake(&self) {
+        if let Ok(mut last) = self.intake_checked.lock() {
+            let now = tokio::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < INTAKE_CHECK) {
+                return;
+            }
+            *last = Some(now);
+        }
         let n = match self.store.messages_last_hour().await {
             Ok(n) => n,
             Err(e) => {
@@ -101,9 +124,12 @@ impl Pipeline {
         let notify = self.store.received_notify();
         let mut expiry = tokio::time::interval(EXPIRY_CHECK);
         loop {
-            match self.process_available().await {
-                Ok(0) => self.watch_intake().await,
-                Ok(_) => continue,
+            match self.process_pass().await {
+                // A pass that took less than a full step of each kind left nothing behind: what
+                // arrives later rings `notify`, whose permit is kept while this pass runs. Going
+                // round again only to find nothing was two store round trips per report.
+                Ok(Pass { more: true, .. }) => continue,
+                Ok(_) => self.watch_intake().await,
                 Err(e) => {
                     tracing::error!(error = %e, "processing stage: store error; retrying in 5 s");
                     tokio::select! {
@@ -133,27 +159,34 @@ impl Pipeline {
 
     /// One pass over everything waiting; returns how many rows it handled.
     pub async fn process_available(&self) -> Result<usize, StoreError> {
+        Ok(self.process_pass().await?.done)
+    }
+
+    async fn process_pass(&self) -> Result<Pass, StoreError> {
         let mut done = 0;
-        let rows = self.store.pending_received(STEP).await?;
+        let rows = self.store.decode_pending(STEP, decode_part).await?;
+        let mut more = rows.len() == STEP;
         done += rows.len();
-        let results = join_all(rows.into_iter().map(|row| {
-            let part = decode_part(&row.pdu_hex);
-            if let DecodedPart::Undecodable { error } = &part {
+        let mut failed = None;
+        for row in rows {
+            if let Some(error) = &row.undecodable {
                 tracing::warn!(received_id = row.id, modem = %row.modem, %error, "undecodable PDU kept and forwarded as such");
             }
-            self.store.record_decoded(row.id, part)
-        }))
-        .await;
-        for r in results {
-            r?;
+            if let Err(e) = row.recorded {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let messages = self.store.unhandled_messages(STEP).await?;
+        more |= messages.len() == STEP;
         done += messages.len();
         let results = join_all(messages.into_iter().map(|m| self.handle_message(m))).await;
         for r in results {
             r?;
         }
-        Ok(done)
+        Ok(Pass { done, more })
     }
 
     async fn handle_message(&self, m: MessageRow) -> Result<(), StoreError> {

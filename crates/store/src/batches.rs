@@ -2,6 +2,7 @@
 //! changes afterwards, so a retry after any failure or restart sends the same id with the same
 //! incidents and the platform can deduplicate.
 
+use crate::CachedSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::incidents::{IncidentRow, load_incidents};
@@ -121,7 +122,7 @@ impl Store {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             let attempts: Option<u32> = conn
-                .query_row(
+                .row(
                     "SELECT attempts FROM batches WHERE id = ?1 AND state = 'pending'",
                     [&batch_id],
                     |r| r.get(0),
@@ -130,7 +131,7 @@ impl Store {
             if attempts != Some(0) || keep == 0 {
                 return Ok(false);
             }
-            let released = conn.execute(
+            let released = conn.exec(
                 "UPDATE incidents SET batch_id = NULL WHERE batch_id = ?1 AND id NOT IN
                    (SELECT id FROM incidents WHERE batch_id = ?1 ORDER BY id LIMIT ?2)",
                 params![batch_id, i64::try_from(keep).unwrap_or(i64::MAX)],
@@ -147,12 +148,12 @@ impl Store {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             if keep > 0 {
-                conn.execute(
+                conn.exec(
                     "UPDATE incidents SET batch_id = NULL WHERE batch_id = ?1 AND id NOT IN
                        (SELECT id FROM incidents WHERE batch_id = ?1 ORDER BY id LIMIT ?2)",
                     params![batch_id, i64::try_from(keep).unwrap_or(i64::MAX)],
                 )?;
-                conn.execute(
+                conn.exec(
                     "UPDATE batches SET attempts = 0, last_error = NULL, last_status = NULL
                      WHERE id = ?1",
                     [&batch_id],
@@ -166,7 +167,7 @@ impl Store {
     /// Number of incidents not yet in any batch (for deciding when to cut one).
     pub async fn unbatched_count(&self) -> Result<(u64, Option<i64>), StoreError> {
         self.call_lazy(|conn| {
-            Ok(conn.query_row(
+            Ok(conn.row(
                 "SELECT COUNT(*), MIN(created_at_ms) FROM incidents WHERE batch_id IS NULL",
                 [],
                 |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)),
@@ -186,13 +187,13 @@ impl Store {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
             let now = now_ms();
-            conn.execute(
+            conn.exec(
                 "UPDATE batches SET state = ?3, delivered_at_ms = ?2,
                         attempts = attempts + 1, last_error = NULL, last_status = NULL
                  WHERE id = ?1",
                 params![batch_id, now, BatchState::Delivered],
             )?;
-            conn.execute(
+            conn.exec(
                 "UPDATE incidents SET delivered_at_ms = ?2 WHERE batch_id = ?1",
                 params![batch_id, now],
             )?;
@@ -231,7 +232,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
-            conn.execute(
+            conn.exec(
                 "UPDATE batches SET attempts = attempts + 1, last_error = ?2, last_status = ?3
                  WHERE id = ?1",
                 params![batch_id, error, status],
@@ -263,7 +264,7 @@ impl Store {
                 .collect();
             if !dry_run {
                 for b in &chosen {
-                    conn.execute(
+                    conn.exec(
                         "UPDATE batches SET state = ?2, quarantined_at_ms = NULL
                          WHERE id = ?1 AND state = ?3",
                         params![b.id, BatchState::Pending, BatchState::Quarantined],
@@ -285,7 +286,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let batch_id = batch_id.to_string();
         self.call(move |conn| {
-            conn.execute(
+            conn.exec(
                 "UPDATE batches SET state = ?5, attempts = attempts + 1, last_error = ?2,
                         last_status = ?3, quarantined_at_ms = ?4
                  WHERE id = ?1",
@@ -320,7 +321,7 @@ fn next_batch(
 
 fn pending_batch(conn: &Connection, batch_id: &str) -> Result<Option<PendingBatch>, StoreError> {
     let found: Option<(i64, u32)> = conn
-        .query_row(
+        .row(
             "SELECT created_at_ms, attempts FROM batches WHERE id = ?1 AND state = 'pending'",
             [batch_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -362,7 +363,7 @@ fn next_batch_skipping(
             incidents,
         }));
     }
-    let waiting: i64 = conn.query_row(
+    let waiting: i64 = conn.row(
         "SELECT COUNT(*) FROM incidents WHERE batch_id IS NULL",
         [],
         |r| r.get(0),
@@ -370,16 +371,16 @@ fn next_batch_skipping(
     if waiting == 0 {
         return Ok(None);
     }
-    let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches", [], |r| {
+    let seq: i64 = conn.row("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches", [], |r| {
         r.get(0)
     })?;
     let id = format!("{gateway_id}-b{seq:06}");
     let now = now_ms();
-    conn.execute(
+    conn.exec(
         "INSERT INTO batches (id, seq, created_at_ms, state) VALUES (?1, ?2, ?3, ?4)",
         params![id, seq, now, BatchState::Pending],
     )?;
-    conn.execute(
+    conn.exec(
         "UPDATE incidents SET batch_id = ?1 WHERE id IN
            (SELECT id FROM incidents WHERE batch_id IS NULL ORDER BY id LIMIT ?2)",
         params![id, max as i64],
@@ -414,7 +415,7 @@ fn quarantined(conn: &Connection, limit: usize) -> Result<Vec<QuarantinedBatch>,
 
 pub(super) fn forwarding_pause(conn: &Connection) -> Result<Option<ForwardingPause>, StoreError> {
     Ok(conn
-        .query_row(
+        .row(
             "SELECT id, last_status, COALESCE(last_error, ''), attempts FROM batches
              WHERE state = 'pending' ORDER BY seq LIMIT 1",
             [],
@@ -439,12 +440,12 @@ pub(super) fn forwarding_pause(conn: &Connection) -> Result<Option<ForwardingPau
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64, StoreError> {
-    let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+    let n: i64 = conn.row(sql, [], |r| r.get(0))?;
     Ok(n.max(0) as u64)
 }
 
 pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError> {
-    let oldest: Option<i64> = conn.query_row(
+    let oldest: Option<i64> = conn.row(
         "SELECT MIN(created_at_ms) FROM incidents WHERE delivered_at_ms IS NULL",
         [],
         |r| r.get(0),
@@ -472,8 +473,7 @@ pub(super) fn queue_depths(conn: &Connection) -> Result<QueueDepths, StoreError>
             "SELECT COUNT(*) FROM outgoing WHERE state = 'sending'",
         )?,
         oldest_undelivered_secs: oldest.map(|t| ((now - t).max(0) / 1000) as u64),
-        last_message_ms: conn
-            .query_row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,
+        last_message_ms: conn.row("SELECT MAX(received_at_ms) FROM messages", [], |r| r.get(0))?,
         messages_last_hour: messages_since(conn, now - 3_600_000)?,
         escalations_pending: super::escalations::pending_count(conn)?,
     })

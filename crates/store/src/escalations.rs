@@ -4,6 +4,7 @@
 //! (`UNIQUE (incident_id, focal_point)`, written in the transaction that queues the SMS through
 //! [`apply_escalation`]) and records who took a report, for the platform.
 
+use crate::CachedSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::guard::{EscalationGuard, ReplyVerdict, apply_escalation};
@@ -322,7 +323,7 @@ pub(super) fn escalations_of(
 pub(super) fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
     // `status` reads with its own connection, and may read a database the new version has not
     // migrated yet (the package upgraded, the service not restarted): none pending then.
-    let table: i64 = conn.query_row(
+    let table: i64 = conn.row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalations'",
         [],
         |r| r.get(0),
@@ -330,7 +331,7 @@ pub(super) fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
     if table == 0 {
         return Ok(0);
     }
-    let n: i64 = conn.query_row(
+    let n: i64 = conn.row(
         "SELECT COUNT(DISTINCT e.incident_id) FROM escalations e
          WHERE e.state = 'queued' AND NOT EXISTS (
              SELECT 1 FROM escalations a

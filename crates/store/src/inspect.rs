@@ -1,6 +1,7 @@
 //! Read-only access for the technician's commands (`status`, `export`) while the daemon runs:
 //! a separate read-only connection, so a look at the box can never block or corrupt the writer.
 
+use crate::CachedSql;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
@@ -75,11 +76,11 @@ impl StoreReader {
 
     /// The newest `n` incidents, oldest first.
     pub fn last_incidents(&self, n: usize) -> Result<Vec<IncidentSummary>, StoreError> {
-        let max: i64 =
-            self.conn
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM incidents", [], |r| {
-                    r.get(0)
-                })?;
+        let max: i64 = self
+            .conn
+            .row("SELECT COALESCE(MAX(id), 0) FROM incidents", [], |r| {
+                r.get(0)
+            })?;
         load_summaries(&self.conn, max - n as i64, i64::MIN, n)
     }
 
@@ -89,9 +90,9 @@ impl StoreReader {
     }
 
     pub fn modem_statuses(&self) -> Result<Vec<SavedModemStatus>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, status_json, saved_at_ms FROM modem_status ORDER BY name")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, status_json, saved_at_ms FROM modem_status ORDER BY name",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 let json: String = r.get(1)?;
@@ -116,7 +117,7 @@ impl StoreReader {
     }
 
     pub fn quarantined_batches(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT b.id, (SELECT COUNT(*) FROM incidents i WHERE i.batch_id = b.id), b.attempts,
                     b.last_error, b.created_at_ms
              FROM batches b WHERE b.state = 'quarantined' ORDER BY b.seq",
@@ -143,7 +144,7 @@ impl Store {
         id: i64,
     ) -> Result<(OutgoingState, Option<String>), StoreError> {
         self.call(move |conn| {
-            Ok(conn.query_row(
+            Ok(conn.row(
                 "SELECT state, last_error FROM outgoing WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),

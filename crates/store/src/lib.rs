@@ -59,7 +59,7 @@ pub use outbound::{OutboundOutcome, UnreportedOutbound};
 pub use outgoing::{
     FIRST_SEND_RETRY, MAX_SEND_ATTEMPTS, NewOutgoing, Outgoing, Settle, Unconfirmed,
 };
-pub use received::{DecodedPart, Inserted, MessageRow, NewReceived, ReceivedRow};
+pub use received::{DecodedPart, DecodedRow, Inserted, MessageRow, NewReceived, ReceivedRow};
 pub use reporters::ReporterSeen;
 pub use reports::{Delivery, DeliveryReport, StoredReport};
 pub use retention::PurgeCounts;
@@ -274,6 +274,36 @@ pub(crate) fn now_ms() -> i64 {
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Statements run through the connection's cache of prepared statements. The store's SQL is a
+/// fixed set, and parsing it again at every call (what `Connection::execute` and `query_row`
+/// do) was a seventh of the CPU a report cost (docs/benchmarks.md, "Where the CPU goes").
+pub(crate) trait CachedSql {
+    /// `Connection::execute` through the statement cache.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// `Connection::query_row` through the statement cache.
+    fn row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl CachedSql for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, map)
+    }
+}
+
 /// Runs a query and collects every row through `map`.
 pub(crate) fn query_all<T, P: rusqlite::Params>(
     conn: &Connection,
@@ -321,6 +351,15 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // The hot statements (commit a PDU, decode it, record the incident and its reply) are
     // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Without the query planner's stability guarantee SQLite prepares a statement again each
+    // time a new value is bound to a parameter that may change its plan (every `LIMIT ?1`):
+    // that was a twentieth of the CPU a report cost, and a fixed plan is what a store with a
+    // fixed set of queries and indexes wants anyway.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(open)?;
     // Test-only write-failure injection (tests/fault_disk.rs): caps the file at this many pages
     // (never below its current size), so SQLite answers "database or disk is full" as on a full
     // SD card. Not a setting: production never sets this variable.
@@ -339,7 +378,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let detail: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let detail: String = conn.row("PRAGMA quick_check", [], |r| r.get(0))?;
     if detail == "ok" {
         Ok(())
     } else {
@@ -424,31 +463,29 @@ impl SyncMode {
 }
 
 fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
-    let mut tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = StoreError::from(e);
-            tracing::error!(error = %e, "store: cannot begin a transaction");
-            for job in jobs {
-                let (_, completion) = job(Err(&e));
-                completion(Err(&e));
-            }
-            return;
+    if let Err(e) = conn.exec("BEGIN", []) {
+        let e = StoreError::from(e);
+        tracing::error!(error = %e, "store: cannot begin a transaction");
+        for job in jobs {
+            let (_, completion) = job(Err(&e));
+            completion(Err(&e));
         }
-    };
+        return;
+    }
     let mut completions = Vec::with_capacity(jobs.len());
     let mut rest = jobs.into_iter();
     while let Some(job) = rest.next() {
-        match tx.savepoint() {
-            Ok(mut sp) => {
-                let (ok, completion) = job(Ok(&*sp));
+        match conn.exec("SAVEPOINT job", []) {
+            Ok(_) => {
+                let (ok, completion) = job(Ok(&*conn));
                 // A job that failed takes back its own writes only.
-                sp.set_drop_behavior(if ok {
-                    rusqlite::DropBehavior::Commit
+                let end = if ok {
+                    conn.exec("RELEASE job", [])
                 } else {
-                    rusqlite::DropBehavior::Rollback
-                });
-                if let Err(e) = sp.finish() {
+                    conn.exec("ROLLBACK TO job", [])
+                        .and_then(|_| conn.exec("RELEASE job", []))
+                };
+                if let Err(e) = end {
                     tracing::error!(error = %e, "store: cannot close a savepoint");
                 }
                 completions.push(completion);
@@ -459,7 +496,7 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
                 completion(Err(&e));
             }
         }
-        if tx.is_autocommit() {
+        if conn.is_autocommit() {
             // SQLite rolled back the whole transaction itself, as it does when the disk
             // is full or failing: nothing of this group is saved, and the jobs left must
             // not run outside a transaction.
@@ -477,10 +514,15 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
             return;
         }
     }
-    match tx.commit() {
-        Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
+    match conn.exec("COMMIT", []) {
+        Ok(_) => completions.into_iter().for_each(|c| c(Ok(()))),
         Err(e) => {
             let e = StoreError::from(e);
+            // A failed COMMIT can leave the transaction open: take it back whole, so the next
+            // group does not begin inside it.
+            if !conn.is_autocommit() {
+                let _ = conn.exec("ROLLBACK", []);
+            }
             tracing::error!(error = %e, "store: commit failed; nothing of this group was saved");
             completions.into_iter().for_each(|c| c(Err(&e)));
         }

@@ -2,6 +2,7 @@
 //! once, however often the platform offers it again, and its state (accepted, sent, failed,
 //! undeliverable) is kept until the platform has acknowledged it.
 
+use crate::CachedSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::guard::{OutboundGuard, ReplyVerdict, apply_outbound};
@@ -74,7 +75,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<UnreportedOutbound>, StoreError> {
         self.call(move |conn| {
-            conn.execute(
+            conn.exec(
                 "UPDATE outbound SET
                     state = (SELECT o.state FROM outgoing o WHERE o.id = outbound.outgoing_id),
                     detail = (SELECT o.last_error FROM outgoing o WHERE o.id = outbound.outgoing_id),
@@ -147,11 +148,11 @@ fn accept(
     let kind = *kind;
     let now = now_ms();
     let known = conn
-        .query_row("SELECT 1 FROM outbound WHERE id = ?1", [id], |_| Ok(()))
+        .row("SELECT 1 FROM outbound WHERE id = ?1", [id], |_| Ok(()))
         .optional()?;
     if known.is_some() {
         // Offered again: our status report may have been lost, so send it once more.
-        conn.execute(
+        conn.exec(
             "UPDATE outbound SET reported_state = NULL WHERE id = ?1",
             [id],
         )?;
@@ -198,7 +199,7 @@ fn accept(
             )
         }
     };
-    conn.execute(
+    conn.exec(
         "INSERT INTO outbound (id, recipient_kind, recipient, outgoing_id, state, detail,
                                received_at_ms, updated_at_ms, parts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
@@ -218,7 +219,7 @@ fn resolve_incident(
         .and_then(|rest| rest.strip_prefix('-'))
         .and_then(|n| n.parse::<i64>().ok());
     let found: Option<(Option<String>, String)> = conn
-        .query_row(
+        .row(
             "SELECT m.sender, m.modem FROM incidents i JOIN messages m ON m.id = i.message_id
              WHERE i.id = ?1 OR i.reference = ?2",
             params![local_id, incident],
@@ -229,7 +230,7 @@ fn resolve_incident(
         return Ok(None);
     };
     let latest: Option<String> = conn
-        .query_row(
+        .row(
             "SELECT modem FROM reporters WHERE number = ?1 ORDER BY last_seen_ms DESC LIMIT 1",
             [&number],
             |r| r.get(0),

@@ -1,6 +1,7 @@
 //! Outgoing SMS: the queue the modem links send from, with retries, and the count of the daily
 //! reply budget that every queued SMS adds to.
 
+use crate::CachedSql;
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
@@ -70,16 +71,18 @@ const ROOM_PAGES: i64 = 1;
 /// before, cost pages of SD-card writes per SMS (docs/benchmarks.md, "SD-card wear"); now it
 /// is written only when the database has used up its free pages.
 fn room_check(conn: &Connection) -> Result<(), StoreError> {
-    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let free: i64 = conn.row("PRAGMA freelist_count", [], |r| r.get(0))?;
     if free > 0 {
         return Ok(());
     }
+    // Not cached: SQLite reads `page_size` when it prepares the pragma (`freelist_count`
+    // above is read when it runs).
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO room_check (pad) VALUES (zeroblob(?1))",
         [page_size * ROOM_PAGES],
     )?;
-    conn.execute("DELETE FROM room_check", [])?;
+    conn.exec("DELETE FROM room_check", [])?;
     Ok(())
 }
 
@@ -153,7 +156,7 @@ impl Store {
     /// when the row is no longer queued (another link took it, a technician settled it).
     pub async fn claim_outgoing(&self, id: i64) -> Result<bool, StoreError> {
         self.call(move |conn| {
-            let claimed = conn.execute(
+            let claimed = conn.exec(
                 "UPDATE outgoing SET state = ?2, claimed_at_ms = ?3
                  WHERE id = ?1 AND state = ?4",
                 params![id, OutgoingState::Sending, now_ms(), OutgoingState::Queued],
@@ -168,7 +171,7 @@ impl Store {
     /// the first `AT+CMGS`): it is due again, with no attempt counted.
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
-            conn.execute(
+            conn.exec(
                 "UPDATE outgoing SET state = ?2, claimed_at_ms = NULL WHERE id = ?1 AND state = ?3",
                 params![id, OutgoingState::Queued, OutgoingState::Sending],
             )?;
@@ -195,18 +198,18 @@ impl Store {
         self.call(move |conn| {
             let now = now_ms();
             let changed = match decision {
-                Settle::Resend => conn.execute(
+                Settle::Resend => conn.exec(
                     "UPDATE outgoing SET state = ?2, next_attempt_ms = ?3, claimed_at_ms = NULL
                      WHERE id = ?1 AND state = ?4",
                     params![id, OutgoingState::Queued, now, OutgoingState::Sending],
                 )?,
-                Settle::Sent => conn.execute(
+                Settle::Sent => conn.exec(
                     "UPDATE outgoing SET state = ?2, sent_at_ms = COALESCE(claimed_at_ms, ?3),
                             attempts = attempts + 1
                      WHERE id = ?1 AND state = ?4",
                     params![id, OutgoingState::Sent, now, OutgoingState::Sending],
                 )?,
-                Settle::Failed => conn.execute(
+                Settle::Failed => conn.exec(
                     "UPDATE outgoing SET state = ?2, last_error = ?3, attempts = attempts + 1
                      WHERE id = ?1 AND state = ?4",
                     params![
@@ -221,7 +224,7 @@ impl Store {
                 return Ok(());
             }
             let state: Option<OutgoingState> = conn
-                .query_row("SELECT state FROM outgoing WHERE id = ?1", [id], |r| {
+                .row("SELECT state FROM outgoing WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })
                 .map(Some)
@@ -252,7 +255,7 @@ impl Store {
                 .map(u8::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            conn.execute(
+            conn.exec(
                 "UPDATE outgoing SET state = ?4, attempts = attempts + 1, message_refs = ?2,
                         sent_at_ms = ?3, last_error = NULL
                  WHERE id = ?1",
@@ -275,7 +278,7 @@ impl Store {
         let first_retry_ms = i64::try_from(first_retry.as_millis()).unwrap_or(MAX_RETRY_MS);
         self.call(move |conn| {
             let attempts: u32 =
-                conn.query_row("SELECT attempts FROM outgoing WHERE id = ?1", [id], |r| {
+                conn.row("SELECT attempts FROM outgoing WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
             let attempts = attempts + 1;
@@ -288,7 +291,7 @@ impl Store {
             } else {
                 OutgoingState::Queued
             };
-            conn.execute(
+            conn.exec(
                 "UPDATE outgoing SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4,
                         state = ?5
                  WHERE id = ?1",
@@ -350,7 +353,7 @@ pub(super) fn budget_used(conn: &Connection, now: i64) -> Result<i64, StoreError
 
 /// Forgets the budget's counts of hours that no longer count (kept two days).
 pub(super) fn purge_budget(conn: &Connection, now: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.exec(
         "DELETE FROM reply_budget WHERE hour < ?1",
         [budget_hour(now) - 48],
     )?)

@@ -4,6 +4,7 @@
 //! is a later stage that records what it found on the same row. Parts of a concatenated SMS wait
 //! in the table (not in memory) until the last one arrives, so a restart loses no half message.
 
+use crate::CachedSql;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -37,6 +38,17 @@ pub struct ReceivedRow {
     pub id: i64,
     pub modem: String,
     pub pdu_hex: String,
+}
+
+/// One PDU of [`Store::decode_pending`].
+#[derive(Debug)]
+pub struct DecodedRow {
+    pub id: i64,
+    pub modem: String,
+    /// The decoder's error, for a PDU kept and forwarded as undecodable.
+    pub undecodable: Option<String>,
+    /// Whether its decoding was recorded.
+    pub recorded: Result<(), StoreError>,
 }
 
 /// What the decoder made of one PDU.
@@ -157,6 +169,55 @@ impl Store {
                     })
                 },
             )
+        })
+        .await
+    }
+
+    /// Decodes the committed PDUs not yet decoded (oldest first, at most `limit`) with `decode`
+    /// and records each, in one job: the pipeline's read, decode and record were a store round
+    /// trip per PDU plus one, each waking two threads (docs/benchmarks.md, "Where the CPU
+    /// goes"). Each PDU is recorded in its own savepoint, so one that cannot be recorded does
+    /// not hold back the others; its error comes back in its row.
+    pub async fn decode_pending(
+        &self,
+        limit: usize,
+        decode: fn(&str) -> DecodedPart,
+    ) -> Result<Vec<DecodedRow>, StoreError> {
+        self.call_lazy(move |conn| {
+            let rows = query_all(
+                conn,
+                "SELECT id, modem, pdu_hex FROM received
+                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
+                [limit as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, modem, pdu_hex) in rows {
+                let part = decode(&pdu_hex);
+                let undecodable = match &part {
+                    DecodedPart::Undecodable { error } => Some(error.clone()),
+                    _ => None,
+                };
+                conn.exec("SAVEPOINT decoded", [])?;
+                let recorded = record_decoded(conn, id, part);
+                if recorded.is_err() {
+                    conn.exec("ROLLBACK TO decoded", [])?;
+                }
+                conn.exec("RELEASE decoded", [])?;
+                out.push(DecodedRow {
+                    id,
+                    modem,
+                    undecodable,
+                    recorded: recorded.map(|_| ()),
+                });
+            }
+            Ok(out)
         })
         .await
     }
@@ -344,7 +405,7 @@ fn record_single(
 /// A PDU that could not be decoded: the error on its row, and a message marked so, without
 /// sender or text, that is forwarded with the raw PDU.
 fn record_undecodable(conn: &Connection, pdu: &Undecoded, error: &str) -> Result<i64, StoreError> {
-    conn.execute(
+    conn.exec(
         "UPDATE received SET decode_error = ?2 WHERE id = ?1",
         params![pdu.id, error],
     )?;
@@ -382,7 +443,7 @@ fn undecoded(conn: &Connection, received_id: i64) -> Result<Option<Undecoded>, S
 /// Done with a PDU that is no message (a status report, an SMS-SUBMIT), with a note on what it
 /// was.
 fn set_aside(conn: &Connection, received_id: i64, note: &str) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "UPDATE received SET state = ?3, decode_error = ?2 WHERE id = ?1",
         params![received_id, note, ReceivedState::Joined],
     )?;

@@ -2,6 +2,7 @@
 //! when numbers are shared) to the phone number and the modem of their last report. It never
 //! leaves the box; it is how a message from the platform reaches the right phone.
 
+use crate::CachedSql;
 use rusqlite::params;
 
 use super::{Store, StoreError};
@@ -53,7 +54,7 @@ impl Store {
 
 /// True once the store holds anything a reporter's pseudonym was (or will be) made from.
 pub(super) fn knows_reporters(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT EXISTS (SELECT 1 FROM incidents) OR EXISTS (SELECT 1 FROM reporters)
              OR EXISTS (SELECT 1 FROM messages WHERE sender IS NOT NULL)",
         [],
@@ -68,7 +69,7 @@ pub(super) fn resolve_name(
 ) -> Result<Option<(String, String)>, StoreError> {
     use rusqlite::OptionalExtension;
     Ok(conn
-        .query_row(
+        .row(
             "SELECT number, modem FROM reporters WHERE name = ?1",
             [name],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -2,6 +2,7 @@
 //! reply it is about (by message reference and recipient, the most recent send first), and the
 //! reply's delivery state is worked out from the states of its parts.
 
+use crate::CachedSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::kinds::{Text, TextValue};
@@ -58,7 +59,7 @@ impl Store {
     pub async fn delivery(&self, outgoing_id: i64) -> Result<Option<Delivery>, StoreError> {
         self.call(move |conn| {
             let row: Option<(Option<Text<DeliveryState>>, Option<String>)> = conn
-                .query_row(
+                .row(
                     "SELECT delivery_state, delivery_status FROM outgoing WHERE id = ?1",
                     [outgoing_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -67,7 +68,7 @@ impl Store {
             let Some((state, status)) = row else {
                 return Ok(None);
             };
-            let (parts, parts_reported) = conn.query_row(
+            let (parts, parts_reported) = conn.row(
                 "SELECT COUNT(*), COUNT(delivery_state) FROM sent_parts WHERE outgoing_id = ?1",
                 [outgoing_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -116,7 +117,7 @@ pub(super) fn record_sent_parts(
     now: i64,
 ) -> Result<(), StoreError> {
     let recipient: Option<String> = conn
-        .query_row(
+        .row(
             "SELECT recipient FROM outgoing WHERE id = ?1",
             [outgoing_id],
             |r| r.get(0),
@@ -146,7 +147,7 @@ pub(super) fn record_report(
 ) -> Result<String, StoreError> {
     let state = report.state.as_sql();
     let matched = find_sent_part(conn, report)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO status_reports (received_id, message_ref, recipient, status, delivery_state,
                                      status_text, discharge_time, sent_part_id, outgoing_id,
                                      received_at_ms)
@@ -177,7 +178,7 @@ pub(super) fn record_report(
         return Ok(note);
     };
     // A final state is never taken back by a late "still trying" report.
-    conn.execute(
+    conn.exec(
         "UPDATE sent_parts SET delivery_state = ?2, status = ?3, status_text = ?4,
                 reported_at_ms = ?5
          WHERE id = ?1 AND (delivery_state IS NULL OR delivery_state = 'pending')",
@@ -190,7 +191,7 @@ pub(super) fn record_report(
         ],
     )?;
     let (whole, why) = outgoing_state(conn, outgoing_id)?;
-    conn.execute(
+    conn.exec(
         "UPDATE outgoing SET delivery_state = ?2, delivery_status = ?3, delivery_at_ms = ?4
          WHERE id = ?1",
         params![outgoing_id, Text(whole), why, received_at_ms],

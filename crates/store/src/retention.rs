@@ -11,6 +11,7 @@
 //! batch (the platform refused it) counts from its quarantine: a technician had `retention_days`
 //! to look at it, and keeping its reporters for ever would be the worse failure.
 
+use crate::CachedSql;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -71,7 +72,7 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
          CREATE TEMP TABLE IF NOT EXISTS purge_outgoing (id INTEGER PRIMARY KEY);
          DELETE FROM purge_incidents; DELETE FROM purge_messages; DELETE FROM purge_outgoing;",
     )?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO purge_incidents (id, message_id) SELECT id, message_id FROM incidents
          WHERE purged_at_ms IS NULL AND delivered_at_ms IS NOT NULL AND delivered_at_ms < ?1
          UNION
@@ -80,7 +81,7 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
            AND COALESCE(b.quarantined_at_ms, b.created_at_ms) < ?1",
         [cutoff],
     )?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO purge_messages (id)
            SELECT message_id FROM purge_incidents
            UNION
@@ -90,13 +91,13 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
         [cutoff],
     )?;
     let mut c = PurgeCounts {
-        incidents: conn.execute(
+        incidents: conn.exec(
             "UPDATE incidents SET description = '', location = NULL, survey_answers = NULL,
                                   purged_at_ms = ?1
              WHERE id IN (SELECT id FROM purge_incidents)",
             [now],
         )? as u64,
-        messages: conn.execute(
+        messages: conn.exec(
             "UPDATE messages SET sender = NULL, text = ''
              WHERE id IN (SELECT id FROM purge_messages)",
             [],
@@ -107,7 +108,7 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
     // identifying too (of a PDU holding the number), so it is replaced by random bytes: the
     // (modem, pdu_sha256) uniqueness only stops a SIM slot read twice after a crash from being
     // stored twice, and the SIM's copy of a row this old was deleted long ago.
-    c.pdus = conn.execute(
+    c.pdus = conn.exec(
         "UPDATE received SET pdu_hex = '', pdu_sha256 = randomblob(32), text = NULL,
                              sender = NULL, user_data = NULL, decode_error = NULL
          WHERE (message_id IN (SELECT id FROM purge_messages)
@@ -118,36 +119,36 @@ fn purge(conn: &Connection, cutoff: i64, now: i64) -> Result<PurgeCounts, StoreE
     )? as u64;
     // Replies to purged incidents, and any other SMS (platform messages, tests) once old; not
     // one still to send or waiting for a technician's decision (`sending`).
-    conn.execute(
+    conn.exec(
         "INSERT INTO purge_outgoing (id) SELECT id FROM outgoing
          WHERE state NOT IN ('queued', 'sending')
            AND (incident_id IN (SELECT id FROM purge_incidents) OR created_at_ms < ?1)",
         [cutoff],
     )?;
-    c.sms = conn.execute(
+    c.sms = conn.exec(
         "UPDATE outgoing SET recipient = '', text = '', last_error = NULL
          WHERE id IN (SELECT id FROM purge_outgoing) AND (recipient != '' OR text != '')",
         [],
     )? as u64;
-    conn.execute(
+    conn.exec(
         "UPDATE sent_parts SET recipient = ''
          WHERE outgoing_id IN (SELECT id FROM purge_outgoing) AND recipient != ''",
         [],
     )?;
-    conn.execute(
+    conn.exec(
         "UPDATE status_reports SET recipient = ''
          WHERE (outgoing_id IN (SELECT id FROM purge_outgoing) OR received_at_ms < ?1)
            AND recipient != ''",
         [cutoff],
     )?;
     // The platform's messages: the pseudonym or incident they were for, once settled.
-    conn.execute(
+    conn.exec(
         "UPDATE outbound SET recipient = ''
          WHERE state != 'accepted' AND updated_at_ms < ?1 AND recipient != ''",
         [cutoff],
     )?;
-    c.reporters = conn.execute("DELETE FROM reporters WHERE last_seen_ms < ?1", [cutoff])? as u64;
-    conn.execute("DELETE FROM reply_refusals WHERE at_ms < ?1", [cutoff])?;
+    c.reporters = conn.exec("DELETE FROM reporters WHERE last_seen_ms < ?1", [cutoff])? as u64;
+    conn.exec("DELETE FROM reply_refusals WHERE at_ms < ?1", [cutoff])?;
     // Hourly counts of the reply budget: only the last 25 hours count.
     super::outgoing::purge_budget(conn, now)?;
     Ok(c)
@@ -159,7 +160,7 @@ const VACUUM_FREE_SHARE: f64 = 0.25;
 /// After a purge: the WAL still holds the pages as they were before, so it is checkpointed and
 /// truncated; when a quarter of the file is free pages, VACUUM gives them back to the card.
 fn compact(conn: &mut Connection) -> Result<(), StoreError> {
-    let (pages, free): (i64, i64) = conn.query_row(
+    let (pages, free): (i64, i64) = conn.row(
         "SELECT (SELECT page_count FROM pragma_page_count()),
                 (SELECT freelist_count FROM pragma_freelist_count())",
         [],
@@ -168,10 +169,9 @@ fn compact(conn: &mut Connection) -> Result<(), StoreError> {
     if pages > 0 && free as f64 / pages as f64 >= VACUUM_FREE_SHARE {
         conn.execute_batch("VACUUM")?;
     }
-    let (busy, _, _): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let (busy, _, _): (i64, i64, i64) = conn.row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
     if busy != 0 {
         // A reader (`status`) held the WAL: the next purge truncates it.
         tracing::warn!(

@@ -347,6 +347,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), rusqlite_migration::E
     // A table is rebuilt under its own name in some migrations: with foreign keys on, dropping
     // the old copy would check (or cascade to) the rows that reference it. SQLite ignores this
     // pragma inside a transaction, so it is set around them.
+    // Not through the statement cache: SQLite reads a setting's pragma when it prepares it.
     let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.pragma_update(None, "foreign_keys", false)?;
     let migrated = Migrations::from_slice(MIGRATIONS).to_latest(conn);

@@ -4,6 +4,7 @@
 //! or nothing. What a session's state means is the daemon's business (`dialogue`); here it is a
 //! row.
 
+use crate::CachedSql;
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -140,7 +141,7 @@ impl Store {
     /// Surveys in progress.
     pub async fn open_sessions(&self) -> Result<u64, StoreError> {
         self.call(|conn| {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            let n: i64 = conn.row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })
         .await
@@ -298,7 +299,7 @@ fn write_turn(
             let answers = to_json(&answers)?;
             let incident_id = insert_incident(conn, &draft, Some(&answers), now)?;
             if let Some(sender) = sender {
-                conn.execute("DELETE FROM sessions WHERE sender = ?1", [sender])?;
+                conn.exec("DELETE FROM sessions WHERE sender = ?1", [sender])?;
             }
             Ok(Some(incident_id))
         }
@@ -321,7 +322,7 @@ fn save_session(
     answers: &BTreeMap<String, String>,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO sessions (sender, modem, state, last_message_id, reference,
                                incident_type, language, description, location, answers,
                                started_at_ms, updated_at_ms)
@@ -352,7 +353,7 @@ fn save_session(
 /// Turns the sender's session into a partial report and ends it.
 fn close_partial(conn: &Connection, sender: &str) -> Result<Option<String>, StoreError> {
     let row = conn
-        .query_row(
+        .row(
             "SELECT last_message_id, reference, incident_type, language, description, location,
                     answers
              FROM sessions WHERE sender = ?1",
@@ -372,12 +373,12 @@ fn close_partial(conn: &Connection, sender: &str) -> Result<Option<String>, Stor
             },
         )
         .optional()?;
-    conn.execute("DELETE FROM sessions WHERE sender = ?1", [sender])?;
+    conn.exec("DELETE FROM sessions WHERE sender = ?1", [sender])?;
     let Some((draft, answers)) = row else {
         return Ok(None);
     };
     let exists: Option<i64> = conn
-        .query_row(
+        .row(
             "SELECT id FROM incidents WHERE message_id = ?1",
             [draft.message_id],
             |r| r.get(0),
