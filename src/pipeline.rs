@@ -20,7 +20,8 @@ use config::Config;
 use intake::Keywords;
 use pdu::{self, Pdu};
 use store::{
-    DecodedPart, MessageRow, ReplyGuard, ReplyVerdict, Store, StoreError, TurnSettings, TurnWrite,
+    DecodedPart, MessageRow, ReplyGuard, ReplyVerdict, SessionState, Store, StoreError, TurnPlan,
+    TurnResult, TurnSettings, TurnWrite,
 };
 
 /// Rows taken from the store per step.
@@ -179,14 +180,56 @@ impl Pipeline {
         if let Some(e) = failed {
             return Err(e);
         }
-        let messages = self.store.unhandled_messages(STEP).await?;
-        more |= messages.len() == STEP;
-        done += messages.len();
-        let results = join_all(messages.into_iter().map(|m| self.handle_message(m))).await;
-        for r in results {
-            r?;
-        }
+        let handled = match &self.commands {
+            // Without focal points every message goes straight to its turn: one store job for
+            // all of them.
+            None => self.turn_unhandled().await?,
+            Some(_) => {
+                let messages = self.store.unhandled_messages(STEP).await?;
+                let n = messages.len();
+                let results = join_all(messages.into_iter().map(|m| self.handle_message(m))).await;
+                for r in results {
+                    r?;
+                }
+                n
+            }
+        };
+        more |= handled == STEP;
+        done += handled;
         Ok(Pass { done, more })
+    }
+
+    /// The turns of every unhandled message, in one store job; returns how many there were.
+    async fn turn_unhandled(&self) -> Result<usize, StoreError> {
+        let keywords = self.keywords.clone();
+        let policy = self.policy.clone();
+        let prefix = self.reference_prefix.clone();
+        let turns = self
+            .store
+            .turn_unhandled(STEP, self.turn_settings(), move |m, session| {
+                let incoming = incoming(&keywords, &policy, &prefix, m.clone());
+                let (plan, decided) = decide(&keywords, &incoming, session);
+                (plan, (incoming, decided))
+            })
+            .await?;
+        let n = turns.len();
+        let mut failed = None;
+        for t in turns {
+            match t.result {
+                Ok(result) => {
+                    if let Some((incoming, decided)) = t.decided {
+                        log_turn(&incoming, &result, decided);
+                    }
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
     }
 
     async fn handle_message(&self, m: MessageRow) -> Result<(), StoreError> {
@@ -195,17 +238,7 @@ impl Pipeline {
         {
             return Ok(());
         }
-        let reading = self.keywords.read(&m.text);
-        let incoming = Incoming {
-            reference: reply::reference(&self.reference_prefix, m.id),
-            may_reply: self.policy.check(m.sender.as_deref(), m.sender_kind),
-            service: m.decode_status != store::DecodeStatus::Undecodable
-                && self
-                    .policy
-                    .is_service_message(m.sender.as_deref(), m.sender_kind, &m.text),
-            reading,
-            message: m,
-        };
+        let incoming = incoming(&self.keywords, &self.policy, &self.reference_prefix, m);
         let keywords = self.keywords.clone();
         let decided = Arc::new(std::sync::Mutex::new(None));
         let decided_in = decided.clone();
@@ -218,47 +251,20 @@ impl Pipeline {
                 incoming.message.sender.clone(),
                 self.turn_settings(),
                 move |session| {
-                    let (plan, action) = dialogue::plan(&keywords, &for_turn, session);
-                    let incident_type = match &plan.write {
-                        TurnWrite::Incident(d) | TurnWrite::Finish { draft: d, .. } => {
-                            Some(d.incident_type.clone())
-                        }
-                        _ => None,
-                    };
-                    if let Ok(mut d) = decided_in.lock() {
-                        *d = Some((action, incident_type));
+                    let (plan, d) = decide(&keywords, &for_turn, session);
+                    if let Ok(mut slot) = decided_in.lock() {
+                        *slot = Some(d);
                     }
                     plan
                 },
             )
             .await?;
-        if !result.applied {
-            return Ok(());
-        }
-        let (action, incident_type) = decided
-            .lock()
-            .ok()
-            .and_then(|mut d| d.take())
-            .unwrap_or((Action::Report, None));
-        let m = &incoming.message;
-        let action = action.name();
-        let reference = &incoming.reference;
-        let incident_type = incident_type.unwrap_or_default();
-        let from = pdu::mask_number(m.sender.as_deref());
-        if let Some(partial) = &result.closed_partial {
-            tracing::info!(reference = %partial, %from, "survey left unanswered: forwarded as a partial report");
-        }
-        match &result.verdict {
-            Some(ReplyVerdict::Queued(_)) => {
-                tracing::info!(%reference, %action, %incident_type, language = %incoming.reading.language, %from, parts = m.parts, modem = %m.modem, "SMS in: recorded, reply queued")
-            }
-            Some(ReplyVerdict::Refused { kind, reason }) => {
-                tracing::warn!(%reference, %action, %incident_type, %from, %kind, %reason, "SMS in: recorded, reply refused")
-            }
-            None => {
-                tracing::info!(%reference, %action, %incident_type, %from, "SMS in: recorded, no reply")
-            }
-        }
+        let decided = decided.lock().ok().and_then(|mut d| d.take());
+        log_turn(
+            &incoming,
+            &result,
+            decided.unwrap_or((Action::Report, None)),
+        );
         Ok(())
     }
 
@@ -280,6 +286,61 @@ impl Pipeline {
             tracing::info!(reference = %r, "survey left unanswered: forwarded as a partial report");
         }
         Ok(refs.len())
+    }
+}
+
+/// Everything known about a message before its sender's session is looked up.
+fn incoming(keywords: &Keywords, policy: &ReplyPolicy, prefix: &str, m: MessageRow) -> Incoming {
+    Incoming {
+        reference: reply::reference(prefix, m.id),
+        may_reply: policy.check(m.sender.as_deref(), m.sender_kind),
+        service: m.decode_status != store::DecodeStatus::Undecodable
+            && policy.is_service_message(m.sender.as_deref(), m.sender_kind, &m.text),
+        reading: keywords.read(&m.text),
+        message: m,
+    }
+}
+
+/// What the message does (`dialogue::plan`), and, for the log, its action and incident type.
+fn decide(
+    keywords: &Keywords,
+    incoming: &Incoming,
+    session: Option<SessionState>,
+) -> (TurnPlan, (Action, Option<String>)) {
+    let (plan, action) = dialogue::plan(keywords, incoming, session);
+    let incident_type = match &plan.write {
+        TurnWrite::Incident(d) | TurnWrite::Finish { draft: d, .. } => {
+            Some(d.incident_type.clone())
+        }
+        _ => None,
+    };
+    (plan, (action, incident_type))
+}
+
+/// The log line of one applied turn (the sender masked).
+fn log_turn(incoming: &Incoming, result: &TurnResult, decided: (Action, Option<String>)) {
+    if !result.applied {
+        return;
+    }
+    let (action, incident_type) = decided;
+    let m = &incoming.message;
+    let action = action.name();
+    let reference = &incoming.reference;
+    let incident_type = incident_type.unwrap_or_default();
+    let from = pdu::mask_number(m.sender.as_deref());
+    if let Some(partial) = &result.closed_partial {
+        tracing::info!(reference = %partial, %from, "survey left unanswered: forwarded as a partial report");
+    }
+    match &result.verdict {
+        Some(ReplyVerdict::Queued(_)) => {
+            tracing::info!(%reference, %action, %incident_type, language = %incoming.reading.language, %from, parts = m.parts, modem = %m.modem, "SMS in: recorded, reply queued")
+        }
+        Some(ReplyVerdict::Refused { kind, reason }) => {
+            tracing::warn!(%reference, %action, %incident_type, %from, %kind, %reason, "SMS in: recorded, reply refused")
+        }
+        None => {
+            tracing::info!(%reference, %action, %incident_type, %from, "SMS in: recorded, no reply")
+        }
     }
 }
 

@@ -256,27 +256,33 @@ impl Store {
 
     /// Whole messages not yet turned into incidents, oldest first.
     pub async fn unhandled_messages(&self, limit: usize) -> Result<Vec<MessageRow>, StoreError> {
-        self.call_lazy(move |conn| {
-            query_all(
-                conn,
-                "SELECT id, modem, sender, sender_kind, text, parts, decode_status
-                 FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
-                [limit as i64],
-                |r| {
-                    Ok(MessageRow {
-                        id: r.get(0)?,
-                        modem: r.get(1)?,
-                        sender: r.get(2)?,
-                        sender_kind: r.get::<_, Option<Text<AddressKind>>>(3)?.map(|k| k.0),
-                        text: r.get(4)?,
-                        parts: r.get(5)?,
-                        decode_status: r.get(6)?,
-                    })
-                },
-            )
-        })
-        .await
+        self.call_lazy(move |conn| unhandled_messages(conn, limit))
+            .await
     }
+}
+
+/// Whole messages not yet turned into incidents, oldest first.
+pub(super) fn unhandled_messages(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<MessageRow>, StoreError> {
+    query_all(
+        conn,
+        "SELECT id, modem, sender, sender_kind, text, parts, decode_status
+         FROM messages WHERE handled = 0 ORDER BY id LIMIT ?1",
+        [limit as i64],
+        |r| {
+            Ok(MessageRow {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                sender: r.get(2)?,
+                sender_kind: r.get::<_, Option<Text<AddressKind>>>(3)?.map(|k| k.0),
+                text: r.get(4)?,
+                parts: r.get(5)?,
+                decode_status: r.get(6)?,
+            })
+        },
+    )
 }
 
 /// A committed PDU not decoded yet.

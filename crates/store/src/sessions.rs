@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::guard::{ReplyGuard, ReplyPlan, ReplyVerdict, apply_reply};
 use super::incidents::{IncidentDraft, insert_incident};
 use super::kinds::RefusalKind;
+use super::received::MessageRow;
 use super::{Store, StoreError, now_ms};
 
 /// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
@@ -86,6 +87,16 @@ pub struct TurnResult {
     pub closed_partial: Option<String>,
 }
 
+/// One message of [`Store::turn_unhandled`].
+#[derive(Debug)]
+pub struct UnhandledTurn<T> {
+    pub message: MessageRow,
+    /// The turn applied, or why it was not (the message stays unhandled).
+    pub result: Result<TurnResult, StoreError>,
+    /// What `decide` returned beside the plan (`None` when the turn ended before asking).
+    pub decided: Option<T>,
+}
+
 impl Store {
     /// Applies one message of a conversation. `decide` gets the sender's live session, if any,
     /// and runs inside the store transaction, so two messages of one sender never race.
@@ -112,6 +123,70 @@ impl Store {
             signals.outgoing.notify_one();
         }
         Ok(result)
+    }
+
+    /// The conversation turn of every whole message not yet handled (oldest first, at most
+    /// `limit`), in one job: what [`Store::unhandled_messages`] and a
+    /// [`Store::conversation_turn`] per message do, without a store round trip (two thread
+    /// wake-ups) per message (docs/benchmarks.md, "Where the CPU goes"). `decide` gets each
+    /// message and its sender's live session, and returns the plan and what the caller wants
+    /// back about it. Each turn is applied in its own savepoint: one that fails leaves its
+    /// message unhandled and the others applied.
+    pub async fn turn_unhandled<F, T>(
+        &self,
+        limit: usize,
+        settings: TurnSettings,
+        mut decide: F,
+    ) -> Result<Vec<UnhandledTurn<T>>, StoreError>
+    where
+        F: FnMut(&MessageRow, Option<SessionState>) -> (TurnPlan, T) + Send + 'static,
+        T: Send + 'static,
+    {
+        let signals = self.signals.clone();
+        let turns = self
+            .call_lazy(move |conn| {
+                let messages = super::received::unhandled_messages(conn, limit)?;
+                let mut turns = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let mut decided = None;
+                    conn.exec("SAVEPOINT turn", [])?;
+                    let result = turn(
+                        conn,
+                        message.id,
+                        &message.modem,
+                        message.sender.clone(),
+                        settings,
+                        |session| {
+                            let (plan, note) = decide(&message, session);
+                            decided = Some(note);
+                            plan
+                        },
+                    );
+                    if result.is_err() {
+                        conn.exec("ROLLBACK TO turn", [])?;
+                    }
+                    conn.exec("RELEASE turn", [])?;
+                    turns.push(UnhandledTurn {
+                        message,
+                        result,
+                        decided,
+                    });
+                }
+                Ok(turns)
+            })
+            .await?;
+        for t in &turns {
+            if let Ok(result) = &t.result {
+                if result.incident_id.is_some() || result.closed_partial.is_some() {
+                    signals.incidents.notify_one();
+                }
+                if matches!(result.verdict, Some(ReplyVerdict::Queued(_))) {
+                    signals.outgoing.notify_waiters();
+                    signals.outgoing.notify_one();
+                }
+            }
+        }
+        Ok(turns)
     }
 
     /// Closes every survey unanswered for `timeout_ms` as a partial report; returns their
