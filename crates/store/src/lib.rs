@@ -304,6 +304,22 @@ impl CachedSql for Connection {
     }
 }
 
+/// Runs `f` in a savepoint of the open transaction, so that a failure takes back its writes
+/// only. The outer error is the savepoint's own (the transaction is then in doubt); the inner
+/// one is `f`'s.
+pub(crate) fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<Result<T, StoreError>, StoreError> {
+    conn.exec("SAVEPOINT part", [])?;
+    let result = f();
+    if result.is_err() {
+        conn.exec("ROLLBACK TO part", [])?;
+    }
+    conn.exec("RELEASE part", [])?;
+    Ok(result)
+}
+
 /// Runs a query and collects every row through `map`.
 pub(crate) fn query_all<T, P: rusqlite::Params>(
     conn: &Connection,
@@ -429,16 +445,21 @@ fn run_group(conn: &mut Connection, sync: &mut SyncMode, jobs: Vec<Job>, durable
             // A durable job must never be answered after a commit that was not fsynced.
             let e = StoreError::from(e);
             tracing::error!(error = %e, "store: cannot make the commit durable");
-            for job in jobs {
-                let (_, completion) = job(Err(&e));
-                completion(Err(&e));
-            }
+            fail_all(jobs, &e);
             return;
         }
         // Staying on FULL is always safe: the lazy group just costs an fsync.
         tracing::warn!(error = %e, "store: cannot commit without an fsync");
     }
     run_jobs(conn, jobs);
+}
+
+/// Answers every job with `e` without running it against the database.
+fn fail_all(jobs: impl IntoIterator<Item = Job>, e: &StoreError) {
+    for job in jobs {
+        let (_, completion) = job(Err(e));
+        completion(Err(e));
+    }
 }
 
 /// The writer connection's `synchronous` setting, changed only between transactions (SQLite
@@ -466,10 +487,7 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
     if let Err(e) = conn.exec("BEGIN", []) {
         let e = StoreError::from(e);
         tracing::error!(error = %e, "store: cannot begin a transaction");
-        for job in jobs {
-            let (_, completion) = job(Err(&e));
-            completion(Err(&e));
-        }
+        fail_all(jobs, &e);
         return;
     }
     // A job alone in its group needs no savepoint of its own: if it fails, the whole
@@ -524,10 +542,7 @@ fn run_jobs(conn: &mut Connection, jobs: Vec<Job>) {
             };
             tracing::error!(error = %e, "store: nothing of this group was saved");
             completions.into_iter().for_each(|c| c(Err(&e)));
-            for job in rest.by_ref() {
-                let (_, completion) = job(Err(&e));
-                completion(Err(&e));
-            }
+            fail_all(rest, &e);
             return;
         }
     }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::kinds::{DecodeStatus, ReceivedState, Text};
 use super::reports::{self, DeliveryReport};
-use super::{Store, StoreError, now_ms, query_all};
+use super::{Store, StoreError, in_savepoint, now_ms, query_all};
 use pdu::{self, AddressKind, Encoding};
 
 /// A PDU as read from a modem, to be committed before the SIM copy is deleted.
@@ -153,24 +153,8 @@ impl Store {
 
     /// Committed PDUs not yet decoded, oldest first.
     pub async fn pending_received(&self, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
-        self.call_lazy(move |conn| {
-            query_all(
-                conn,
-                // `state IN ('new', 'part')` repeats the partial index's own condition, so
-                // SQLite uses it (`state = 'new'` alone scanned every PDU ever stored).
-                "SELECT id, modem, pdu_hex FROM received
-                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
-                [limit as i64],
-                |r| {
-                    Ok(ReceivedRow {
-                        id: r.get(0)?,
-                        modem: r.get(1)?,
-                        pdu_hex: r.get(2)?,
-                    })
-                },
-            )
-        })
-        .await
+        self.call_lazy(move |conn| pending_received(conn, limit))
+            .await
     }
 
     /// Decodes the committed PDUs not yet decoded (oldest first, at most `limit`) with `decode`
@@ -184,32 +168,15 @@ impl Store {
         decode: fn(&str) -> DecodedPart,
     ) -> Result<Vec<DecodedRow>, StoreError> {
         self.call_lazy(move |conn| {
-            let rows = query_all(
-                conn,
-                "SELECT id, modem, pdu_hex FROM received
-                 WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
-                [limit as i64],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )?;
+            let rows = pending_received(conn, limit)?;
             let mut out = Vec::with_capacity(rows.len());
-            for (id, modem, pdu_hex) in rows {
+            for ReceivedRow { id, modem, pdu_hex } in rows {
                 let part = decode(&pdu_hex);
                 let undecodable = match &part {
                     DecodedPart::Undecodable { error } => Some(error.clone()),
                     _ => None,
                 };
-                conn.exec("SAVEPOINT decoded", [])?;
-                let recorded = record_decoded(conn, id, part);
-                if recorded.is_err() {
-                    conn.exec("ROLLBACK TO decoded", [])?;
-                }
-                conn.exec("RELEASE decoded", [])?;
+                let recorded = in_savepoint(conn, || record_decoded(conn, id, part))?;
                 out.push(DecodedRow {
                     id,
                     modem,
@@ -259,6 +226,25 @@ impl Store {
         self.call_lazy(move |conn| unhandled_messages(conn, limit))
             .await
     }
+}
+
+/// Committed PDUs not yet decoded, oldest first.
+fn pending_received(conn: &Connection, limit: usize) -> Result<Vec<ReceivedRow>, StoreError> {
+    query_all(
+        conn,
+        // `state IN ('new', 'part')` repeats the partial index's own condition, so SQLite uses
+        // it (`state = 'new'` alone scanned every PDU ever stored).
+        "SELECT id, modem, pdu_hex FROM received
+         WHERE state IN ('new', 'part') AND state = 'new' ORDER BY id LIMIT ?1",
+        [limit as i64],
+        |r| {
+            Ok(ReceivedRow {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                pdu_hex: r.get(2)?,
+            })
+        },
+    )
 }
 
 /// Whole messages not yet turned into incidents, oldest first.

@@ -15,7 +15,7 @@ use super::guard::{ReplyGuard, ReplyPlan, ReplyVerdict, apply_reply};
 use super::incidents::{IncidentDraft, insert_incident};
 use super::kinds::RefusalKind;
 use super::received::MessageRow;
-use super::{Store, StoreError, now_ms};
+use super::{Signals, Store, StoreError, in_savepoint, now_ms};
 
 /// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
 /// store keeps it; `dialogue` (in the daemon) decides what it means.
@@ -87,6 +87,19 @@ pub struct TurnResult {
     pub closed_partial: Option<String>,
 }
 
+impl Signals {
+    /// Wakes the stages a turn gave work: the forwarder for an incident, the links for a reply.
+    fn after_turn(&self, result: &TurnResult) {
+        if result.incident_id.is_some() || result.closed_partial.is_some() {
+            self.incidents.notify_one();
+        }
+        if matches!(result.verdict, Some(ReplyVerdict::Queued(_))) {
+            self.outgoing.notify_waiters();
+            self.outgoing.notify_one();
+        }
+    }
+}
+
 /// One message of [`Store::turn_unhandled`].
 #[derive(Debug)]
 pub struct UnhandledTurn<T> {
@@ -115,13 +128,7 @@ impl Store {
         let result = self
             .call_lazy(move |conn| turn(conn, message_id, &modem, sender, settings, decide))
             .await?;
-        if result.incident_id.is_some() || result.closed_partial.is_some() {
-            signals.incidents.notify_one();
-        }
-        if matches!(result.verdict, Some(ReplyVerdict::Queued(_))) {
-            signals.outgoing.notify_waiters();
-            signals.outgoing.notify_one();
-        }
+        signals.after_turn(&result);
         Ok(result)
     }
 
@@ -149,23 +156,20 @@ impl Store {
                 let mut turns = Vec::with_capacity(messages.len());
                 for message in messages {
                     let mut decided = None;
-                    conn.exec("SAVEPOINT turn", [])?;
-                    let result = turn(
-                        conn,
-                        message.id,
-                        &message.modem,
-                        message.sender.clone(),
-                        settings,
-                        |session| {
-                            let (plan, note) = decide(&message, session);
-                            decided = Some(note);
-                            plan
-                        },
-                    );
-                    if result.is_err() {
-                        conn.exec("ROLLBACK TO turn", [])?;
-                    }
-                    conn.exec("RELEASE turn", [])?;
+                    let result = in_savepoint(conn, || {
+                        turn(
+                            conn,
+                            message.id,
+                            &message.modem,
+                            message.sender.clone(),
+                            settings,
+                            |session| {
+                                let (plan, note) = decide(&message, session);
+                                decided = Some(note);
+                                plan
+                            },
+                        )
+                    })?;
                     turns.push(UnhandledTurn {
                         message,
                         result,
@@ -177,13 +181,7 @@ impl Store {
             .await?;
         for t in &turns {
             if let Ok(result) = &t.result {
-                if result.incident_id.is_some() || result.closed_partial.is_some() {
-                    signals.incidents.notify_one();
-                }
-                if matches!(result.verdict, Some(ReplyVerdict::Queued(_))) {
-                    signals.outgoing.notify_waiters();
-                    signals.outgoing.notify_one();
-                }
+                signals.after_turn(result);
             }
         }
         Ok(turns)
