@@ -1,7 +1,7 @@
 //! The modem link against the simulated modem on a real pty and a real SQLite store: nothing is
 //! deleted from the SIM before it is committed, and nothing is lost across faults.
 
-use crate::common::link::{modem_config, pdu, queue, start};
+use crate::common::link::{fast, modem_config, pdu, queue, start};
 use crate::common::{Running, WAIT, eventually, spawn, stored};
 
 use std::path::Path;
@@ -470,4 +470,30 @@ async fn stopping_does_not_wait_for_the_whole_queue_of_replies() {
     // What was not sent stays queued for the next start.
     let depths = store.queue_depths().await.unwrap();
     assert_eq!(depths.queued_sms as usize, 6 - sent);
+}
+
+/// A backlog larger than one round of sending (`send_batch`, 10) drains round after round, not
+/// one round per `outgoing_poll`: before, 25 replies queued during an outage took two polls
+/// after the first ten (with the default 5 s poll and 0.5 s gap, the rate of a backlog halved).
+#[tokio::test]
+async fn a_backlog_of_replies_drains_without_waiting_for_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gateway.db")).unwrap();
+    let sim = SimModem::start(SimConfig::default()).await.unwrap();
+    let cfg = ModemConfig {
+        sweep_interval: Duration::from_secs(3600),
+        ..modem_config("vodacom", &sim.device_path())
+    };
+    for i in 0..25 {
+        queue(&store, "vodacom", &format!("+2438123456{i:02}"), "Asante.").await;
+    }
+    // The poll would come only in an hour: what is sent within WAIT was sent without it.
+    let opts = ModemOptions {
+        outgoing_poll: Duration::from_secs(3600),
+        ..fast()
+    };
+    let link = spawn(ModemLink::new(cfg, store.clone(), opts));
+    assert_eq!(sim.wait_for_sent(25, WAIT).await.len(), 25);
+    assert_eq!(store.queue_depths().await.unwrap().queued_sms, 0);
+    link.stop().await;
 }

@@ -327,6 +327,7 @@ impl ModemLink {
             mem1: None,
             me_unsupported: false,
             restart_seen: false,
+            more_due: false,
             stopping: shutdown.clone(),
         };
         (session.run(shutdown, reset_first).await, true)
@@ -393,6 +394,9 @@ struct Session<'a> {
     restart_seen: bool,
     /// The daemon is stopping: no new send starts (a queue of replies would delay the stop).
     stopping: CancellationToken,
+    /// The last round of sending took a full `send_batch`: more may be due now, with no new
+    /// SMS queued to signal it (a backlog after an outage, a flood).
+    more_due: bool,
 }
 
 fn is_sim_busy(e: &AtError) -> bool {
@@ -744,6 +748,9 @@ impl Session<'_> {
                     next_sweep = Instant::now() + sweep_every;
                 }
                 _ = notify.notified() => self.send_due().await?,
+                // A backlog drains at `send_gap`, not at `send_batch` per `outgoing_poll`; as a
+                // branch of its own, so that the sweeps and the health checks still take turns.
+                _ = std::future::ready(()), if self.more_due => self.send_due().await?,
                 _ = sleep_until(next_poll) => {
                     self.send_due().await?;
                     next_poll = Instant::now() + self.link.opts.outgoing_poll;

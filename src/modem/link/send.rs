@@ -28,6 +28,7 @@ impl Session<'_> {
     /// Sends what the store has queued for this modem, then, for each modem this one covers and
     /// that has been down long enough, that modem's queue.
     pub(super) async fn send_due(&mut self) -> Result<(), SessionEnd> {
+        self.more_due = false;
         let own = self.link.cfg.name.clone();
         let lock = self.link.send_lock.clone();
         self.send_queue(&own, &lock, None).await?;
@@ -78,10 +79,13 @@ impl Session<'_> {
         if covering.is_some() && !due.is_empty() {
             tracing::warn!(modem = %self.name(), down = owner, count = due.len(), "sending the replies of a modem that is down (fallback)");
         }
+        // Only a full round that went to its end may be followed at once by another: one that
+        // stopped (a restart, the store, a stop) waits for its cause.
+        let full = due.len() >= self.link.opts.send_batch;
         for out in due {
             if self.restart_seen || self.stopping.is_cancelled() {
                 // Set the modem up again (or stop) first; the rest of the queue stays due.
-                break;
+                return Ok(());
             }
             // The claim is on disk before the modem sees the SMS: whatever happens next (a
             // crash, a disk that fills), this row is never sent again by itself.
@@ -92,14 +96,15 @@ impl Session<'_> {
                     // Nothing was sent: the row stays queued, and the next round's claim tries
                     // the store again.
                     self.store_cannot_commit(format!("cannot claim SMS {}: {e}", out.id));
-                    break;
+                    return Ok(());
                 }
             }
             self.send_one(owner, out).await?;
             if self.link.status.sending_stopped() {
-                break;
+                return Ok(());
             }
         }
+        self.more_due |= full;
         Ok(())
     }
 
