@@ -70,10 +70,14 @@ if [ "$quick" = 1 ]; then
   put() { echo "== $1:"; cat "$2"; }
 fi
 
-bin="$target_dir/release/kufatilia-gateway"
+# The binary measured is the one the packages ship (no `demo` feature), copied aside: `cargo
+# bench` builds the package's binary again into the same place with the default features (the
+# simulator and the platform stub linked in), which is not what a box runs.
+bin="$out/kufatilia-gateway"
 if wants peers || wants size; then
   echo "== building the release binary"
   cargo build --locked --release --no-default-features --bin kufatilia-gateway
+  cp "$target_dir/release/kufatilia-gateway" "$bin"
 fi
 
 if wants peers; then
