@@ -14,14 +14,14 @@
 #   drain     100,000 stored incidents forwarded to the reference receiver on loopback
 #   decode    PDU decoding (criterion)
 #   size      the stripped release binary for this machine
-#   pi-size   the same for the Raspberry Pi targets (two more LTO builds: about 25 min)
+#   pi-size   the same for the Raspberry Pi targets (two more LTO builds: about 5 min)
 # --quick   one run of each and a 20 s idle window, to try the script (figures not for the doc)
 # --pi      adds pi-size
 #
 # Installs gammu-smsd and smstools (apt-get) when they are missing, and linux-perf to count
-# fsyncs. Takes about 1 h 30 on a 2-core machine (peers about an hour: the peers' and our
-# acknowledgements are paced, and the flood's 1000 take about 8 min), 25 min more with --pi; run
-# it on a quiet machine, since the figures are only as good as that.
+# fsyncs. Takes about 45 min on a 2-core machine from a cold build (peers about 35 min: the
+# peers' and our acknowledgements are paced), 5 min more with --pi; run it on a quiet machine,
+# since the figures are only as good as that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
