@@ -187,8 +187,8 @@ fn the_configuration_is_kept_as_conffiles_and_never_overwritten() {
 }
 
 /// The box's binary carries no simulated modem and no platform stub: the package, the Pi builds
-/// and the size benchmark all build it without the `demo` feature, which is the only way those
-/// crates reach the daemon.
+/// and the benchmarks all build and measure it without the `demo` feature, which is the only
+/// way those crates reach the daemon.
 #[test]
 fn the_box_binary_is_built_without_the_demo_feature() {
     let deb = deb();
@@ -210,6 +210,21 @@ fn the_box_binary_is_built_without_the_demo_feature() {
             );
         }
     }
+    // `cargo bench` builds the package's binary again, with the default features, into
+    // target/release: the benchmarks must measure a copy taken before that.
+    let bench = read("bench/run.sh");
+    let measured = bench
+        .lines()
+        .find(|l| l.starts_with("bin="))
+        .expect("bench/run.sh names the binary it measures (bin=...)");
+    assert!(
+        !measured.contains("release/kufatilia-gateway"),
+        "bench/run.sh measures {measured}, which `cargo bench` rebuilds with the demo feature"
+    );
+    assert!(
+        bench.contains("cp \"$target_dir/release/kufatilia-gateway\" \"$bin\""),
+        "bench/run.sh copies the binary it built without the demo feature to $bin"
+    );
     let manifest: toml::Table = read("Cargo.toml").parse().unwrap();
     let deps = manifest["dependencies"].as_table().unwrap();
     for tool in ["kufatilia-modem-sim", "kufatilia-platform-stub"] {
