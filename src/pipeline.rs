@@ -164,72 +164,48 @@ impl Pipeline {
     }
 
     async fn process_pass(&self) -> Result<Pass, StoreError> {
-        let mut done = 0;
+        if self.commands.is_none() {
+            // Without focal points every message goes straight to its turn: decoding and the
+            // turns are one store job.
+            let keywords = self.keywords.clone();
+            let policy = self.policy.clone();
+            let prefix = self.reference_prefix.clone();
+            let (rows, turns) = self
+                .store
+                .decode_and_turn(
+                    STEP,
+                    decode_part,
+                    self.turn_settings(),
+                    move |m, session| {
+                        let incoming = incoming(&keywords, &policy, &prefix, m.clone());
+                        let (plan, decided) = decide(&keywords, &incoming, session);
+                        (plan, (incoming, decided))
+                    },
+                )
+                .await?;
+            let decoded = rows.len();
+            // The turns taken are logged even when a PDU could not be recorded.
+            let recorded = check_decoded(rows);
+            let handled = log_turns(turns)?;
+            recorded?;
+            return Ok(Pass {
+                done: decoded + handled,
+                more: decoded == STEP || handled == STEP,
+            });
+        }
         let rows = self.store.decode_pending(STEP, decode_part).await?;
-        let mut more = rows.len() == STEP;
-        done += rows.len();
-        let mut failed = None;
-        for row in rows {
-            if let Some(error) = &row.undecodable {
-                tracing::warn!(received_id = row.id, modem = %row.modem, %error, "undecodable PDU kept and forwarded as such");
-            }
-            if let Err(e) = row.recorded {
-                failed.get_or_insert(e);
-            }
+        let decoded = rows.len();
+        check_decoded(rows)?;
+        let messages = self.store.unhandled_messages(STEP).await?;
+        let handled = messages.len();
+        let results = join_all(messages.into_iter().map(|m| self.handle_message(m))).await;
+        for r in results {
+            r?;
         }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let handled = match &self.commands {
-            // Without focal points every message goes straight to its turn: one store job for
-            // all of them.
-            None => self.turn_unhandled().await?,
-            Some(_) => {
-                let messages = self.store.unhandled_messages(STEP).await?;
-                let n = messages.len();
-                let results = join_all(messages.into_iter().map(|m| self.handle_message(m))).await;
-                for r in results {
-                    r?;
-                }
-                n
-            }
-        };
-        more |= handled == STEP;
-        done += handled;
-        Ok(Pass { done, more })
-    }
-
-    /// The turns of every unhandled message, in one store job; returns how many there were.
-    async fn turn_unhandled(&self) -> Result<usize, StoreError> {
-        let keywords = self.keywords.clone();
-        let policy = self.policy.clone();
-        let prefix = self.reference_prefix.clone();
-        let turns = self
-            .store
-            .turn_unhandled(STEP, self.turn_settings(), move |m, session| {
-                let incoming = incoming(&keywords, &policy, &prefix, m.clone());
-                let (plan, decided) = decide(&keywords, &incoming, session);
-                (plan, (incoming, decided))
-            })
-            .await?;
-        let n = turns.len();
-        let mut failed = None;
-        for t in turns {
-            match t.result {
-                Ok(result) => {
-                    if let Some((incoming, decided)) = t.decided {
-                        log_turn(&incoming, &result, decided);
-                    }
-                }
-                Err(e) => {
-                    failed.get_or_insert(e);
-                }
-            }
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        Ok(Pass {
+            done: decoded + handled,
+            more: decoded == STEP || handled == STEP,
+        })
     }
 
     async fn handle_message(&self, m: MessageRow) -> Result<(), StoreError> {
@@ -399,5 +375,44 @@ pub fn decode_part(pdu_hex: &str) -> DecodedPart {
         Err(e) => DecodedPart::Undecodable {
             error: e.to_string(),
         },
+    }
+}
+
+/// Logs each PDU that could not be decoded; the first that could not be recorded is the error.
+fn check_decoded(rows: Vec<store::DecodedRow>) -> Result<(), StoreError> {
+    let mut failed = None;
+    for row in rows {
+        if let Some(error) = &row.undecodable {
+            tracing::warn!(received_id = row.id, modem = %row.modem, %error, "undecodable PDU kept and forwarded as such");
+        }
+        if let Err(e) = row.recorded {
+            failed.get_or_insert(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// What `decide` said of a message, beside its plan: the message as read, and the decision.
+type Decided = (Incoming, (Action, Option<String>));
+
+/// Logs each turn taken; returns how many messages there were, or the first turn's error.
+fn log_turns(turns: Vec<store::UnhandledTurn<Decided>>) -> Result<usize, StoreError> {
+    let n = turns.len();
+    let mut failed = None;
+    for t in turns {
+        match t.result {
+            Ok(result) => {
+                if let Some((incoming, decided)) = t.decided {
+                    log_turn(&incoming, &result, decided);
+                }
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(n),
     }
 }

@@ -1,11 +1,11 @@
 //! The store: the SQLite database that is the single source of truth between the stages.
 //!
-//! One dedicated thread owns the only read-write connection; async tasks send it jobs over a
-//! channel. The thread runs every job that is waiting in one transaction (each job in its own
-//! savepoint, so one failing job does not undo the others) and answers the jobs only after the
-//! commit: an `Ok` from a durable write method means the data is on disk (WAL,
-//! `synchronous=FULL`); from a lazy one, that it is committed and will be on disk by the next
-//! durable commit (below).
+//! One read-write connection, behind a lock, and one dedicated thread that runs the jobs async
+//! tasks send it over a channel. The thread runs every job that is waiting in one transaction
+//! (each job in its own savepoint, so one failing job does not undo the others) and answers the
+//! jobs only after the commit: an `Ok` from a durable write method means the data is on disk
+//! (WAL, `synchronous=FULL`); from a lazy one, that it is committed and will be on disk by the
+//! next durable commit (below).
 //! Grouping the jobs this way gives one fsync for many messages under load, which is what makes a
 //! durable commit per SMS affordable on an SD card.
 //!
@@ -18,6 +18,13 @@
 //! holding at least one durable job is committed durably. Lazy jobs are only those whose loss at
 //! a power cut is harmless because they are redone from what is durable (docs/ARCHITECTURE.md,
 //! "Durability").
+//!
+//! A lazy job finds the connection free most of the time (the thread is idle, or waiting for
+//! the next job): it then runs at once on the caller's thread instead of being handed over.
+//! It never waits for the lock (the thread may hold it through an fsync, and the caller is the
+//! async runtime), so a busy connection sends it down the channel as before. Handing a job
+//! over wakes the store thread and then the runtime: two context switches per job, which were
+//! a fifth of a report's CPU (docs/benchmarks.md, "Where the CPU goes").
 
 mod batches;
 mod escalations;
@@ -35,7 +42,7 @@ mod schema;
 mod sessions;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -76,6 +83,9 @@ const PAGE_SIZE: i64 = 1024;
 
 /// The writer connection's page cache, in KiB (negative `cache_size`: KiB, not pages).
 const CACHE_KIB: i64 = -512;
+
+/// WAL pages written before SQLite checkpoints them into the database (its default: 1000).
+const WAL_CHECKPOINT_PAGES: i64 = 4000;
 
 /// Prepared statements kept by the writer connection.
 const STATEMENT_CACHE: usize = 64;
@@ -149,10 +159,33 @@ struct Signals {
     incidents: Arc<Notify>,
 }
 
+/// The read-write connection and its `synchronous` setting, taken by the store thread for each
+/// group of jobs and by a lazy job that finds it free.
+struct Writer {
+    conn: Connection,
+    sync: SyncMode,
+}
+
+/// Takes the writer, whatever a panicking holder left behind: every group ends its own
+/// transaction, so the connection is never left inside one.
+fn lock_writer(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    writer.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The writer if nobody holds it now.
+fn try_lock_writer(writer: &Mutex<Writer>) -> Option<MutexGuard<'_, Writer>> {
+    match writer.try_lock() {
+        Ok(w) => Some(w),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 /// A cheap, cloneable handle to the store thread.
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::UnboundedSender<Work>,
+    writer: Arc<Mutex<Writer>>,
     signals: Arc<Signals>,
 }
 
@@ -164,12 +197,18 @@ impl Store {
         check_integrity(&conn, path)?;
         schema::migrate(&mut conn)?;
         let (jobs, rx) = mpsc::unbounded_channel::<Work>();
+        let writer = Arc::new(Mutex::new(Writer {
+            conn,
+            sync: SyncMode::default(),
+        }));
+        let thread_writer = writer.clone();
         std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || store_thread(conn, rx))
+            .spawn(move || store_thread(&thread_writer, rx))
             .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
         Ok(Store {
             jobs,
+            writer,
             signals: Arc::default(),
         })
     }
@@ -229,9 +268,22 @@ impl Store {
             });
             (ok, completion)
         });
-        self.jobs
-            .send(Work::Job(job, durability))
-            .map_err(|_| StoreError::Closed)?;
+        let job = match durability {
+            Durability::Lazy => match try_lock_writer(&self.writer) {
+                Some(mut w) => {
+                    let w = &mut *w;
+                    run_group(&mut w.conn, &mut w.sync, vec![job], false);
+                    None
+                }
+                None => Some(job),
+            },
+            Durability::Durable => Some(job),
+        };
+        if let Some(job) = job {
+            self.jobs
+                .send(Work::Job(job, durability))
+                .map_err(|_| StoreError::Closed)?;
+        }
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -364,6 +416,13 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // the peak RSS under a flood (docs/benchmarks.md). Pages it drops stay in the OS page cache.
     conn.pragma_update(None, "cache_size", CACHE_KIB.to_string())
         .map_err(open)?;
+    // A checkpoint copies every page the WAL changed into the database file and fsyncs both;
+    // the pages a report changes are mostly the same few (the newest leaves of each table and
+    // index), so a longer WAL copies each of them once for more reports (docs/benchmarks.md,
+    // "SD-card wear"). 4 MiB of WAL at most before a checkpoint, replayed in well under a
+    // second after a power cut.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+        .map_err(open)?;
     // The hot statements (commit a PDU, decode it, record the incident and its reply) are
     // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -405,8 +464,7 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
-    let mut sync = SyncMode::default();
+fn store_thread(writer: &Mutex<Writer>, mut rx: mpsc::UnboundedReceiver<Work>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = Vec::new();
         let mut durable = false;
@@ -418,14 +476,16 @@ fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
                     jobs.push(job);
                 }
                 Work::Maintenance(m) => {
+                    let mut w = lock_writer(writer);
+                    let w = &mut *w;
                     // The jobs sent before it are committed first, in order.
                     if !jobs.is_empty() {
-                        run_group(&mut conn, &mut sync, std::mem::take(&mut jobs), durable);
+                        run_group(&mut w.conn, &mut w.sync, std::mem::take(&mut jobs), durable);
                         durable = false;
                     }
                     // Maintenance (a checkpoint, the purge) runs as the database was opened.
-                    let _ = sync.set(&conn, true);
-                    m(&mut conn);
+                    let _ = w.sync.set(&w.conn, true);
+                    m(&mut w.conn);
                 }
             }
             if jobs.len() < MAX_JOBS_PER_COMMIT {
@@ -433,7 +493,9 @@ fn store_thread(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Work>) {
             }
         }
         if !jobs.is_empty() {
-            run_group(&mut conn, &mut sync, jobs, durable);
+            let mut w = lock_writer(writer);
+            let w = &mut *w;
+            run_group(&mut w.conn, &mut w.sync, jobs, durable);
         }
     }
 }
@@ -641,6 +703,39 @@ mod tests {
         // every new LIMIT (three times here).
         let stmt = conn.prepare_cached(sql).unwrap();
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    /// The name of the thread a job of `durability` ran on.
+    async fn thread_of(store: &Store, durability: Durability) -> String {
+        store
+            .call_with(durability, |_| {
+                Ok(std::thread::current().name().unwrap_or("").to_owned())
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lazy_job_runs_on_the_callers_thread_unless_the_writer_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("inline.db")).unwrap();
+        let caller = std::thread::current().name().unwrap_or("").to_owned();
+        assert_ne!(caller, "store");
+        // Free writer: the lazy job is not handed over; a durable one always is (its fsync
+        // must not stall the runtime).
+        assert_eq!(thread_of(&store, Durability::Lazy).await, caller);
+        assert_eq!(thread_of(&store, Durability::Durable).await, "store");
+        // Busy writer (the store thread in a group, through its fsync): the lazy job does not
+        // wait for it on the runtime, it goes down the channel and is answered once the
+        // writer is free.
+        let held = lock_writer(&store.writer);
+        let job = thread_of(&store, Durability::Lazy);
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+        };
+        let (ran_on, ()) = tokio::join!(job, release);
+        assert_eq!(ran_on, "store");
     }
 
     #[test]

@@ -167,26 +167,8 @@ impl Store {
         limit: usize,
         decode: fn(&str) -> DecodedPart,
     ) -> Result<Vec<DecodedRow>, StoreError> {
-        self.call_lazy(move |conn| {
-            let rows = pending_received(conn, limit)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for ReceivedRow { id, modem, pdu_hex } in rows {
-                let part = decode(&pdu_hex);
-                let undecodable = match &part {
-                    DecodedPart::Undecodable { error } => Some(error.clone()),
-                    _ => None,
-                };
-                let recorded = in_savepoint(conn, || record_decoded(conn, id, part))?;
-                out.push(DecodedRow {
-                    id,
-                    modem,
-                    undecodable,
-                    recorded: recorded.map(|_| ()),
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.call_lazy(move |conn| decode_rows(conn, limit, decode))
+            .await
     }
 
     /// Records what the decoder found for one PDU and, when that completes a message, creates
@@ -226,6 +208,31 @@ impl Store {
         self.call_lazy(move |conn| unhandled_messages(conn, limit))
             .await
     }
+}
+
+/// The body of [`Store::decode_pending`], inside the caller's transaction.
+pub(crate) fn decode_rows(
+    conn: &Connection,
+    limit: usize,
+    decode: fn(&str) -> DecodedPart,
+) -> Result<Vec<DecodedRow>, StoreError> {
+    let rows = pending_received(conn, limit)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for ReceivedRow { id, modem, pdu_hex } in rows {
+        let part = decode(&pdu_hex);
+        let undecodable = match &part {
+            DecodedPart::Undecodable { error } => Some(error.clone()),
+            _ => None,
+        };
+        let recorded = in_savepoint(conn, || record_decoded(conn, id, part))?;
+        out.push(DecodedRow {
+            id,
+            modem,
+            undecodable,
+            recorded: recorded.map(|_| ()),
+        });
+    }
+    Ok(out)
 }
 
 /// Committed PDUs not yet decoded, oldest first.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::guard::{ReplyGuard, ReplyPlan, ReplyVerdict, apply_reply};
 use super::incidents::{IncidentDraft, insert_incident};
 use super::kinds::RefusalKind;
-use super::received::MessageRow;
+use super::received::{DecodedPart, DecodedRow, MessageRow, decode_rows};
 use super::{Signals, Store, StoreError, in_savepoint, now_ms};
 
 /// Where one reporter's survey stands; kept as JSON in `sessions.state` between messages. The
@@ -98,6 +98,52 @@ impl Signals {
             self.outgoing.notify_one();
         }
     }
+
+    /// `after_turn` for each turn applied.
+    fn after_turns<T>(&self, turns: &[UnhandledTurn<T>]) {
+        for t in turns {
+            if let Ok(result) = &t.result {
+                self.after_turn(result);
+            }
+        }
+    }
+}
+
+/// The body of [`Store::turn_unhandled`], inside the caller's transaction.
+fn turn_rows<F, T>(
+    conn: &Connection,
+    limit: usize,
+    settings: TurnSettings,
+    decide: &mut F,
+) -> Result<Vec<UnhandledTurn<T>>, StoreError>
+where
+    F: FnMut(&MessageRow, Option<SessionState>) -> (TurnPlan, T),
+{
+    let messages = super::received::unhandled_messages(conn, limit)?;
+    let mut turns = Vec::with_capacity(messages.len());
+    for message in messages {
+        let mut decided = None;
+        let result = in_savepoint(conn, || {
+            turn(
+                conn,
+                message.id,
+                &message.modem,
+                message.sender.clone(),
+                settings,
+                |session| {
+                    let (plan, note) = decide(&message, session);
+                    decided = Some(note);
+                    plan
+                },
+            )
+        })?;
+        turns.push(UnhandledTurn {
+            message,
+            result,
+            decided,
+        });
+    }
+    Ok(turns)
 }
 
 /// One message of [`Store::turn_unhandled`].
@@ -151,40 +197,36 @@ impl Store {
     {
         let signals = self.signals.clone();
         let turns = self
+            .call_lazy(move |conn| turn_rows(conn, limit, settings, &mut decide))
+            .await?;
+        signals.after_turns(&turns);
+        Ok(turns)
+    }
+
+    /// [`Store::decode_pending`] then [`Store::turn_unhandled`], in one job: a report's PDU is
+    /// decoded and its turn taken (incident, reply queued) in one transaction, so the message's
+    /// rows are written to the WAL once, not twice, and the store is asked once, not twice.
+    pub async fn decode_and_turn<F, T>(
+        &self,
+        limit: usize,
+        decode: fn(&str) -> DecodedPart,
+        settings: TurnSettings,
+        mut decide: F,
+    ) -> Result<(Vec<DecodedRow>, Vec<UnhandledTurn<T>>), StoreError>
+    where
+        F: FnMut(&MessageRow, Option<SessionState>) -> (TurnPlan, T) + Send + 'static,
+        T: Send + 'static,
+    {
+        let signals = self.signals.clone();
+        let (decoded, turns) = self
             .call_lazy(move |conn| {
-                let messages = super::received::unhandled_messages(conn, limit)?;
-                let mut turns = Vec::with_capacity(messages.len());
-                for message in messages {
-                    let mut decided = None;
-                    let result = in_savepoint(conn, || {
-                        turn(
-                            conn,
-                            message.id,
-                            &message.modem,
-                            message.sender.clone(),
-                            settings,
-                            |session| {
-                                let (plan, note) = decide(&message, session);
-                                decided = Some(note);
-                                plan
-                            },
-                        )
-                    })?;
-                    turns.push(UnhandledTurn {
-                        message,
-                        result,
-                        decided,
-                    });
-                }
-                Ok(turns)
+                let decoded = decode_rows(conn, limit, decode)?;
+                let turns = turn_rows(conn, limit, settings, &mut decide)?;
+                Ok((decoded, turns))
             })
             .await?;
-        for t in &turns {
-            if let Ok(result) = &t.result {
-                signals.after_turn(result);
-            }
-        }
-        Ok(turns)
+        signals.after_turns(&turns);
+        Ok((decoded, turns))
     }
 
     /// Closes every survey unanswered for `timeout_ms` as a partial report; returns their
