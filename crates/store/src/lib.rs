@@ -23,8 +23,8 @@
 //! the next job): it then runs at once on the caller's thread instead of being handed over.
 //! It never waits for the lock (the thread may hold it through an fsync, and the caller is the
 //! async runtime), so a busy connection sends it down the channel as before. Handing a job
-//! over wakes the store thread and then the runtime: two context switches per job, which were
-//! a fifth of a report's CPU (docs/benchmarks.md, "Where the CPU goes").
+//! over wakes the store thread and then the runtime: two context switches per job, about 9 of
+//! the 34 a report cost (docs/benchmarks.md, "Where the CPU goes").
 
 mod batches;
 mod escalations;
@@ -181,7 +181,7 @@ fn try_lock_writer(writer: &Mutex<Writer>) -> Option<MutexGuard<'_, Writer>> {
     }
 }
 
-/// A cheap, cloneable handle to the store thread.
+/// A cheap, cloneable handle to the store.
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::UnboundedSender<Work>,
@@ -224,7 +224,8 @@ impl Store {
     }
 
     /// As `call`, for a write whose loss at a power cut is harmless (it is redone from durable
-    /// rows): committed without an fsync of its own, made durable by the next durable commit.
+    /// rows): committed without an fsync of its own, made durable by the next durable commit;
+    /// run on the caller's thread when the writer is free (see the module doc).
     async fn call_lazy<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,

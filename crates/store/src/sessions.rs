@@ -109,7 +109,7 @@ impl Signals {
     }
 }
 
-/// The body of [`Store::turn_unhandled`], inside the caller's transaction.
+/// The turns of [`Store::decode_and_turn`], inside the caller's transaction.
 fn turn_rows<F, T>(
     conn: &Connection,
     limit: usize,
@@ -146,7 +146,7 @@ where
     Ok(turns)
 }
 
-/// One message of [`Store::turn_unhandled`].
+/// One message of [`Store::decode_and_turn`].
 #[derive(Debug)]
 pub struct UnhandledTurn<T> {
     pub message: MessageRow,
@@ -178,34 +178,15 @@ impl Store {
         Ok(result)
     }
 
-    /// The conversation turn of every whole message not yet handled (oldest first, at most
-    /// `limit`), in one job: what [`Store::unhandled_messages`] and a
-    /// [`Store::conversation_turn`] per message do, without a store round trip (two thread
-    /// wake-ups) per message (docs/benchmarks.md, "Where the CPU goes"). `decide` gets each
-    /// message and its sender's live session, and returns the plan and what the caller wants
-    /// back about it. Each turn is applied in its own savepoint: one that fails leaves its
-    /// message unhandled and the others applied.
-    pub async fn turn_unhandled<F, T>(
-        &self,
-        limit: usize,
-        settings: TurnSettings,
-        mut decide: F,
-    ) -> Result<Vec<UnhandledTurn<T>>, StoreError>
-    where
-        F: FnMut(&MessageRow, Option<SessionState>) -> (TurnPlan, T) + Send + 'static,
-        T: Send + 'static,
-    {
-        let signals = self.signals.clone();
-        let turns = self
-            .call_lazy(move |conn| turn_rows(conn, limit, settings, &mut decide))
-            .await?;
-        signals.after_turns(&turns);
-        Ok(turns)
-    }
-
-    /// [`Store::decode_pending`] then [`Store::turn_unhandled`], in one job: a report's PDU is
-    /// decoded and its turn taken (incident, reply queued) in one transaction, so the message's
-    /// rows are written to the WAL once, not twice, and the store is asked once, not twice.
+    /// [`Store::decode_pending`], then the conversation turn of every whole message not yet
+    /// handled (oldest first, at most `limit`), all in one job: what
+    /// [`Store::unhandled_messages`] and a [`Store::conversation_turn`] per message do, without a
+    /// store round trip per message, and with a report's PDU decoded and its turn taken
+    /// (incident, reply queued) in one transaction, so the message's rows go to the WAL once
+    /// (docs/benchmarks.md, "Where the CPU goes"). `decide` gets each message and its sender's
+    /// live session, and returns the plan and what the caller wants back about it. Each PDU and
+    /// each turn is applied in its own savepoint: one that fails leaves its row as it was and
+    /// the others applied.
     pub async fn decode_and_turn<F, T>(
         &self,
         limit: usize,
