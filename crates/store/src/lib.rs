@@ -166,19 +166,38 @@ struct Writer {
     sync: SyncMode,
 }
 
-/// Takes the writer, whatever a panicking holder left behind: every group ends its own
-/// transaction, so the connection is never left inside one.
+/// Takes the writer, whatever a panicking holder left behind (see `recover`).
 fn lock_writer(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
-    writer.lock().unwrap_or_else(|p| p.into_inner())
+    writer.lock().unwrap_or_else(|p| {
+        writer.clear_poison();
+        recover(p.into_inner())
+    })
 }
 
 /// The writer if nobody holds it now.
 fn try_lock_writer(writer: &Mutex<Writer>) -> Option<MutexGuard<'_, Writer>> {
     match writer.try_lock() {
         Ok(w) => Some(w),
-        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::Poisoned(p)) => {
+            writer.clear_poison();
+            Some(recover(p.into_inner()))
+        }
         Err(TryLockError::WouldBlock) => None,
     }
+}
+
+/// The writer after a holder panicked inside a job: its transaction is rolled back (nothing of
+/// that group was answered as committed), so the next group does not begin inside it.
+fn recover(mut w: MutexGuard<'_, Writer>) -> MutexGuard<'_, Writer> {
+    if !w.conn.is_autocommit() {
+        tracing::error!("store: a job stopped in the middle of its transaction; rolling it back");
+        if let Err(e) = w.conn.exec("ROLLBACK", []) {
+            tracing::error!(error = %e, "store: cannot roll back the interrupted transaction");
+        }
+    }
+    // A failed setting is in doubt: set it again before the next group.
+    w.sync = SyncMode::default();
+    w
 }
 
 /// A cheap, cloneable handle to the store.
@@ -737,6 +756,44 @@ mod tests {
         };
         let (ran_on, ()) = tokio::join!(job, release);
         assert_eq!(ran_on, "store");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_job_that_panicked_inside_its_transaction_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("poison.db")).unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (x INTEGER)")?))
+            .await
+            .unwrap();
+        // A holder that panics between BEGIN and COMMIT: the lock is poisoned with the
+        // transaction open.
+        let writer = store.writer.clone();
+        let panicked = std::thread::spawn(move || {
+            let w = lock_writer(&writer);
+            w.conn
+                .execute_batch("BEGIN; INSERT INTO t VALUES (1);")
+                .unwrap();
+            panic!("a job panicked");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(store.writer.is_poisoned());
+        // The next jobs, lazy (on this thread) and durable (on the store thread), run in
+        // transactions of their own, and the interrupted insert is not there.
+        store
+            .call_lazy(|c| Ok(c.execute("INSERT INTO t VALUES (2)", [])?))
+            .await
+            .unwrap();
+        store
+            .call(|c| Ok(c.execute("INSERT INTO t VALUES (3)", [])?))
+            .await
+            .unwrap();
+        let rows: Vec<i64> = store
+            .call(|c| query_all(c, "SELECT x FROM t ORDER BY x", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![2, 3]);
     }
 
     #[test]
