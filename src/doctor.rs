@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_serial::SerialStream;
 
-use crate::modem::port::{self, PortError};
+use crate::modem::port::{self, Line, PortError};
 use crate::modem::ussd;
 use crate::modem::{personality_of, registration_word};
 use crate::platform::Diagnosis;
@@ -404,7 +403,7 @@ fn serial_devices() -> String {
 }
 
 /// The modem's port, recorded into `record` when asked.
-fn recorded(serial: SerialStream, record: Option<&Path>, screen: &mut Screen) -> Box<dyn Port> {
+fn recorded(serial: Line, record: Option<&Path>, screen: &mut Screen) -> Box<dyn Port> {
     let Some(path) = record else {
         return Box::new(serial);
     };
@@ -472,7 +471,7 @@ async fn check_modem(
 
 /// Opens the modem's port as the daemon does; `None` (and the problem on the screen) when it
 /// cannot.
-fn open_device(m: &ModemConfig, screen: &mut Screen) -> Option<SerialStream> {
+fn open_device(m: &ModemConfig, screen: &mut Screen) -> Option<Line> {
     match port::open(&m.device, m.baud) {
         Ok(s) => {
             screen.line(Check::Device, "found");

@@ -6,12 +6,11 @@ use std::time::Duration;
 use kufatilia_gateway::port;
 use modem_sim::{SimConfig, SimModem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_serial::SerialStream;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Sends `line` and reads until the answer ends with one of `ends`.
-async fn exchange(port: &mut SerialStream, line: &[u8], ends: &[&str]) -> String {
+async fn exchange(port: &mut port::Line, line: &[u8], ends: &[&str]) -> String {
     port.write_all(line).await.unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 512];

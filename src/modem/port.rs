@@ -4,8 +4,12 @@
 //! Exclusive twice over (done by `serialport`): `TIOCEXCL`, which root ignores, and an advisory
 //! `flock` on the device, which root respects too, as do ModemManager and our `doctor`.
 
+use std::io;
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_serial::{ClearBuffer, SerialPort, SerialPortBuilderExt, SerialStream};
 
 /// Speeds the gateway accepts (USB modems ignore it; real UART modules need the right one):
@@ -29,8 +33,47 @@ pub enum PortError {
     Open { device: String, detail: String },
 }
 
+/// An open modem port, as the AT client reads and writes it.
+///
+/// Its flush does not wait for the line to drain. `SerialStream`'s flush is `tcdrain`, a
+/// blocking call on the async runtime's only thread: it returns once the device took every byte,
+/// which a USB modem that hangs may never do, and nothing else (not even the AT timeout that
+/// would notice the hang) runs meanwhile. The bytes are in the kernel's buffer once written,
+/// and the AT exchange waits for the modem's answer under its own deadline anyway; on a healthy
+/// line the `tcdrain` was one more system call per command (docs/benchmarks.md).
+#[derive(Debug)]
+pub struct Line(SerialStream);
+
+impl AsyncRead for Line {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Line {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// Opens `device` at `baud`, exclusively, and drops whatever the modem said while nobody listened.
-pub fn open(device: &Path, baud: u32) -> Result<SerialStream, PortError> {
+pub fn open(device: &Path, baud: u32) -> Result<Line, PortError> {
     if !BAUD_RATES.contains(&baud) {
         return Err(PortError::BadBaud(baud));
     }
@@ -51,7 +94,7 @@ pub fn open(device: &Path, baud: u32) -> Result<SerialStream, PortError> {
     if let Err(e) = port.clear(ClearBuffer::All) {
         tracing::debug!(device = %name, error = %e, "could not flush the port's buffers");
     }
-    Ok(port)
+    Ok(Line(port))
 }
 
 fn classify(device: &str, e: tokio_serial::Error) -> PortError {
