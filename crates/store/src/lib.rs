@@ -22,7 +22,10 @@
 //! A lazy job finds the connection free most of the time (the thread is idle, or waiting for
 //! the next job): it then runs at once on the caller's thread instead of being handed over.
 //! It never waits for the lock (the thread may hold it through an fsync, and the caller is the
-//! async runtime), so a busy connection sends it down the channel as before. Handing a job
+//! async runtime), so a busy connection sends it down the channel as before; and it never
+//! checkpoints the WAL (a checkpoint copies up to `WAL_CHECKPOINT_PAGES` pages and fsyncs
+//! twice): when its commit takes the WAL past that size it asks the store thread for the
+//! checkpoint instead (`checkpoint_when_due`). Handing a job
 //! over wakes the store thread and then the runtime: two context switches per job, about 9 of
 //! the 34 a report cost (docs/benchmarks.md, "Where the CPU goes").
 
@@ -41,6 +44,7 @@ mod retention;
 mod schema;
 mod sessions;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
@@ -84,8 +88,51 @@ const PAGE_SIZE: i64 = 1024;
 /// The writer connection's page cache, in KiB (negative `cache_size`: KiB, not pages).
 const CACHE_KIB: i64 = -512;
 
-/// WAL pages written before SQLite checkpoints them into the database (its default: 1000).
+/// WAL pages written before the store checkpoints them into the database (SQLite's
+/// autocheckpoint default: 1000). A checkpoint copies every page the WAL changed into the
+/// database file and fsyncs both; the pages a report changes are mostly the same few (the
+/// newest leaves of each table and index), so a longer WAL copies each of them once for more
+/// reports (docs/benchmarks.md, "SD-card wear"). 4 MiB of WAL at most before a checkpoint,
+/// replayed in well under a second after a power cut.
 const WAL_CHECKPOINT_PAGES: i64 = 4000;
+
+thread_local! {
+    /// Set on the store thread: the one thread that checkpoints the WAL.
+    static ON_STORE_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// Set by `checkpoint_when_due` on another thread: its commit took the WAL past
+    /// `WAL_CHECKPOINT_PAGES`, and the store thread is to checkpoint.
+    static CHECKPOINT_WANTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// SQLite's WAL hook on the writer, called after each commit that wrote to the WAL with the
+/// pages it now holds: a passive checkpoint (what SQLite's autocheckpoint does) once there are
+/// `WAL_CHECKPOINT_PAGES`, on the store thread only; any other thread leaves a request.
+fn checkpoint_when_due(wal: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    if i64::from(pages) < WAL_CHECKPOINT_PAGES {
+        return Ok(());
+    }
+    if ON_STORE_THREAD.get() {
+        #[cfg(test)]
+        tests::record_checkpoint();
+        // Committed already: an error here must not fail the commit's statement, as with
+        // SQLite's own autocheckpoint; the next commit tries again.
+        if let Err(e) = wal.checkpoint() {
+            tracing::warn!(error = %e, "store: WAL checkpoint failed; retried after the next commit");
+        }
+    } else {
+        CHECKPOINT_WANTED.set(true);
+    }
+    Ok(())
+}
+
+/// The checkpoint a lazy job asked for, run by the store thread between groups.
+fn checkpoint(conn: &mut Connection) {
+    #[cfg(test)]
+    tests::record_checkpoint();
+    if let Err(e) = conn.row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "store: WAL checkpoint failed; retried after the next commit");
+    }
+}
 
 /// Prepared statements kept by the writer connection.
 const STATEMENT_CACHE: usize = 64;
@@ -215,6 +262,9 @@ impl Store {
         let mut conn = open_connection(path)?;
         check_integrity(&conn, path)?;
         schema::migrate(&mut conn)?;
+        // Instead of SQLite's autocheckpoint, which runs in whichever thread's commit takes the
+        // WAL past its size: on the caller's thread, a lazy job would block the runtime for it.
+        conn.wal_hook(Some(checkpoint_when_due));
         let (jobs, rx) = mpsc::unbounded_channel::<Work>();
         let writer = Arc::new(Mutex::new(Writer {
             conn,
@@ -293,6 +343,11 @@ impl Store {
                 Some(mut w) => {
                     let w = &mut *w;
                     run_group(&mut w.conn, &mut w.sync, vec![job], false);
+                    if CHECKPOINT_WANTED.replace(false) {
+                        // Not awaited: the job is answered, the checkpoint follows on the
+                        // store thread after what is queued before it.
+                        let _ = self.jobs.send(Work::Maintenance(Box::new(checkpoint)));
+                    }
                     None
                 }
                 None => Some(job),
@@ -436,13 +491,6 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // the peak RSS under a flood (docs/benchmarks.md). Pages it drops stay in the OS page cache.
     conn.pragma_update(None, "cache_size", CACHE_KIB.to_string())
         .map_err(open)?;
-    // A checkpoint copies every page the WAL changed into the database file and fsyncs both;
-    // the pages a report changes are mostly the same few (the newest leaves of each table and
-    // index), so a longer WAL copies each of them once for more reports (docs/benchmarks.md,
-    // "SD-card wear"). 4 MiB of WAL at most before a checkpoint, replayed in well under a
-    // second after a power cut.
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
-        .map_err(open)?;
     // The hot statements (commit a PDU, decode it, record the incident and its reply) are
     // prepared once and reused: more of them than rusqlite's default cache of 16 holds.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -485,6 +533,7 @@ fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn store_thread(writer: &Mutex<Writer>, mut rx: mpsc::UnboundedReceiver<Work>) {
+    ON_STORE_THREAD.set(true);
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = Vec::new();
         let mut durable = false;
@@ -723,6 +772,51 @@ mod tests {
         // every new LIMIT (three times here).
         let stmt = conn.prepare_cached(sql).unwrap();
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
+    /// The threads that checkpointed the WAL, by name.
+    static CHECKPOINTED_ON: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub(super) fn record_checkpoint() {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        CHECKPOINTED_ON
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lazy_job_on_the_callers_thread_leaves_the_checkpoint_to_the_store_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.db");
+        let store = Store::open(&path).unwrap();
+        let caller = std::thread::current().name().unwrap_or("").to_owned();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
+            .await
+            .unwrap();
+        let db_size = || std::fs::metadata(&path).unwrap().len();
+        let before = db_size();
+        // One lazy commit that takes the WAL past the checkpoint size, run on this thread.
+        let blob = vec![7u8; (WAL_CHECKPOINT_PAGES * PAGE_SIZE) as usize];
+        let ran_on = store
+            .call_lazy(move |c| {
+                c.execute("INSERT INTO t VALUES (?1)", [blob])?;
+                Ok(std::thread::current().name().unwrap_or("").to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(ran_on, caller, "the writer was free: the job ran here");
+        // The checkpoint request is queued before this job: once it is answered, the pages
+        // are in the database file, copied there by the store thread.
+        store.call(|_| Ok(())).await.unwrap();
+        assert!(
+            db_size() > before + (WAL_CHECKPOINT_PAGES * PAGE_SIZE) as u64 / 2,
+            "checkpointed into the database file"
+        );
+        let threads = CHECKPOINTED_ON.lock().unwrap().clone();
+        assert!(threads.iter().any(|t| t == "store"), "{threads:?}");
+        assert!(!threads.contains(&caller), "{threads:?}");
     }
 
     /// The name of the thread a job of `durability` ran on.
